@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+// libtorch comes from `scripts/bootstrap` (into .deps/) or from LIBTORCH=/dir (a directory with include/ and lib/).
+let packageRoot = Context.packageDirectory
+let libtorch: String = {
+    let candidates = [Context.environment["LIBTORCH"], "\(packageRoot)/.deps/torch/torch"].compactMap { $0 }
+    for dir in candidates where FileManager.default.fileExists(atPath: "\(dir)/include/ATen/ATen.h") {
+        return dir
+    }
+    fatalError(
+        """
+        libtorch not found (looked in \(candidates.joined(separator: ", "))).
+        Run `scripts/bootstrap` to install it into .deps/, or set LIBTORCH to a directory with include/ and lib/.
+        """)
+}()
+let torchLib = "\(libtorch)/lib"
+
+let package = Package(
+    name: "Ponder",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "PonderCore", targets: ["PonderCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "CTorch",
+            cxxSettings: [
+                .unsafeFlags([
+                    "-isystem", "\(libtorch)/include",
+                    "-isystem", "\(libtorch)/include/torch/csrc/api/include",
+                    "-D_GLIBCXX_USE_CXX11_ABI=1", "-Wno-deprecated-declarations",
+                ])
+            ],
+            linkerSettings: [
+                .unsafeFlags(["-L\(torchLib)", "-Xlinker", "-rpath", "-Xlinker", torchLib]),
+                .linkedLibrary("torch_cpu"),
+                .linkedLibrary("c10"),
+                .linkedLibrary("stdc++"),
+            ]
+        ),
+        .target(
+            name: "Torch",
+            dependencies: ["CTorch", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        .target(name: "PonderCore"),
+        .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
+        .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
+    ],
+    cxxLanguageStandard: .cxx20
+)
