@@ -9,6 +9,7 @@
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <chrono>
 #include <dlfcn.h>
 #include <cstring>
 #include <sstream>
@@ -526,6 +527,19 @@ int pt_clip_grad_norm(double *total_norm, const pt_tensor *grads, int n, double 
     *total_norm = norm;
     double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) at::_foreach_mul_(g, at::Scalar(coef));
+  })
+}
+
+/* ---- benchmarking ---- */
+int pt_benchmark_add_loop(double *ns_per_op, pt_tensor a, pt_tensor b, int64_t iterations) {
+  PT_TRY({
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < iterations; ++i) {
+      auto *r = wrap(at::add(a->t, b->t));  // the same allocation of a handle that Swift's ops make
+      delete r;
+    }
+    auto elapsed = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    *ns_per_op = elapsed / static_cast<double>(iterations);
   })
 }
 

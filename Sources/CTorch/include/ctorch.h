@@ -209,6 +209,10 @@ int pt_adamw_step(const pt_tensor *params, const pt_tensor *grads, const pt_tens
 /// Scales gradients in place so their global L2 norm is at most max_norm; writes the norm before clipping.
 int pt_clip_grad_norm(double *total_norm, const pt_tensor *grads, int n, double max_norm);
 
+/* ---- benchmarking ---- */
+/// Times `iterations` calls of at::add(a, b) from C++ alone (the baseline for Swift's per-op overhead).
+int pt_benchmark_add_loop(double *ns_per_op, pt_tensor a, pt_tensor b, int64_t iterations);
+
 #ifdef __cplusplus
 }
 #endif
