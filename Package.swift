@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "PonderCore", targets: ["PonderCore"]),
+        .library(name: "PonderModels", targets: ["PonderModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -49,8 +50,13 @@ let package = Package(
             dependencies: ["CTorch", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         .target(name: "PonderCore"),
+        .target(
+            name: "PonderModels",
+            dependencies: ["Torch", "PonderCore", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PonderModelsTests", dependencies: ["PonderModels"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20
 )

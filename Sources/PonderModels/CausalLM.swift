@@ -1,0 +1,129 @@
+import Foundation
+import OrderedCollections
+import Torch
+
+/// A decoder-only transformer language model (Llama, Qwen2, Qwen3): pre-norm blocks of grouped-query attention
+/// with RoPE and a SwiGLU MLP, RMSNorm, optionally tied input/output embeddings.
+///
+/// Weights live in `parameters` under their checkpoint keys; the model reads them from there on every forward, so
+/// an optimizer updating them in place is seen at once.
+public final class CausalLM: @unchecked Sendable {
+    /// The shape of the network.
+    public let configuration: ModelConfiguration
+    /// The weights by checkpoint key.
+    public let parameters: ParameterStore
+    /// The dtype activations and weights are computed in.
+    public private(set) var dtype: DType
+    let rope: RotaryEmbedding
+    private var layers: [LayerWeights] = []
+    private var embed: Tensor
+    private var finalNorm: Tensor
+    private var head: Tensor
+
+    struct LayerWeights {
+        let inputNorm, q, k, v, o, postNorm, gate, up, down: Tensor
+        let qBias, kBias, vBias, qNorm, kNorm: Tensor?
+    }
+
+    /// A model over `parameters`, which must hold exactly `configuration.parameterShapes` (an error names the
+    /// first missing, mis-shaped or unexpected key; `path` names their source).
+    public init(configuration: ModelConfiguration, parameters: ParameterStore, dtype: DType? = nil, path: String = "<memory>") throws {
+        self.configuration = configuration
+        self.parameters = parameters
+        let shapes = configuration.parameterShapes
+        for (key, shape) in shapes {
+            guard let t = parameters[key] else { throw ModelError.missingWeight(path: path, key: key) }
+            guard t.shape == shape else { throw ModelError.weightShape(path: path, key: key, expected: shape, found: t.shape) }
+        }
+        let known = Set(shapes.map(\.key))
+        if configuration.tieWordEmbeddings { parameters[ "lm_head.weight"] = nil }  // some tied checkpoints still store it
+        let extra = parameters.keys.filter { !known.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") }
+        guard extra.isEmpty else { throw ModelError.unexpectedWeights(path: path, keys: extra) }
+        let target = dtype ?? parameters["model.embed_tokens.weight"]!.dtype
+        self.dtype = target
+        parameters.convert(to: target)
+        rope = RotaryEmbedding(configuration: configuration)
+        embed = parameters["model.embed_tokens.weight"]!
+        finalNorm = parameters["model.norm.weight"]!
+        head = embed
+        bindWeights()
+    }
+
+    /// A freshly initialised model (see `ModelConfiguration.initialParameters`).
+    public convenience init(configuration: ModelConfiguration, seed: UInt64, dtype: DType = .float32) throws {
+        try self.init(configuration: configuration, parameters: configuration.initialParameters(seed: seed, dtype: dtype), dtype: dtype)
+    }
+
+    /// Re-reads the weight tensors from `parameters` (after tensors were replaced rather than updated in place).
+    public func bindWeights() {
+        let p = parameters
+        embed = p["model.embed_tokens.weight"]!
+        finalNorm = p["model.norm.weight"]!
+        head = configuration.tieWordEmbeddings ? embed : p["lm_head.weight"]!
+        layers = (0..<configuration.layerCount).map { i in
+            let s = "model.layers.\(i)."
+            return LayerWeights(
+                inputNorm: p[s + "input_layernorm.weight"]!, q: p[s + "self_attn.q_proj.weight"]!, k: p[s + "self_attn.k_proj.weight"]!,
+                v: p[s + "self_attn.v_proj.weight"]!, o: p[s + "self_attn.o_proj.weight"]!, postNorm: p[s + "post_attention_layernorm.weight"]!,
+                gate: p[s + "mlp.gate_proj.weight"]!, up: p[s + "mlp.up_proj.weight"]!, down: p[s + "mlp.down_proj.weight"]!,
+                qBias: p[s + "self_attn.q_proj.bias"], kBias: p[s + "self_attn.k_proj.bias"], vBias: p[s + "self_attn.v_proj.bias"],
+                qNorm: p[s + "self_attn.q_norm.weight"], kNorm: p[s + "self_attn.k_norm.weight"])
+        }
+    }
+
+    /// Converts the weights to `dtype` for computing (new tensors; rebinds).
+    public func convert(to dtype: DType) {
+        self.dtype = dtype
+        parameters.convert(to: dtype)
+        bindWeights()
+    }
+
+    /// Final hidden states (B, T, C) for token ids (B, T).
+    ///
+    /// - Parameters:
+    ///   - positions: RoPE positions (B, T); defaults to 0..<T, or continues the cache.
+    ///   - cache: when given, keys and values are appended to it and attention covers every cached column.
+    ///   - mask: boolean (B, 1, T, S) attention mask over all S = cached + new columns (true = attend); `nil`
+    ///     means plain causal attention.
+    public func hiddenStates(_ ids: Tensor, positions: Tensor? = nil, cache: KVCache? = nil, mask: Tensor? = nil) -> Tensor {
+        let (b, t) = (ids.size(0), ids.size(1))
+        let start = cache?.length ?? 0
+        let pos = positions ?? (Tensor.arange(start, start + t).unsqueezed(axis: 0).expanded([b, t]))
+        let (cos, sin) = rope.cosSin(positions: pos, dtype: dtype)
+        let c = configuration
+        var x = embedding(ids, weight: embed)  // (B, T, C)
+        for (i, w) in layers.enumerated() {
+            let h = rmsNorm(x, weight: w.inputNorm, eps: c.rmsNormEps)
+            var q = linear(h, weight: w.q, bias: w.qBias).reshaped(b, t, c.headCount, c.headDimension)
+            var k = linear(h, weight: w.k, bias: w.kBias).reshaped(b, t, c.keyValueHeadCount, c.headDimension)
+            let v = linear(h, weight: w.v, bias: w.vBias).reshaped(b, t, c.keyValueHeadCount, c.headDimension).transposed(1, 2)
+            if let qn = w.qNorm, let kn = w.kNorm {  // qwen3: RMSNorm of each head before RoPE
+                q = rmsNorm(q, weight: qn, eps: c.rmsNormEps)
+                k = rmsNorm(k, weight: kn, eps: c.rmsNormEps)
+            }
+            q = RotaryEmbedding.apply(q.transposed(1, 2), cos: cos, sin: sin)  // (B, H, T, D)
+            k = RotaryEmbedding.apply(k.transposed(1, 2), cos: cos, sin: sin)  // (B, KV, T, D)
+            var keys = k, values = v
+            if let cache { (keys, values) = cache.store(layer: i, k: k, v: v) }
+            let causal = mask == nil && t > 1 && start == 0
+            let attended = scaledDotProductAttention(
+                query: q, key: keys, value: values, mask: mask, causal: causal, grouped: c.keyValueHeadCount != c.headCount)
+            x = x + linear(attended.transposed(1, 2).reshaped(b, t, c.headCount * c.headDimension), weight: w.o)
+            let m = rmsNorm(x, weight: w.postNorm, eps: c.rmsNormEps)
+            x = x + linear(linear(m, weight: w.gate).silu() * linear(m, weight: w.up), weight: w.down)
+        }
+        cache?.advance(by: t)
+        return rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps)
+    }
+
+    /// Output logits for hidden states (…, C) → (…, V).
+    public func logits(_ hidden: Tensor) -> Tensor { linear(hidden, weight: head) }
+
+    /// Logits (B, T, V) for token ids (B, T); see `hiddenStates` for the arguments.
+    public func callAsFunction(_ ids: Tensor, positions: Tensor? = nil, cache: KVCache? = nil, mask: Tensor? = nil) -> Tensor {
+        logits(hiddenStates(ids, positions: positions, cache: cache, mask: mask))
+    }
+
+    /// Number of parameters.
+    public var parameterCount: Int { parameters.parameterCount }
+}

@@ -1,0 +1,110 @@
+import Torch
+
+/// Per-row decoding settings for one batched sampling step.
+public struct RowSampling: Sendable, Hashable {
+    /// Softmax temperature; 0 is greedy.
+    public var temperature: Double
+    /// Keep the k most likely tokens (0 = all).
+    public var topK: Int
+    /// Nucleus threshold (1 = all).
+    public var topP: Double
+    /// Relative probability floor (0 = none).
+    public var minP: Double
+
+    /// Makes settings.
+    public init(temperature: Double = 1, topK: Int = 0, topP: Double = 1, minP: Double = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.minP = minP
+    }
+}
+
+/// A small deterministic random source (SplitMix64) per sample, so a sample's draws depend only on its seed and
+/// never on which other requests share its batch.
+public struct SampleRandom: Sendable {
+    private var state: UInt64
+
+    /// A stream for `seed` and sample `index`.
+    public init(seed: UInt64, index: Int) {
+        state = seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
+        _ = next()
+    }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform number in [0, 1).
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}
+
+/// Picks next tokens from logits, row by row, with temperature, top-k, top-p and min-p, in batched tensor ops.
+public enum Sampler {
+    /// Samples one token per row of `logits` (B, V).
+    ///
+    /// - Returns: the tokens and their log-probabilities under the temperature-scaled distribution before any
+    ///   truncation (what policy-gradient training needs); greedy rows report log-softmax of the raw logits.
+    ///   `forced` rows skip sampling and take the given token (its log-probability is still reported).
+    public static func sample(logits: Tensor, rows: [RowSampling], uniforms: [Double], forced: [Int?]? = nil) -> (tokens: [Int], logprobs: [Double]) {
+        let b = logits.size(0)
+        precondition(rows.count == b && uniforms.count == b, "one setting and one uniform per row")
+        return withNoGrad {
+            let x = logits.to(.float32)
+            let temperatures = Tensor(rows.map { Float($0.temperature > 0 ? $0.temperature : 1) }, shape: [b, 1])
+            let scaled = x / temperatures
+            let logp = scaled.logSoftmax(axis: -1)  // (B, V)
+            var tokens = x.argmax(axis: -1).toArray(Int.self)
+            let sampledRows = rows.indices.filter { rows[$0].temperature > 0 && forced?[$0] == nil }
+            if !sampledRows.isEmpty {
+                let drawn = draw(scaled: scaled, logp: logp, rows: rows, uniforms: uniforms)
+                for r in sampledRows { tokens[r] = drawn[r] }
+            }
+            if let forced { for (r, f) in forced.enumerated() { if let f { tokens[r] = f } } }
+            let picked = logp.gather(axis: 1, index: Tensor(tokens.map(Int64.init), shape: [b, 1])).toArray(Double.self)
+            return (tokens, picked)
+        }
+    }
+
+    /// Inverse-CDF draws from the truncated distributions.
+    private static func draw(scaled: Tensor, logp: Tensor, rows: [RowSampling], uniforms: [Double]) -> [Int] {
+        let (b, v) = (scaled.size(0), scaled.size(1))
+        var keep = Tensor.ones([b, v], dtype: .bool)
+        let ks = rows.map { $0.topK > 0 && $0.topK < v ? $0.topK : v }
+        if ks.contains(where: { $0 < v }) {
+            // k-th largest value per row is the threshold; rows without top-k take the smallest value.
+            let top = scaled.topK(ks.max()!, axis: -1).values
+            let kth = top.gather(axis: 1, index: Tensor(ks.map { Int64($0 - 1) }, shape: [b, 1]))
+            let floor = `where`(Tensor(ks.map { $0 < v }, shape: [b, 1]), kth, Tensor.full([b, 1], value: -Double.infinity))
+            keep = keep .&& (scaled .>= floor)
+        }
+        let probs = logp.exp()
+        if rows.contains(where: { $0.minP > 0 }) {
+            let floor = probs.max(axes: [1], keepDims: true) * Tensor(rows.map { Float($0.minP) }, shape: [b, 1])
+            keep = keep .&& (probs .>= floor)
+        }
+        if rows.contains(where: { $0.topP < 1 }) {
+            // Nucleus: keep the most likely tokens until their mass reaches p (the token crossing p included).
+            let (sortedProbs, order) = probs.sorted(axis: -1, descending: true)
+            let before = sortedProbs.cumulativeSum(axis: -1) - sortedProbs  // mass of strictly more likely tokens
+            let keepSorted = before .< Tensor(rows.map { Float($0.topP) }, shape: [b, 1])
+            let nucleus = Tensor.zeros([b, v], dtype: .bool).scatter(axis: 1, index: order, source: keepSorted)
+            keep = keep .&& nucleus
+        }
+        let filtered = probs * keep.to(.float32)
+        let cdf = filtered.cumulativeSum(axis: -1)
+        let total = cdf.narrow(axis: 1, start: v - 1, length: 1)
+        let u = Tensor(uniforms.map(Float.init), shape: [b, 1]) * total
+        // The first index whose cumulative mass exceeds u. A truncated token has the same cumulative mass as the
+        // token before it, so it is never the first to exceed u; only float rounding at the very top (u·total
+        // rounding up to total) can land past the last kept token, and then the most likely kept token is taken.
+        let index = (cdf .<= u).to(.int64).sum(axes: [1]).clamped(max: Double(v - 1)).unsqueezed(axis: 1)
+        let valid = keep.gather(axis: 1, index: index)
+        return `where`(valid, index, filtered.argmax(axis: 1, keepDims: true)).toArray(Int.self)
+    }
+}
