@@ -103,7 +103,7 @@ public enum Sampler {
         // The first index whose cumulative mass exceeds u. A truncated token has the same cumulative mass as the
         // token before it, so it is never the first to exceed u; only float rounding at the very top (u·total
         // rounding up to total) can land past the last kept token, and then the most likely kept token is taken.
-        let index = (cdf .<= u).to(.int64).sum(axes: [1]).clamped(max: Double(v - 1)).unsqueezed(axis: 1)
+        let index = (cdf .<= u).to(.int64).sum(axes: [1]).clamped(max: v - 1).unsqueezed(axis: 1)
         let valid = keep.gather(axis: 1, index: index)
         return `where`(valid, index, filtered.argmax(axis: 1, keepDims: true)).toArray(Int.self)
     }

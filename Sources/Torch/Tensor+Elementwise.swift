@@ -113,10 +113,10 @@ extension Tensor {
     public func isInfinite() -> Tensor { unary(PT_ISINF, "isInfinite") }
     /// Whether each element is finite.
     public func isFinite() -> Tensor { unary(PT_ISFINITE, "isFinite") }
-    /// Values limited to `[min, max]`; either bound may be omitted.
-    public func clamped(min: Double? = nil, max: Double? = nil) -> Tensor {
+    /// Values limited to `[min, max]`; either bound may be omitted. Integer bounds keep an integer tensor integral.
+    public func clamped<S: TensorScalar>(min: S? = nil, max: S? = nil) -> Tensor {
         Tensor.make("clamped") {
-            pt_clamp($0, handle, min != nil, (min ?? 0).ptScalar, max != nil, (max ?? 0).ptScalar)
+            pt_clamp($0, handle, min != nil, (min?.ptScalar) ?? pt_scalar(), max != nil, (max?.ptScalar) ?? pt_scalar())
         }
     }
 }

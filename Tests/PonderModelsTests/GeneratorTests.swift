@@ -1,0 +1,152 @@
+import PonderCore
+@testable import PonderModels
+import Torch
+import XCTest
+
+final class GeneratorTests: XCTestCase {
+    var model: CausalLM!
+    override func setUpWithError() throws { model = try ModelDirectory.load(fixtureURL("tiny-qwen3")) }
+
+    func row(_ prompt: [Int], temperature: Double = 0, maxTokens: Int = 10, seed: UInt64 = 0, index: Int = 0, controller: SequenceController? = nil) -> GenerationRow {
+        GenerationRow(prompt: prompt, sampling: RowSampling(temperature: temperature), maxTokens: maxTokens, random: SampleRandom(seed: seed, index: index), controller: controller)
+    }
+
+    func testBatchingDoesNotChangeAResult() throws {
+        let g = Generator(model: model, endTokens: [])
+        let a = [5, 17, 33, 8, 41, 9], b = [70, 3], c = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+        for temperature in [0.0, 1.0] {
+            let (alone, _) = try g.generate([row(a, temperature: temperature, seed: 3)])
+            let (batched, _) = try g.generate([row(b, temperature: temperature, seed: 9), row(a, temperature: temperature, seed: 3), row(c, temperature: temperature, seed: 1)])
+            XCTAssertEqual(batched[1].tokens, alone[0].tokens, "temperature \(temperature)")
+            for (x, y) in zip(batched[1].logprobs, alone[0].logprobs) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        }
+    }
+
+    func testSeedsAndSharedPrefill() throws {
+        let g = Generator(model: model, endTokens: [])
+        let prompt = [4, 8, 15, 16, 23, 42]
+        let rows = (0..<4).map { row(prompt, temperature: 1, seed: 77, index: $0) }
+        let (first, stats) = try g.generate(rows)
+        let (second, _) = try g.generate(rows)
+        XCTAssertEqual(first, second, "same seeds, same samples")
+        XCTAssertEqual(stats.prefillTokens, prompt.count, "n samples share one prefill")
+        XCTAssertGreaterThan(Set(first.map(\.tokens)).count, 1, "different sample indices draw differently")
+        let (other, _) = try g.generate((0..<4).map { row(prompt, temperature: 1, seed: 78, index: $0) })
+        XCTAssertNotEqual(other.map(\.tokens), first.map(\.tokens))
+        // Reported log-probabilities are those of the temperature-scaled distribution.
+        let ids = Tensor((prompt + first[0].tokens.dropLast()).map(Int64.init), shape: [1, prompt.count + 9])
+        let logp = withNoGrad { model(ids).logSoftmax(axis: -1) }
+        for (i, token) in first[0].tokens.enumerated() {
+            XCTAssertEqual(logp[0][prompt.count - 1 + i][token].item(), first[0].logprobs[i], accuracy: 1e-4)
+        }
+    }
+
+    func testStopsAtEndTokensAndLength() throws {
+        let (greedy, _) = try Generator(model: model, endTokens: []).generate([row([1, 2, 3], maxTokens: 8)])
+        let end = greedy[0].tokens[3]
+        let (stopped, _) = try Generator(model: model, endTokens: [end]).generate([row([1, 2, 3], maxTokens: 8)])
+        XCTAssertEqual(stopped[0].tokens, Array(greedy[0].tokens.prefix(through: greedy[0].tokens.firstIndex(of: end)!)))
+        XCTAssertEqual(stopped[0].finishReason, .stop)
+        XCTAssertEqual(greedy[0].finishReason, .length)
+        XCTAssertEqual(greedy[0].tokens.count, 8)
+    }
+
+    /// A forked cache continues exactly as the original; a prompt extending a cached sequence reuses it and
+    /// continues exactly as a full recomputation does.
+    func testKVForkAndPrefixReuse() throws {
+        let prompt = [9, 8, 7, 6, 5, 4, 3]
+        let cache = KVCache(configuration: model.configuration, batch: 1, capacity: 20, dtype: model.dtype)
+        withNoGrad {
+            _ = model(Tensor(prompt.map(Int64.init), shape: [1, 7]), cache: cache)
+            let single = cache.fork(rows: [0]), pair = cache.fork(rows: [0, 0])
+            let next = Tensor([30] as [Int64], shape: [1, 1])
+            let original = model(next, cache: cache)
+            XCTAssertEqual(maxDifference(model(next, cache: single), original), 0, "same shapes: bit-identical")
+            let forked = model(Tensor([30, 30] as [Int64], shape: [2, 1]), cache: pair)
+            XCTAssertLessThan(maxDifference(forked[0], forked[1]), 1e-5)
+            XCTAssertLessThan(maxDifference(forked[0], original[0]), 1e-5, "a batch of two may round differently in the last bit")
+        }
+        let plain = Generator(model: model, endTokens: [])
+        let (full, _) = try plain.generate([row(prompt, maxTokens: 12)])
+        let reuse = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26))
+        _ = try reuse.generate([row(prompt, maxTokens: 6)])
+        let extended = prompt + Array(full[0].tokens.prefix(4))
+        let (rest, stats) = try reuse.generate([row(extended, maxTokens: 8)])
+        XCTAssertEqual(stats.reusedTokens, extended.count - 1, "everything but the last prompt token came from the cache")
+        XCTAssertEqual(stats.prefillTokens, 1)
+        XCTAssertEqual(rest[0].tokens, Array(full[0].tokens.dropFirst(4)))
+    }
+
+    func testContextAndMemoryLimits() throws {
+        let g = Generator(model: model, endTokens: [])
+        XCTAssertThrowsError(try g.generate([row(Array(repeating: 3, count: 120), maxTokens: 20)])) {
+            XCTAssertEqual($0 as? PonderError, .contextOverflow(promptTokens: 120, maxTokens: 20, contextLength: 128))
+        }
+        XCTAssertThrowsError(try g.generate([row([], maxTokens: 2)]))
+        let small = Generator(model: model, endTokens: [], maxCacheBytes: 1000)
+        XCTAssertThrowsError(try small.generate([row([1, 2], maxTokens: 2)])) {
+            guard case .cacheTooLarge(let bytes, 1000)? = $0 as? ModelError else { return XCTFail("\($0)") }
+            XCTAssertEqual(bytes, KVCache.bytes(configuration: self.model.configuration, batch: 1, capacity: 4, dtype: .float32))
+        }
+    }
+
+    func testBudgetForcing() throws {
+        let thinkEnd = 90, wait = [91, 92]
+        // Maximum: after 3 thinking tokens the end of thinking is forced in.
+        let capped = try BudgetController(budget: ThinkingBudget(maxThinkingTokens: 3), startsThinking: true, thinkStart: [89], thinkEnd: [thinkEnd], continuation: wait, endTokens: [])
+        let (out, _) = try Generator(model: model, endTokens: []).generate([row([1, 2, 3], maxTokens: 8, controller: capped)])
+        XCTAssertEqual(out[0].tokens[3], thinkEnd)
+        XCTAssertFalse(capped.thinking)
+        XCTAssertEqual(capped.thinkingTokens, 3)
+        // Minimum: an early end of thinking (or of the sequence) becomes "Wait" and thinking goes on.
+        let floor = try BudgetController(budget: ThinkingBudget(minThinkingTokens: 4), startsThinking: true, thinkStart: [89], thinkEnd: [thinkEnd], continuation: wait, endTokens: [2])
+        XCTAssertEqual(floor.replace(sampled: thinkEnd), 91)
+        XCTAssertEqual(floor.forcedToken(), 92)
+        XCTAssertNil(floor.forcedToken())
+        XCTAssertEqual(floor.replace(sampled: 2), 91, "EOS while thinking is an early end too")
+        for t in [91, 92, 40, 41] { XCTAssertNil(floor.accept(t)) }
+        XCTAssertEqual(floor.replace(sampled: thinkEnd), thinkEnd, "after the minimum the model may close")
+        XCTAssertThrowsError(try BudgetController(budget: ThinkingBudget(minThinkingTokens: 2), startsThinking: true, thinkStart: [], thinkEnd: [5, 6], continuation: wait, endTokens: []))
+    }
+}
+
+final class SamplerTests: XCTestCase {
+    let logits = Tensor([0.0, 1.0, 2.0, 3.0, -1.0, 0.5] as [Float], shape: [1, 6])
+
+    func draws(_ s: RowSampling, count: Int = 3000) -> [Int] {
+        var random = SampleRandom(seed: 5, index: 0)
+        let batch = logits.expanded([count, 6]).contiguous()
+        return Sampler.sample(logits: batch, rows: Array(repeating: s, count: count), uniforms: (0..<count).map { _ in random.uniform() }).tokens
+    }
+
+    func testTruncationNeverEmitsExcludedTokens() {
+        XCTAssertEqual(Set(draws(RowSampling(topK: 2))), [2, 3])
+        // probabilities ∝ e^[0,1,2,3,-1,.5] = .032 .087 .237 .644 .012 .053: top-p 0.7 keeps 3 and 2 (3 alone is .644 < .7).
+        XCTAssertEqual(Set(draws(RowSampling(topP: 0.7))), [2, 3])
+        XCTAssertEqual(Set(draws(RowSampling(topP: 0.5))), [3])
+        // min-p 0.1: keep tokens with p >= 0.0644: 3, 2, 1.
+        XCTAssertEqual(Set(draws(RowSampling(minP: 0.1))), [1, 2, 3])
+        XCTAssertEqual(Set(draws(RowSampling(temperature: 0))), [3])
+    }
+
+    func testFrequenciesMatchTheDistribution() {
+        let n = 20000
+        for temperature in [1.0, 0.5] {
+            let tokens = draws(RowSampling(temperature: temperature), count: n)
+            let weights = [0.0, 1, 2, 3, -1, 0.5].map { Foundation.exp($0 / temperature) }
+            let total = weights.reduce(0, +)
+            for t in 0..<6 {
+                let observed = Double(tokens.filter { $0 == t }.count) / Double(n)
+                XCTAssertEqual(observed, weights[t] / total, accuracy: 0.012, "token \(t) at temperature \(temperature)")
+            }
+        }
+    }
+
+    func testPerRowSettingsInOneBatch() {
+        let batch = concatenated([logits, logits])
+        let (tokens, logprobs) = Sampler.sample(logits: batch, rows: [RowSampling(temperature: 0), RowSampling(temperature: 2, topK: 1)], uniforms: [0.5, 0.99])
+        XCTAssertEqual(tokens, [3, 3])
+        let scaled = [0.0, 1, 2, 3, -1, 0.5].map { Foundation.exp($0 / 2) }
+        XCTAssertEqual(logprobs[1], Foundation.log(scaled[3] / scaled.reduce(0, +)), accuracy: 1e-5, "log-probability of the temperature-scaled distribution")
+    }
+}
