@@ -23,10 +23,13 @@ let package = Package(
     products: [
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "PonderCore", targets: ["PonderCore"]),
+        .library(name: "PonderTokenizers", targets: ["PonderTokenizers"]),
         .library(name: "PonderModels", targets: ["PonderModels"]),
+        .executable(name: "ponder", targets: ["ponder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .target(
@@ -51,8 +54,18 @@ let package = Package(
         ),
         .target(name: "PonderCore"),
         .target(
+            name: "PonderTokenizers",
+            dependencies: ["PonderCore", .product(name: "Collections", package: "swift-collections")]
+        ),
+        .target(
             name: "PonderModels",
-            dependencies: ["Torch", "PonderCore", .product(name: "OrderedCollections", package: "swift-collections")]
+            dependencies: [
+                "Torch", "PonderCore", "PonderTokenizers", .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        .executableTarget(
+            name: "ponder",
+            dependencies: ["PonderModels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),

@@ -54,7 +54,7 @@ final class ModelLoadingTests: XCTestCase {
         let qwen3 = try ModelDirectory.configuration(at: fixtureURL("tiny-qwen3"))
         XCTAssertTrue(qwen3.queryKeyNorm)
         XCTAssertEqual(qwen3.headDimension, 24)
-        XCTAssertEqual(qwen3.eosTokenIds, [2])
+        XCTAssertEqual(qwen3.eosTokenIds, [0, 2])
         // The classic layout reads the same as the newer rope_parameters one.
         var classic = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL("tiny-llama/config.json"))) as! [String: Any]
         classic.removeValue(forKey: "rope_parameters")

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Ponder: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ponder",
+        abstract: "Train and run reasoning language models: generation, verification, RL training and test-time search.",
+        subcommands: [Generate.self]
+    )
+}
