@@ -68,6 +68,7 @@ let package = Package(
             dependencies: ["PonderModels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
+        .executableTarget(name: "engine-bench", dependencies: ["PonderModels"], path: "Benchmarks/engine/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderModelsTests", dependencies: ["PonderModels"], resources: [.copy("Fixtures")]),
     ],

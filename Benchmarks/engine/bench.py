@@ -1,0 +1,56 @@
+"""transformers side of Benchmarks/engine, and the maker of its random-weight model directories.
+
+  python bench.py make DIR          write DIR/tiny and DIR/qwen2.5-0.5b-shape (random weights, float32)
+  python bench.py run DIR [--quick] time prefill and decode with transformers, one JSON object per line
+"""
+import json
+import sys
+import time
+
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+SHAPES = {
+    "tiny": dict(vocab_size=1024, hidden_size=256, intermediate_size=704, num_hidden_layers=4, num_attention_heads=4,
+                 num_key_value_heads=2, tie_word_embeddings=True),
+    # Qwen2.5-0.5B's shape (494M parameters) with random weights.
+    "qwen2.5-0.5b-shape": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                               num_attention_heads=14, num_key_value_heads=2, tie_word_embeddings=True),
+}
+
+
+def make(root):
+    for name, shape in SHAPES.items():
+        torch.manual_seed(0)
+        config = Qwen2Config(**shape, max_position_embeddings=4096, rope_theta=1000000.0, eos_token_id=None)
+        Qwen2ForCausalLM(config).save_pretrained(f"{root}/{name}")
+        print("made", name, flush=True)
+
+
+def run(root, quick):
+    for name in SHAPES:
+        for dtype in (torch.bfloat16, torch.float32):
+            model = Qwen2ForCausalLM.from_pretrained(f"{root}/{name}", dtype=dtype).eval()
+            big = name != "tiny"
+            prompt, new = (64, 32) if big else (128, 64)
+            for batch in (1, 32):
+                if quick and (big or batch == 32):
+                    continue
+                ids = torch.randint(0, SHAPES[name]["vocab_size"], (batch, prompt), generator=torch.Generator().manual_seed(1))
+                with torch.inference_mode():
+                    model(ids[:, :8])  # warm-up
+                    start = time.perf_counter()
+                    model(ids, use_cache=True)
+                    prefill = time.perf_counter() - start
+                    start = time.perf_counter()
+                    model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
+                                   do_sample=False, pad_token_id=0)
+                    total = time.perf_counter() - start
+                print(json.dumps({"model": name, "dtype": str(dtype).removeprefix("torch."), "batch": batch,
+                                  "prefill_tps": batch * prompt / prefill,
+                                  "decode_tps": batch * (new - 1) / max(total - prefill, 1e-9)}), flush=True)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(torch.get_num_threads())
+    {"make": lambda: make(sys.argv[2]), "run": lambda: run(sys.argv[2], "--quick" in sys.argv)}[sys.argv[1]]()
