@@ -25,11 +25,16 @@ let package = Package(
         .library(name: "PonderCore", targets: ["PonderCore"]),
         .library(name: "PonderTokenizers", targets: ["PonderTokenizers"]),
         .library(name: "PonderModels", targets: ["PonderModels"]),
+        .library(name: "PonderVerifiers", targets: ["PonderVerifiers"]),
+        .library(name: "PonderTraining", targets: ["PonderTraining"]),
         .executable(name: "ponder", targets: ["ponder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         .target(
@@ -63,14 +68,34 @@ let package = Package(
                 "Torch", "PonderCore", "PonderTokenizers", .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
+        .target(
+            name: "PonderVerifiers",
+            dependencies: [
+                "PonderCore", .product(name: "BigInt", package: "BigInt"), .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        .target(
+            name: "PonderTraining",
+            dependencies: [
+                "PonderModels", "PonderTokenizers", "PonderVerifiers", "PonderCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
         .executableTarget(
             name: "ponder",
-            dependencies: ["PonderModels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "PonderModels", "PonderTraining", "PonderVerifiers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
+        .executableTarget(name: "verifier-bench", dependencies: ["PonderCore", "PonderVerifiers"]),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
         .executableTarget(name: "engine-bench", dependencies: ["PonderModels"], path: "Benchmarks/engine/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderModelsTests", dependencies: ["PonderModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
+        .testTarget(name: "PonderVerifiersTests", dependencies: ["PonderCore", "PonderVerifiers"], exclude: ["Fixtures"]),
+        .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20
 )

@@ -135,9 +135,17 @@ public struct ThinkStreamParser: Sendable {
         guard i >= 0 else { return bytes.count }
         let lead = bytes[i]
         let needed: Int
-        if lead & 0x80 == 0 { needed = 0 } else if lead & 0xE0 == 0xC0 { needed = 1 } else if lead & 0xF0 == 0xE0 {
+        if lead & 0x80 == 0 {
+            needed = 0
+        } else if lead & 0xE0 == 0xC0 {
+            needed = 1
+        } else if lead & 0xF0 == 0xE0 {
             needed = 2
-        } else if lead & 0xF8 == 0xF0 { needed = 3 } else { return bytes.count }
+        } else if lead & 0xF8 == 0xF0 {
+            needed = 3
+        } else {
+            return bytes.count
+        }
         return continuation < needed ? i : bytes.count
     }
 }

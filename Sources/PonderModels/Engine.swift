@@ -49,7 +49,8 @@ public final class Engine: LanguageModel, @unchecked Sendable {
     public let template: ChatTemplate?
     /// Ids that end a sequence (config, generation config and tokenizer).
     public let endTokens: Set<Int>
-    let generator: Generator
+    /// The batched generator the engine runs.
+    public let generator: Generator
     private let worker = DispatchQueue(label: "ponder.engine")
     private let lock = NSLock()
     private var pending: [Pending] = []

@@ -1,3 +1,4 @@
+import PonderCore
 import Torch
 
 /// Per-row decoding settings for one batched sampling step.
@@ -20,28 +21,19 @@ public struct RowSampling: Sendable, Hashable {
     }
 }
 
-/// A small deterministic random source (SplitMix64) per sample, so a sample's draws depend only on its seed and
-/// never on which other requests share its batch.
+/// A sample's random stream, so its draws depend only on its seed and index and never on which other requests
+/// share its batch.
 public struct SampleRandom: Sendable {
-    private var state: UInt64
+    private var generator: SeededRandom
 
     /// A stream for `seed` and sample `index`.
     public init(seed: UInt64, index: Int) {
-        state = seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
-        _ = next()
-    }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        generator = SeededRandom(seed: seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
+        _ = generator.next()
     }
 
     /// A uniform number in [0, 1).
-    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    public mutating func uniform() -> Double { Double(generator.next() >> 11) * 0x1.0p-53 }
 }
 
 /// Picks next tokens from logits, row by row, with temperature, top-k, top-p and min-p, in batched tensor ops.

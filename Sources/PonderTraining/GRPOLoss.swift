@@ -1,0 +1,151 @@
+import Torch
+
+/// The policy-gradient objectives of the GRPO family, by TRL's `loss_type` names.
+public enum GRPOLossType: String, Sendable, Codable, CaseIterable {
+    /// Mean over sequences of each sequence's token mean (DeepSeekMath).
+    case grpo
+    /// Token mean over the batch.
+    case bnpo
+    /// Token sum over (batch × max completion length) (Dr. GRPO, Liu et al. 2025).
+    case drGRPO = "dr_grpo"
+    /// Token sum over the active tokens of the whole generation batch (DAPO, Yu et al. 2025).
+    case dapo
+    /// Clipped importance-sampling weight times the log-probability, weight detached (MiniMax-M1's CISPO).
+    case cispo
+    /// Soft sigmoid gate instead of hard clipping (SAPO).
+    case sapo
+}
+
+/// Importance ratios per token, or one per sequence (GSPO, Zheng et al. 2025).
+public enum ImportanceSamplingLevel: String, Sendable, Codable {
+    case token, sequence
+}
+
+/// Settings of the GRPO objective (TRL's names in Swift spelling).
+public struct GRPOObjective: Sendable, Codable, Equatable {
+    public var lossType: GRPOLossType = .dapo
+    /// Lower clip: ratios below 1 − epsilon are clipped.
+    public var epsilon: Double = 0.2
+    /// Upper clip (clip-higher); `nil` means `epsilon`. For CISPO, the cap on the ratio.
+    public var epsilonHigh: Double?
+    /// Weight of the k3 KL estimate against the reference policy; 0 loads no reference model.
+    public var beta: Double = 0
+    public var importanceSamplingLevel: ImportanceSamplingLevel = .token
+    /// Multiply the KL term by the importance ratio, making its gradient the unbiased reverse-KL gradient
+    /// (DeepSeek-V3.2; TRL's `use_bias_correction_kl`, on by default).
+    public var useBiasCorrectionKL: Bool = true
+    /// Two-sided clipping: ratios above `delta` are capped (off by default).
+    public var delta: Double?
+    /// SAPO gate temperature for positive advantages.
+    public var sapoTemperaturePositive: Double = 1.0
+    /// SAPO gate temperature for negative advantages.
+    public var sapoTemperatureNegative: Double = 1.05
+    /// The generation length limit (Dr. GRPO's normaliser).
+    public var maxCompletionLength: Int = 256
+
+    /// Makes an objective with TRL's defaults.
+    public init() {}
+}
+
+/// The loss value and the statistics TRL logs with it.
+public struct GRPOLossResult {
+    /// The scalar to back-propagate.
+    public var loss: Tensor
+    /// Masked mean of the k3 KL estimate (0 when beta is 0).
+    public var kl: Double
+    /// Fractions of active tokens clipped below, above, and either.
+    public var clipLow: Double, clipHigh: Double, clipRegion: Double
+}
+
+extension GRPOObjective {
+    /// The GRPO loss (TRL's `_compute_loss`).
+    ///
+    /// - Parameters:
+    ///   - logps: log-probabilities of the completion tokens under the current policy, (B, T), with gradient.
+    ///   - oldLogps: the same under the policy that sampled them, (B, T); `nil` means `logps` detached (one update
+    ///     per generation batch, where the ratio is 1).
+    ///   - refLogps: under the frozen reference policy, (B, T); needed when `beta` is not 0.
+    ///   - advantages: one per sequence, (B).
+    ///   - mask: 1 for completion tokens that count, 0 for padding, (B, T) float.
+    ///   - activeTokens: DAPO/CISPO normaliser, the number of active tokens in the whole generation batch
+    ///     (defaults to this batch's).
+    public func loss(logps: Tensor, oldLogps: Tensor?, refLogps: Tensor?, advantages: Tensor, mask: Tensor, activeTokens: Double? = nil) -> GRPOLossResult {
+        let adv = advantages.unsqueezed(axis: 1)  // (B, 1)
+        let old = oldLogps ?? logps.detached()
+        let logRatio = logps - old
+        let logWeights: Tensor
+        switch importanceSamplingLevel {
+        case .token: logWeights = logRatio
+        case .sequence: logWeights = ((logRatio * mask).sum(axis: -1) / mask.sum(axis: -1).clamped(min: 1.0)).unsqueezed(axis: -1)
+        }
+        var coef1 = logWeights.exp()
+        let high = epsilonHigh ?? epsilon
+        var kl: Tensor?
+        if beta != 0 {
+            guard let ref = refLogps else { preconditionFailure("beta != 0 needs reference log-probabilities") }
+            // k3 estimator (Schulman 2020): exp(ref − π) − (ref − π) − 1.
+            let d = ref - logps
+            kl = d.exp() - d - 1
+            if useBiasCorrectionKL { kl = kl! * coef1 }
+        }
+        var perToken: Tensor
+        switch lossType {
+        case .cispo:
+            perToken = -(coef1.clamped(max: high).detached() * adv * logps)
+        case .sapo:
+            let temperatures = `where`(adv .> 0.0, Tensor.full(adv.shape, value: sapoTemperaturePositive, dtype: adv.dtype), Tensor.full(adv.shape, value: sapoTemperatureNegative, dtype: adv.dtype))
+            perToken = -((temperatures * (coef1 - 1)).sigmoid() * 4 / temperatures * adv)
+        case .grpo, .bnpo, .drGRPO, .dapo:
+            let coef2 = coef1.clamped(min: 1 - epsilon, max: 1 + high)
+            if let delta { coef1 = coef1.clamped(max: delta) }
+            perToken = -minimum(coef1 * adv, coef2 * adv)
+        }
+        if let kl { perToken = perToken + kl * beta }
+        let loss: Tensor
+        switch lossType {
+        case .grpo, .sapo: loss = ((perToken * mask).sum(axis: -1) / mask.sum(axis: -1).clamped(min: 1.0)).mean()
+        case .bnpo: loss = (perToken * mask).sum() / mask.sum().clamped(min: 1.0)
+        case .drGRPO: loss = (perToken * mask).sum() / Double(perToken.size(0) * maxCompletionLength)
+        case .dapo, .cispo: loss = (perToken * mask).sum() / Swift.max(activeTokens ?? mask.sum().item(), 1)
+        }
+        // Statistics, as TRL logs them (masked means over active tokens).
+        return withNoGrad {
+            let active = Swift.max(mask.sum().item(), 1)
+            func maskedMean(_ x: Tensor) -> Double {
+                x.size(-1) == 1 && mask.size(-1) != 1 ? x.mean().item() : (x * mask).sum().item() / active
+            }
+            let ratio = coef1.detached()
+            let low = (ratio .< (1 - epsilon)) .&& (adv .< 0.0), up = (ratio .> (1 + high)) .&& (adv .> 0.0)
+            let isClipping = lossType == .grpo || lossType == .bnpo || lossType == .drGRPO || lossType == .dapo
+            return GRPOLossResult(
+                loss: loss, kl: kl.map { maskedMean($0.detached()) } ?? 0,
+                clipLow: isClipping ? maskedMean(low.to(.float32)) : 0, clipHigh: isClipping ? maskedMean(up.to(.float32)) : 0,
+                clipRegion: isClipping ? maskedMean((low .|| up).to(.float32)) : 0)
+        }
+    }
+}
+
+/// Log-probabilities and entropies of completion tokens, computed in row chunks so the full
+/// (batch × length × vocabulary) logits never sit in memory at once.
+public enum TokenLogProbs {
+    /// For sequences `ids` (B, L) whose last `T` tokens are the completion: per-token log-probabilities of those
+    /// tokens under `logits / temperature`, (B, T), and the entropies of those distributions, (B, T).
+    ///
+    /// - Parameters:
+    ///   - forward: maps ids (b, L) to logits (b, L, V) (the model, with gradient if needed).
+    ///   - chunkRows: rows per chunk.
+    public static func compute(ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor) -> Tensor) -> (logps: Tensor, entropies: Tensor) {
+        let b = ids.size(0), l = ids.size(1)
+        var logps: [Tensor] = [], entropies: [Tensor] = []
+        for start in stride(from: 0, to: b, by: chunkRows) {
+            let rows = ids.narrow(axis: 0, start: start, length: Swift.min(chunkRows, b - start))
+            // Logits at position p predict token p + 1: the completion tokens are predicted by positions L−T−1 ..< L−1.
+            let logits = forward(rows).narrow(axis: 1, start: l - t - 1, length: t).to(.float32) / temperature
+            let logp = logits.logSoftmax(axis: -1)
+            let targets = rows.narrow(axis: 1, start: l - t, length: t).unsqueezed(axis: -1)
+            logps.append(logp.gather(axis: -1, index: targets).squeezed(axis: -1))
+            entropies.append(withNoGrad { -(logp.exp() * logp).sum(axis: -1) })
+        }
+        return (concatenated(logps), concatenated(entropies))
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import OrderedCollections
+import PonderCore
+
+extension GRPOTrainer {
+    /// TRL's generation metrics for a batch: rewards, their spread, and completion lengths. `all` includes groups
+    /// dynamic sampling dropped (so `frac_reward_zero_std` shows how many were filtered).
+    func metrics(_ kept: [Group], all: [Group]) -> OrderedDictionary<String, Double> {
+        let weights = rewardWeights
+        let perFunction = kept.flatMap(\.rewardsPerFunction)
+        let rewards: [Double?] = perFunction.map { row in
+            row.contains { $0 != nil } ? zip(row, weights).reduce(0.0) { $0 + ($1.0 ?? 0) * $1.1 } : nil
+        }
+        let (mean, std) = GroupAdvantages.meanAndStd(rewards)
+        var m: OrderedDictionary<String, Double> = ["reward": mean, "reward_std": std.isNaN ? 0 : std]
+        for (k, name) in rewardNames.enumerated() {
+            let (fm, fs) = GroupAdvantages.meanAndStd(perFunction.map { $0[k] })
+            m["rewards/\(name)/mean"] = fm
+            m["rewards/\(name)/std"] = fs.isNaN ? 0 : fs
+        }
+        let zero = all.map { g -> Bool in
+            let r = g.rewardsPerFunction.map { row in zip(row, weights).reduce(0.0) { $0 + ($1.0 ?? 0) * $1.1 } }
+            return (r.max() ?? 0) - (r.min() ?? 0) <= 1e-8
+        }
+        m["frac_reward_zero_std"] = zero.isEmpty ? 0 : Double(zero.filter { $0 }.count) / Double(zero.count)
+        let completions = kept.flatMap(\.completions)
+        let lengths = completions.map { Double($0.tokens.count) }
+        m["completions/mean_length"] = lengths.reduce(0, +) / Double(Swift.max(1, lengths.count))
+        m["completions/min_length"] = lengths.min() ?? 0
+        m["completions/max_length"] = lengths.max() ?? 0
+        m["completions/clipped_ratio"] = Double(completions.filter { $0.finishReason == .length }.count) / Double(Swift.max(1, completions.count))
+        m["num_tokens"] = lengths.reduce(0, +) + Double(kept.reduce(0) { $0 + $1.prompt.count * $1.completions.count })
+        return m
+    }
+
+    /// Appends each sampled completion with its rewards and advantage to completions.jsonl.
+    func logCompletions(_ batch: [Group], step: Int, run: RunDirectory) throws {
+        for g in batch {
+            for (k, completion) in g.completions.enumerated() {
+                var rewards: [String: Any] = [:]
+                for (i, name) in rewardNames.enumerated() { rewards[name] = g.rewardsPerFunction[k][i] ?? NSNull() }
+                try run.appendLine([
+                    "step": step, "problem": g.problem.id, "prompt": g.problem.prompt, "completion": completion.text,
+                    "rewards": rewards, "advantage": g.advantages[k], "tokens": completion.tokens.count,
+                    "finish_reason": completion.finishReason.rawValue,
+                ], to: run.completionsURL)
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import PonderCore
+import PonderModels
+import PonderTokenizers
+import Torch
+
+/// Next-token pretraining over packed text: documents are tokenized, joined with the end-of-sequence token and cut
+/// into fixed windows of `contextLength + 1` tokens; each step takes `batchSize` windows in a seeded order.
+public struct Pretrainer {
+    /// Pretraining settings.
+    public struct Configuration: Sendable, Codable, Equatable {
+        public var training: TrainingOptions
+        /// Tokens per training window.
+        public var contextLength: Int = 256
+        /// Windows per micro-batch.
+        public var batchSize: Int = 16
+
+        /// Makes a configuration.
+        public init(training: TrainingOptions, contextLength: Int = 256, batchSize: Int = 16) {
+            self.training = training
+            self.contextLength = contextLength
+            self.batchSize = batchSize
+        }
+    }
+
+    public let configuration: Configuration
+    public let model: CausalLM
+    /// The packed corpus: windows × (contextLength + 1) token ids.
+    let windows: [[Int64]]
+
+    /// Packs `documents` with `tokenizer` (each document followed by `endToken`).
+    public init(configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, documents: [String], endToken: Int) throws {
+        self.configuration = configuration
+        self.model = model
+        let width = configuration.contextLength + 1
+        var stream: [Int64] = []
+        for tokens in tokenizer.encodeBatch(documents, addSpecialTokens: false) {
+            stream.append(contentsOf: tokens.map(Int64.init))
+            stream.append(Int64(endToken))
+        }
+        windows = stride(from: 0, to: stream.count - width + 1, by: width).map { Array(stream[$0..<($0 + width)]) }
+        guard !windows.isEmpty else {
+            throw TrainingError.invalidConfiguration("the corpus has \(stream.count) tokens, fewer than one window of \(width)")
+        }
+        guard configuration.contextLength <= model.configuration.maxPositionEmbeddings else {
+            throw TrainingError.invalidConfiguration("contextLength \(configuration.contextLength) exceeds the model's \(model.configuration.maxPositionEmbeddings) positions")
+        }
+    }
+
+    /// Number of packed windows.
+    public var windowCount: Int { windows.count }
+
+    /// The window indices of micro-batch (step, micro): epochs visit every window once, in an order fixed by the seed.
+    func batch(step: Int, micro: Int) -> [Int] {
+        let perStep = configuration.batchSize * configuration.training.gradientAccumulationSteps
+        let first = (step * perStep) + micro * configuration.batchSize
+        return (first..<(first + configuration.batchSize)).map { i in
+            let epoch = i / windows.count
+            return Self.permutation(count: windows.count, seed: configuration.training.seed &+ UInt64(epoch))[i % windows.count]
+        }
+    }
+
+    static func permutation(count: Int, seed: UInt64) -> [Int] {
+        var random = SeededRandom(seed: seed)
+        var order = Array(0..<count)
+        order.shuffle(using: &random)
+        return order
+    }
+
+    /// Mean next-token cross-entropy of windows `indices`.
+    func loss(_ indices: [Int]) -> Tensor {
+        let width = configuration.contextLength + 1
+        let data = Tensor(indices.flatMap { windows[$0] }, shape: [indices.count, width])
+        let inputs = data.narrow(axis: 1, start: 0, length: width - 1), targets = data.narrow(axis: 1, start: 1, length: width - 1)
+        let logits = model(inputs)  // (B, T, V)
+        return crossEntropy(logits: logits.reshaped(-1, logits.size(-1)).to(.float32), target: targets.reshaped(-1))
+    }
+
+    /// Trains, writing to `run`; returns the last completed step.
+    public func train(
+        run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
+        logger: Logger = Logger(label: "ponder.pretrain"), onStep: @escaping (StepReport) -> Void = { _ in }
+    ) throws -> Int {
+        try run.writeJSON(configuration, to: "config.json")
+        let loop = TrainingLoop(
+            model: model, run: run, options: configuration.training, trainerName: "pretrain", tokenizerFiles: tokenizerFiles,
+            interrupt: interrupt, logger: logger, onStep: onStep)
+        // The data order is a pure function of (seed, step), so the step alone is the cursor.
+        return try loop.train(resume: resume, cursor: { [:] }, restoreCursor: { _ in }) { step, micro in
+            let loss = loss(batch(step: step, micro: micro))
+            return (loss, ["tokens": Double(configuration.batchSize * configuration.contextLength)])
+        }
+    }
+}

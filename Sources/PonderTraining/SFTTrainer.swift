@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import PonderCore
+import PonderModels
+import PonderTokenizers
+import Torch
+
+/// One supervised example: a prompt and the completion to learn.
+public struct SFTExample: Sendable, Codable, Equatable {
+    public var prompt: Prompt
+    public var completion: String
+
+    public init(prompt: Prompt, completion: String) {
+        self.prompt = prompt
+        self.completion = completion
+    }
+}
+
+/// Supervised fine-tuning: cross-entropy on completion tokens only (the prompt is context, not a target).
+public struct SFTTrainer {
+    /// SFT settings.
+    public struct Configuration: Sendable, Codable, Equatable {
+        public var training: TrainingOptions
+        /// Examples per micro-batch.
+        public var batchSize: Int = 8
+        /// Longer examples are cut to this many tokens (prompt first).
+        public var maxLength: Int = 512
+
+        public init(training: TrainingOptions, batchSize: Int = 8, maxLength: Int = 512) {
+            self.training = training
+            self.batchSize = batchSize
+            self.maxLength = maxLength
+        }
+    }
+
+    public let configuration: Configuration
+    public let model: CausalLM
+    /// Per example: token ids and, per position, whether the token is a training target.
+    let encoded: [(ids: [Int], target: [Bool])]
+
+    /// Tokenizes `examples`: chat prompts go through `template`; each completion ends with `endToken`.
+    public init(configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, examples: [SFTExample], endToken: Int) throws {
+        guard !examples.isEmpty else { throw TrainingError.invalidConfiguration("no SFT examples") }
+        self.configuration = configuration
+        self.model = model
+        encoded = try examples.enumerated().map { i, e in
+            let promptIds: [Int]
+            switch e.prompt {
+            case .text(let t): promptIds = tokenizer.encode(t, addSpecialTokens: true)
+            case .chat(let messages):
+                guard let template else { throw TrainingError.invalidConfiguration("example \(i) is a chat but the model has no chat template") }
+                promptIds = tokenizer.encode(template.render(messages, addGenerationPrompt: true), addSpecialTokens: false)
+            }
+            let completionIds = tokenizer.encode(e.completion, addSpecialTokens: false) + [endToken]
+            let ids = Array((promptIds + completionIds).prefix(configuration.maxLength))
+            let target = (0..<ids.count).map { $0 >= promptIds.count }
+            guard target.contains(true) else { throw TrainingError.invalidConfiguration("example \(i): the prompt fills all \(configuration.maxLength) tokens") }
+            return (ids, target)
+        }
+    }
+
+    /// Example indices of micro-batch (step, micro), in a seeded order per epoch.
+    func batch(step: Int, micro: Int) -> [Int] {
+        let perStep = configuration.batchSize * configuration.training.gradientAccumulationSteps
+        let first = step * perStep + micro * configuration.batchSize
+        return (first..<(first + configuration.batchSize)).map { i in
+            Pretrainer.permutation(count: encoded.count, seed: configuration.training.seed &+ UInt64(i / encoded.count))[i % encoded.count]
+        }
+    }
+
+    /// Mean cross-entropy over the completion tokens of examples `indices` (right-padded, padding ignored).
+    func loss(_ indices: [Int]) -> (Tensor, Int) {
+        let rows = indices.map { encoded[$0] }
+        let width = rows.map(\.ids.count).max()!
+        var ids: [Int64] = [], labels: [Int64] = []
+        for r in rows {
+            let pad = width - r.ids.count
+            ids += r.ids.map(Int64.init) + Array(repeating: 0, count: pad)
+            // Position p predicts token p + 1; only completion tokens are targets.
+            let next = (1..<r.ids.count).map { r.target[$0] ? Int64(r.ids[$0]) : -100 }
+            labels += next + Array(repeating: -100, count: pad + 1)
+        }
+        let input = Tensor(ids, shape: [rows.count, width]), target = Tensor(labels, shape: [rows.count, width])
+        let logits = model(input)
+        let targets = labels.filter { $0 != -100 }.count
+        return (crossEntropy(logits: logits.reshaped(-1, logits.size(-1)).to(.float32), target: target.reshaped(-1)), targets)
+    }
+
+    /// Trains, writing to `run`; returns the last completed step.
+    public func train(
+        run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
+        logger: Logger = Logger(label: "ponder.sft"), onStep: @escaping (StepReport) -> Void = { _ in }
+    ) throws -> Int {
+        try run.writeJSON(configuration, to: "config.json")
+        let loop = TrainingLoop(
+            model: model, run: run, options: configuration.training, trainerName: "sft", tokenizerFiles: tokenizerFiles,
+            interrupt: interrupt, logger: logger, onStep: onStep)
+        return try loop.train(resume: resume, cursor: { [:] }, restoreCursor: { _ in }) { step, micro in
+            let (loss, tokens) = loss(batch(step: step, micro: micro))
+            return (loss, ["tokens": Double(tokens)])
+        }
+    }
+}

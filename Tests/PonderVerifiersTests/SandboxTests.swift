@@ -1,0 +1,226 @@
+import Foundation
+import PonderCore
+import Testing
+
+@testable import PonderVerifiers
+
+/// Break-out tests: each tries to escape one limit and asserts it held. Serialized so process
+/// counts and timings are not disturbed by other sandbox tests.
+@Suite(.serialized) struct SandboxTests {
+    static let isRoot = getuid() == 0
+
+    func sandbox(_ limits: SandboxLimits = SandboxLimits(wallSeconds: 5, cpuSeconds: 5)) async -> CodeSandbox {
+        await CodeSandbox.make(limits: limits)
+    }
+
+    @Test func runsProgramWithStdinAndExitStatus() async throws {
+        let s = await sandbox()
+        let r = try await s.run("import sys\nx = int(sys.stdin.read())\nprint(x * 2)\nsys.exit(3)", stdin: "21\n")
+        #expect(r.standardOutput == "42\n")
+        #expect(r.termination == .exited(3))
+    }
+
+    @Test func fullIsolationAvailableAsRoot() async {
+        let iso = await CodeSandbox.detectIsolation()
+        if Self.isRoot {
+            #expect(iso.network && iso.pids && iso.privateTmp && iso.unprivilegedUser, "\(iso)")
+        } else {
+            #expect(!iso.unprivilegedUser)
+        }
+    }
+
+    @Test func cannotOpenNetworkConnections() async throws {
+        let s = await sandbox()
+        try #require(s.isolation.network, "network namespace unavailable here: \(s.isolation)")
+        let program = """
+            import socket
+            results = []
+            for host, port in [("1.1.1.1", 53), ("8.8.8.8", 443), ("127.0.0.1", 22)]:
+                try:
+                    socket.create_connection((host, port), timeout=1)
+                    results.append("CONNECTED")
+                except OSError as e:
+                    results.append("BLOCKED")
+            print(" ".join(results))
+            """
+        let r = try await s.run(program)
+        #expect(r.standardOutput.trimmedText() == "BLOCKED BLOCKED BLOCKED", "\(r)")
+    }
+
+    @Test func forkBombIsContained() async throws {
+        let s = await sandbox(SandboxLimits(wallSeconds: 5, cpuSeconds: 5, maxProcesses: 32))
+        let program = """
+            import os, time
+            n = 0
+            try:
+                while True:
+                    if os.fork() == 0:
+                        time.sleep(60)
+                        os._exit(0)
+                    n += 1
+            except OSError:
+                print("LIMIT", n, flush=True)
+            """
+        let r = try await s.run(program)
+        #expect(r.standardOutput.hasPrefix("LIMIT"), "\(r)")
+        if s.isolation.unprivilegedUser {
+            let n =
+                Int(r.standardOutput.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+                ?? 999
+            #expect(n < 32)
+        }
+        #expect(r.wallSeconds < 5)
+        // The sleeping children died with the sandbox.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(Self.processesOwned(by: 65534) == 0)
+    }
+
+    @Test func cannotAllocateTenGigabytes() async throws {
+        let s = await sandbox()
+        let r = try await s.run(
+            "try:\n    b = bytearray(10 * 1024**3)\n    print('ALLOCATED')\nexcept MemoryError:\n    print('MEMORY LIMIT')"
+        )
+        #expect(r.standardOutput.trimmedText() == "MEMORY LIMIT", "\(r)")
+    }
+
+    @Test func cannotWriteOutsideItsDirectory() async throws {
+        let s = await sandbox()
+        try #require(s.isolation.unprivilegedUser, "privilege drop unavailable here: \(s.isolation)")
+        let fm = FileManager.default
+        let outside = fm.temporaryDirectory.appendingPathComponent("ponder-outside-\(UUID().uuidString)")
+        try fm.createDirectory(at: outside, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? fm.removeItem(at: outside) }
+        let escape = "/tmp/ponder-escape-\(UUID().uuidString)"
+        let hostParentFile = fm.temporaryDirectory.appendingPathComponent("pwned").path
+        let existedBefore = fm.fileExists(atPath: hostParentFile)
+        let program = """
+            import os
+            out = []
+            for path in ["\(outside.path)/pwned", "/work/pwned", "/etc/pwned", "../pwned", "\(escape)", "own.txt"]:
+                try:
+                    with open(path, "w") as f:
+                        f.write("x")
+                    out.append("WROTE")
+                except OSError:
+                    out.append("DENIED")
+            print(" ".join(out))
+            """
+        let r = try await s.run(program)
+        // Root-owned directories refuse the write. `..` and /tmp are world-writable, but with a private
+        // tmpfs the writes land in the sandbox's throwaway /tmp and leave nothing outside.
+        #expect(r.standardOutput.trimmedText() == "DENIED DENIED DENIED WROTE WROTE WROTE", "\(r)")
+        #expect(!fm.fileExists(atPath: outside.appendingPathComponent("pwned").path))
+        #expect(!fm.fileExists(atPath: "/work/pwned") && !fm.fileExists(atPath: "/etc/pwned"))
+        if s.isolation.privateTmp {
+            #expect(!fm.fileExists(atPath: escape))
+            #expect(fm.fileExists(atPath: hostParentFile) == existedBefore)
+        }
+        try? fm.removeItem(atPath: escape)
+    }
+
+    @Test func sleepForeverIsKilledAtTheWallClockLimit() async throws {
+        let s = await sandbox(SandboxLimits(wallSeconds: 1, cpuSeconds: 5))
+        let program = """
+            import os, time
+            if os.fork() == 0:
+                os.setsid()
+                time.sleep(1000)
+            time.sleep(1000)
+            """
+        let r = try await s.run(program)
+        #expect(r.termination == .timedOut)
+        #expect(r.wallSeconds < 3)
+        try await Task.sleep(for: .milliseconds(200))
+        if s.isolation.unprivilegedUser { #expect(Self.processesOwned(by: 65534) == 0) }
+    }
+
+    @Test func busyLoopHitsTheCPULimit() async throws {
+        let s = await sandbox(SandboxLimits(wallSeconds: 6, cpuSeconds: 1))
+        let r = try await s.run("while True:\n    pass")
+        #expect(r.termination == .signaled(SIGXCPU) || r.termination == .signaled(SIGKILL), "\(r)")
+        #expect(r.wallSeconds < 4)
+    }
+
+    @Test func outputIsCapped() async throws {
+        let s = await sandbox(SandboxLimits(wallSeconds: 5, cpuSeconds: 5, outputBytes: 100_000))
+        let r = try await s.run("import sys\nfor _ in range(1000):\n    sys.stdout.write('x' * 10000)")
+        #expect(r.outputTruncated)
+        #expect(r.standardOutput.utf8.count <= 100_000)
+        #expect(!r.succeeded)
+    }
+
+    @Test func limitsOnlyFallbackStillKillsOnTimeout() async throws {
+        let s = CodeSandbox(limits: SandboxLimits(wallSeconds: 1, cpuSeconds: 5), isolation: .limitsOnly)
+        let ok = try await s.run("print('hi')")
+        #expect(ok.standardOutput == "hi\n")
+        let r = try await s.run("import time\ntime.sleep(100)")
+        #expect(r.termination == .timedOut && r.wallSeconds < 3)
+    }
+
+    @Test func poolBoundsConcurrency() async throws {
+        let pool = SandboxPool(sandbox: await sandbox(), maxConcurrent: 2)
+        let start = ContinuousClock.now
+        let jobs = (0..<6).map { i in
+            (program: "import time\ntime.sleep(0.4)\nprint(\(i))", language: "python", stdin: "")
+        }
+        let results = try await pool.runAll(jobs)
+        let elapsed = ContinuousClock.now - start
+        #expect(results.map { $0.standardOutput } == (0..<6).map { "\($0)\n" })
+        #expect(elapsed >= .milliseconds(1200), "6 jobs of 0.4 s two at a time take at least 1.2 s")
+        #expect(elapsed < .seconds(6))
+        #expect(await pool.inFlight == 0)
+    }
+
+    @Test func codeVerifierRunsIOAndAssertionTests() async throws {
+        let pool = SandboxPool(sandbox: await sandbox(), maxConcurrent: 2)
+        let verifier = CodeVerifier(pool: pool)
+        let tests = CodeTests(cases: [
+            .io(input: "2 3\n", expectedOutput: "5\n"), .io(input: "10 -4", expectedOutput: "6"),
+            .assertion("assert add(2, 2) == 4"),
+        ])
+        let problem = Problem.code(id: "add", prompt: "Add two numbers.", tests: tests)
+        let good =
+            "<think>easy</think>\n```python\ndef add(a, b):\n    return a + b\nif __name__ == '__main__':\n    import sys\n    d = sys.stdin.read().split()\n    if d: print(add(int(d[0]), int(d[1])))\n```"
+        let v = try await verifier.verify(good, against: problem)
+        #expect(v.isEquivalent, "\(v)")
+        let bad = good.replacingOccurrences(of: "a + b", with: "a - b")
+        let w = try await verifier.verify(bad, against: problem)
+        #expect(w.outcome == .notEquivalent)
+        #expect(w.explanation.contains("passed 0 of 3"), "\(w)")
+        let none = try await verifier.verify("<think>```python\nprint(5)\n```</think> no code", against: problem)
+        #expect(none.outcome == .notEquivalent)
+    }
+
+    @Test func codeRewardsScorePassRateAndAccuracy() async throws {
+        let pool = SandboxPool(sandbox: await sandbox(), maxConcurrent: 2)
+        let verifier = CodeVerifier(pool: pool)
+        let tests = CodeTests(cases: [
+            .io(input: "3\n", expectedOutput: "9\n"), .io(input: "-2\n", expectedOutput: "4\n"),
+            .io(input: "0\n", expectedOutput: "0\n"), .assertion("assert sq(5) == 25"),
+        ])
+        let problem = Problem.code(id: "sq", prompt: "Square a number.", tests: tests)
+        let main = "\nif __name__ == '__main__':\n    import sys\n    d = sys.stdin.read().split()\n    if d: print(sq(int(d[0])))\n```"
+        let right = "```python\ndef sq(x):\n    return x * x" + main
+        let partly = "```python\ndef sq(x):\n    return abs(x) * x" + main  // wrong for negatives only
+        let rates = try await CodePassRateReward(verifier: verifier).rewards(for: [right, partly, "no code"], problem: problem)
+        #expect(rates == [1, 0.75, 0])
+        let accuracy = try await AccuracyReward(code: verifier).rewards(for: [right, partly], problem: problem)
+        #expect(accuracy == [1, 0])
+        #expect(try await AccuracyReward().rewards(for: [right], problem: problem) == [nil])
+    }
+
+    static func processesOwned(by uid: Int) -> Int {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: "/proc") else { return 0 }
+        var count = 0
+        for e in entries where e.allSatisfy(\.isNumber) {
+            guard let status = try? String(contentsOfFile: "/proc/\(e)/status", encoding: .utf8) else { continue }
+            if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+                line.split(separator: "\t").dropFirst().first.map(String.init) == String(uid)
+            {
+                count += 1
+            }
+        }
+        return count
+    }
+}
