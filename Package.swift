@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "PonderCore"),
         .target(
             name: "PonderTokenizers",
-            dependencies: ["PonderCore", .product(name: "Collections", package: "swift-collections")]
+            dependencies: ["PonderCore", .product(name: "HeapModule", package: "swift-collections")]
         ),
         .target(
             name: "PonderModels",
@@ -88,12 +88,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "tokenizer-bench",
+            dependencies: ["PonderCore", "PonderTokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(name: "verifier-bench", dependencies: ["PonderCore", "PonderVerifiers"]),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
         .executableTarget(name: "engine-bench", dependencies: ["PonderModels"], path: "Benchmarks/engine/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderModelsTests", dependencies: ["PonderModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
+        .testTarget(name: "PonderTokenizersTests", dependencies: ["PonderTokenizers", "PonderCore"], exclude: ["Fixtures"]),
         .testTarget(name: "PonderVerifiersTests", dependencies: ["PonderCore", "PonderVerifiers"], exclude: ["Fixtures"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining"], resources: [.copy("Fixtures")]),
     ],

@@ -5,8 +5,12 @@ import HeapModule
 /// Pieces are merged lowest rank first, leftmost first on ties, as HF `tokenizers` does. Short pieces use a
 /// linear scan; long ones a priority queue over a linked list of symbols. Ids are `Int32` internally.
 public struct BPEModel: Sendable {
-    /// Token string → id.
-    public let vocab: [String: Int32]
+    /// Token string → id (built on demand; prefer `id(for:)`).
+    public var vocab: [String: Int32] {
+        var out: [String: Int32] = [:]
+        for (id, token) in idToToken.enumerated() { if let token { out[token] = Int32(id) } }
+        return out
+    }
     /// Id → token string (`nil` for ids the model does not define).
     let idToToken: [String?]
     /// Merges in rank order, as token strings.
@@ -23,7 +27,8 @@ public struct BPEModel: Sendable {
     public let byteLevel: Bool
 
     private let pairs: PairTable
-    private let wholeWords: ByteSliceMap  // raw bytes of a token → id
+    private let tokenIds: ByteSliceMap  // UTF-8 of a token string → id (no String hashing)
+    private let wholeWords: ByteSliceMap  // raw bytes a token stands for → id
     private let byteIds: [Int32]  // byte → id of its byte-level character token, -1 when absent
     private let fallbackIds: [Int32]  // byte → id of `<0xXX>`, -1 when absent
     private let unkId: Int32
@@ -34,39 +39,53 @@ public struct BPEModel: Sendable {
         vocab: [String: Int32], merges: [(String, String)], byteLevel: Bool, ignoreMerges: Bool = false,
         byteFallback: Bool = false, unkToken: String? = nil, fuseUnk: Bool = false, path: String = "model"
     ) throws {
-        self.vocab = vocab
+        try self.init(
+            tokens: Array(vocab.keys), ids: Array(vocab.values), merges: merges, byteLevel: byteLevel,
+            ignoreMerges: ignoreMerges, byteFallback: byteFallback, unkToken: unkToken, fuseUnk: fuseUnk, path: path)
+    }
+
+    /// Makes a model from parallel arrays of tokens and ids (a later duplicate token wins, as in HF).
+    init(
+        tokens: [String], ids: [Int32], merges: [(String, String)], byteLevel: Bool, ignoreMerges: Bool = false,
+        byteFallback: Bool = false, unkToken: String? = nil, fuseUnk: Bool = false, path: String = "model"
+    ) throws {
         self.merges = merges
         self.byteLevel = byteLevel
         self.ignoreMerges = ignoreMerges
         self.byteFallback = byteFallback
         self.unkToken = unkToken
         self.fuseUnk = fuseUnk
-        let maxId = Int(vocab.values.max() ?? -1)
+        let maxId = Int(ids.max() ?? -1)
         var idToToken = [String?](repeating: nil, count: maxId + 1)
-        var whole = ByteSliceMap(capacity: vocab.count)
-        for (token, id) in vocab {
-            guard id >= 0 else {
-                throw TokenizerError.invalidValue(path: "\(path).vocab", reason: "negative id for \"\(token)\"")
-            }
+        var tokenIds = ByteSliceMap(capacity: tokens.count)
+        var whole = ByteSliceMap(capacity: tokens.count)
+        for (token, id) in zip(tokens, ids) {
             idToToken[Int(id)] = token
+            let utf8 = Array(token.utf8)
+            tokenIds.insert(utf8, id, overwrite: true)
             if byteLevel {
-                if let bytes = ByteLevelAlphabet.decode(token) { whole.insert(bytes, id) }
+                if let bytes = ByteLevelAlphabet.decode(token) { whole.insert(bytes, id, overwrite: true) }
             } else {
-                whole.insert(Array(token.utf8), id)
+                whole.insert(utf8, id, overwrite: true)
             }
         }
         self.idToToken = idToToken
+        self.tokenIds = tokenIds
         self.wholeWords = whole
+        func lookup(_ s: String) -> Int32? {
+            var s = s
+            return s.withUTF8 { tokenIds.lookup($0, 0, $0.count) }
+        }
         var byteIds = [Int32](repeating: -1, count: 256)
         var fallbackIds = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
-            if let id = vocab[String(ByteLevelAlphabet.byteToScalar[b])] { byteIds[b] = id }
-            if let id = vocab[String(format: "<0x%02X>", b)] { fallbackIds[b] = id }
+            if let id = lookup(String(ByteLevelAlphabet.byteToScalar[b])) { byteIds[b] = id }
+            if let id = lookup(String(format: "<0x%02X>", b)) { fallbackIds[b] = id }
         }
         self.byteIds = byteIds
         self.fallbackIds = fallbackIds
         if let unk = unkToken {
-            guard let id = vocab[unk] else {
+            guard let id = lookup(unk) else {
                 throw TokenizerError.invalidValue(
                     path: "\(path).unk_token", reason: "\"\(unk)\" is not in the vocabulary")
             }
@@ -75,22 +94,32 @@ public struct BPEModel: Sendable {
             unkId = -1
         }
         var table = PairTable(capacity: max(merges.count, 1))
+        var joined: [UInt8] = []
         for (rank, (a, b)) in merges.enumerated() {
-            guard let ia = vocab[a] else {
+            guard let ia = lookup(a) else {
                 throw TokenizerError.invalidValue(
                     path: "\(path).merges[\(rank)]", reason: "token \"\(a)\" is not in the vocabulary")
             }
-            guard let ib = vocab[b] else {
+            guard let ib = lookup(b) else {
                 throw TokenizerError.invalidValue(
                     path: "\(path).merges[\(rank)]", reason: "token \"\(b)\" is not in the vocabulary")
             }
-            guard let merged = vocab[a + b] else {
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: a.utf8)
+            joined.append(contentsOf: b.utf8)
+            guard let merged = joined.withUnsafeBufferPointer({ tokenIds.lookup($0, 0, $0.count) }) else {
                 throw TokenizerError.invalidValue(
                     path: "\(path).merges[\(rank)]", reason: "merged token \"\(a + b)\" is not in the vocabulary")
             }
             table.set(ia, ib, rank: Int32(rank), merged: merged)
         }
         pairs = table
+    }
+
+    /// The id of a token string, or `nil`.
+    public func id(for token: String) -> Int32? {
+        var token = token
+        return token.withUTF8 { tokenIds.lookup($0, 0, $0.count) }
     }
 
     /// Number of ids the model defines (highest id + 1).
@@ -119,7 +148,7 @@ public struct BPEModel: Sendable {
             return
         }
         // Pieces long enough for merging to cost more than a lookup go through the shared cache.
-        let cacheable = hi - lo >= Self.cacheMinimumBytes
+        let cacheable = hi - lo >= Self.cacheMinimumBytes && hi - lo <= 256
         var hash: UInt64 = 0
         if cacheable {
             hash = ByteSliceMap.hash(p, lo, hi)

@@ -16,8 +16,8 @@ public enum ChatTemplate: Sendable, Hashable {
     case llama3
     /// Llama-3.1 Instruct: as Llama-3, with a system block that always states the knowledge cutoff and `todayDate`.
     case llama31(todayDate: String)
-    /// DeepSeek-R1-Distill (Qwen and Llama): BOS, system text, `<｜User｜>`/`<｜Assistant｜>` turns; the
-    /// generation prompt pre-fills `<think>\n`.
+    /// DeepSeek-R1-Distill (Qwen and Llama): BOS, the (last) system message's text, `<｜User｜>`/`<｜Assistant｜>`
+    /// turns; the generation prompt pre-fills `<think>\n`.
     case deepSeekR1
 
     /// Qwen2.5's format: ChatML with its default system prompt.
@@ -144,7 +144,8 @@ public enum ChatTemplate: Sendable, Hashable {
     // MARK: DeepSeek-R1-Distill
 
     private static func renderDeepSeekR1(_ messages: [Message], _ generation: Bool) -> String {
-        let system = messages.filter { $0.role == .system }.map(\.content).joined(separator: "\n\n")
+        // As the R1-Distill template: the last system message is the system prompt, written right after BOS.
+        let system = messages.last { $0.role == .system }?.content ?? ""
         var out = "<｜begin▁of▁sentence｜>" + system
         var inTools = false
         var firstOutput = true

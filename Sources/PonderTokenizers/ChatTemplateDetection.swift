@@ -9,19 +9,22 @@ extension ChatTemplate {
         let tokenizerConfig = try readJSON(directory.appendingPathComponent("tokenizer_config.json"))
         let config = try readJSON(directory.appendingPathComponent("config.json"))
         var template = ""
-        if let t = tokenizerConfig?["chat_template"].value as? String {
+        if let t = tokenizerConfig?["chat_template"].stringValue {
             template = t
-        } else if let list = tokenizerConfig?["chat_template"].value as? [[String: Any]] {
-            template = list.compactMap { $0["template"] as? String }.joined(separator: "\n")
+        } else if let list = try? tokenizerConfig?["chat_template"].array() {
+            // Several named templates: [{"name": ..., "template": ...}].
+            template = list.compactMap { $0["template"].stringValue }.joined(separator: "\n")
         } else if let data = FileManager.default.contents(
             atPath: directory.appendingPathComponent("chat_template.jinja").path)
         {
             template = String(decoding: data, as: UTF8.self)
         }
-        let specials =
-            (tokenizerConfig?["added_tokens_decoder"].value as? [String: Any])?.values
-            .compactMap { ($0 as? [String: Any])?["content"] as? String } ?? []
-        let modelType = config?["model_type"].value as? String
+        let specials = ((try? tokenizerConfig?["added_tokens_decoder"].members())?.values ?? [])
+            .compactMap { value -> String? in
+                if case .string(let s)? = value["content"] { return s }
+                return nil
+            }
+        let modelType = config?["model_type"].stringValue
         return try detect(chatTemplate: template, specialTokens: specials, modelType: modelType)
     }
 
@@ -32,7 +35,7 @@ extension ChatTemplate {
         if has("<｜Assistant｜>") || has("<｜User｜>") { return .deepSeekR1 }
         if has("<|im_start|>") {
             if has("enable_thinking") || has("reasoning_content") { return .qwen3 }
-            return has("You are Qwen, created by Alibaba Cloud") ? .qwen25 : .chatML(defaultSystemPrompt: nil)
+            return .chatML(defaultSystemPrompt: defaultSystemPrompt(inChatML: chatTemplate))
         }
         if has("<|start_header_id|>") {
             return has("Cutting Knowledge Date") ? .llama31(todayDate: "26 Jul 2024") : .llama3
@@ -52,5 +55,24 @@ extension ChatTemplate {
         throw TokenizerError.unknownChatTemplate(
             reason:
                 "no chat_template, and model_type \(modelType ?? "(none)") with these special tokens is not recognised")
+    }
+
+    /// The default system prompt a ChatML template writes when the conversation has none (Qwen2.5's "You are
+    /// Qwen...", Qwen2.5-Math's "Please reason step by step..."): the text of a string literal
+    /// `'<|im_start|>system\n...<|im_end|>\n'` in the template, or `nil`.
+    static func defaultSystemPrompt(inChatML template: String) -> String? {
+        for quote in ["'", "\""] {
+            let opening = quote + "<|im_start|>system\\n"
+            var searchRange = template.startIndex..<template.endIndex
+            while let start = template.range(of: opening, range: searchRange) {
+                searchRange = start.upperBound..<template.endIndex
+                guard let end = template.range(of: "<|im_end|>", range: searchRange) else { break }
+                let body = template[start.upperBound..<end.lowerBound]
+                // A literal without concatenation: no closing quote inside.
+                if body.contains(Character(quote)) { continue }
+                return body.replacingOccurrences(of: "\\n", with: "\n")
+            }
+        }
+        return nil
     }
 }

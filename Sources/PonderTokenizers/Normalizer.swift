@@ -90,22 +90,17 @@ public indirect enum Normalizer: Sendable {
 
 /// Reads a pattern object `{"Regex": "..."}` or `{"String": "..."}`.
 func loadPattern(_ node: JSONNode) throws -> SplitPattern {
-    let object = try node.object()
-    if let regex = object["Regex"] {
-        guard let text = regex as? String else {
-            throw TokenizerError.wrongType(path: node.childPath("Regex"), expected: "a string")
-        }
+    _ = try node.members()
+    if !node["Regex"].isNull {
+        let text = try node["Regex"].string()
         do {
             return try SplitPattern(regex: text)
         } catch TokenizerError.invalidValue(_, let reason) {
             throw TokenizerError.invalidValue(path: node.childPath("Regex"), reason: reason)
         }
     }
-    if let literal = object["String"] {
-        guard let text = literal as? String else {
-            throw TokenizerError.wrongType(path: node.childPath("String"), expected: "a string")
-        }
-        return SplitPattern(literal: text)
+    if !node["String"].isNull {
+        return SplitPattern(literal: try node["String"].string())
     }
     throw TokenizerError.missingKey(path: node.childPath("Regex"))
 }

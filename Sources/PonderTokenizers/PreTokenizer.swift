@@ -33,15 +33,6 @@ public indirect enum PreTokenizer: Sendable {
         }
     }
 
-    /// Whether a `ByteLevel` here adds a prefix space to every piece of text.
-    var addsPrefixSpace: Bool {
-        switch self {
-        case .byteLevel(let add, _): return add
-        case .sequence(let items): return items.contains { $0.addsPrefixSpace }
-        default: return false
-        }
-    }
-
     /// The pieces this pre-tokenizer cuts `text` into (byte-level mapping aside), for inspection and tests.
     public func pieces(of text: String) -> [String] {
         let bytes = Array(text.utf8)

@@ -28,14 +28,13 @@ public struct SpecialTokenIDs: Sendable, Hashable {
 
         func tokenID(_ key: String) -> Int? {
             guard let node = tokenizerConfig?[key], !node.isNull else { return nil }
-            let content = (node.value as? String) ?? ((node.value as? [String: Any])?["content"] as? String)
+            let content = node.stringValue ?? node["content"].stringValue
             return content.flatMap { tokenizer.id(for: $0) }
         }
         func ids(_ file: JSONNode?, _ key: String) -> [Int] {
             guard let node = file?[key], !node.isNull else { return [] }
-            if let list = node.value as? [Any] { return list.compactMap { ($0 as? NSNumber)?.intValue } }
-            if let n = node.value as? NSNumber { return [n.intValue] }
-            return []
+            if let list = try? node.array() { return list.compactMap(\.intValue) }
+            return node.intValue.map { [$0] } ?? []
         }
         result.bos = tokenID("bos_token") ?? ids(generation, "bos_token_id").first ?? ids(config, "bos_token_id").first
         if let id = tokenID("eos_token") { eos.append(id) }

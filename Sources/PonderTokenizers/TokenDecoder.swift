@@ -125,7 +125,7 @@ public indirect enum TokenDecoder: Sendable {
                 throw TokenizerError.invalidValue(path: node.childPath("replacement"), reason: "expected one character")
             }
             var prependFirst = true
-            if let scheme = node["prepend_scheme"].value as? String {
+            if let scheme = node["prepend_scheme"].stringValue {
                 prependFirst = scheme != "never"
             } else if !node["add_prefix_space"].isNull {
                 prependFirst = try node["add_prefix_space"].bool(default: true)

@@ -26,7 +26,8 @@ public struct Tokenizer: Sendable {
     private let addedById: [Int: AddedToken]
     private let addedByContent: [String: Int]
     private let addedText: [Int: String]
-    private let prefixSpace: Bool
+    /// When the pre-tokenizer ends with a ByteLevel that adds a prefix space: the pre-tokenizers before it, and it.
+    private let prefixSpaceSplit: (earlier: [PreTokenizer], byteLevel: PreTokenizer)?
     /// For a pure byte-level decoder: the bytes each id decodes to.
     private let decodedBytes: [[UInt8]]?
 
@@ -59,7 +60,15 @@ public struct Tokenizer: Sendable {
         addedById = byId
         addedByContent = byContent
         addedText = text
-        prefixSpace = preTokenizer?.addsPrefixSpace ?? false
+        switch preTokenizer {
+        case .byteLevel(true, _)?:
+            prefixSpaceSplit = ([], preTokenizer!)
+        case .sequence(let items)?
+        where items.last.map({ if case .byteLevel(true, _) = $0 { true } else { false } }) ?? false:
+            prefixSpaceSplit = (Array(items.dropLast()), items.last!)
+        default:
+            prefixSpaceSplit = nil
+        }
         if decoder?.isPureByteLevel == true {
             let count = max(model.size, (addedTokens.map(\.id).max() ?? -1) + 1)
             decodedBytes = (0..<count).map { id in
@@ -80,7 +89,7 @@ public struct Tokenizer: Sendable {
     /// The id of a token string (added tokens first, then the model's vocabulary), or `nil`.
     public func id(for token: String) -> Int? {
         if let id = addedByContent[token] { return id }
-        return model.vocab[token].map(Int.init)
+        return model.id(for: token).map(Int.init)
     }
 
     /// The token string of an id (byte-level characters for model tokens), or `nil` for an unknown id.
@@ -146,24 +155,33 @@ public struct Tokenizer: Sendable {
         _ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ out: inout [Int32], _ scratch: inout BPEModel.Scratch
     ) {
         if range.isEmpty { return }
-        if prefixSpace && buf[range.lowerBound] != UInt8(ascii: " ") {
-            var spaced = [UInt8(ascii: " ")]
-            spaced.append(contentsOf: buf[range])
-            spaced.withUnsafeBufferPointer { encodePieces($0, 0..<$0.count, &out, &scratch) }
-        } else {
-            encodePieces(buf, range, &out, &scratch)
-        }
-    }
-
-    private func encodePieces(
-        _ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ out: inout [Int32], _ scratch: inout BPEModel.Scratch
-    ) {
         guard let preTokenizer else {
             model.encode(buf, range.lowerBound, range.upperBound, into: &out, &scratch)
             return
         }
-        for piece in preTokenizer.apply(buf, [range]) {
-            model.encode(buf, piece.lowerBound, piece.upperBound, into: &out, &scratch)
+        guard let prefixed = prefixSpaceSplit else {
+            for piece in preTokenizer.apply(buf, [range]) {
+                model.encode(buf, piece.lowerBound, piece.upperBound, into: &out, &scratch)
+            }
+            return
+        }
+        // ByteLevel with add_prefix_space, as HF applies it: to every piece the earlier pre-tokenizers made, a
+        // space is prepended unless the piece starts with one, then the piece is split by ByteLevel's regex.
+        let earlier = prefixed.earlier.isEmpty ? [range] : PreTokenizer.sequence(prefixed.earlier).apply(buf, [range])
+        for piece in earlier {
+            if buf[piece.lowerBound] == UInt8(ascii: " ") {
+                for p in prefixed.byteLevel.apply(buf, [piece]) {
+                    model.encode(buf, p.lowerBound, p.upperBound, into: &out, &scratch)
+                }
+            } else {
+                var spaced = [UInt8(ascii: " ")]
+                spaced.append(contentsOf: buf[piece])
+                spaced.withUnsafeBufferPointer { sbuf in
+                    for p in prefixed.byteLevel.apply(sbuf, [0..<sbuf.count]) {
+                        model.encode(sbuf, p.lowerBound, p.upperBound, into: &out, &scratch)
+                    }
+                }
+            }
         }
     }
 
@@ -198,21 +216,4 @@ public struct Tokenizer: Sendable {
     public func makeStreamingDecoder(skipSpecialTokens: Bool = false) -> StreamingDecoder {
         StreamingDecoder(tokenizer: self, skipSpecialTokens: skipSpecialTokens)
     }
-}
-
-/// Write-once slots filled from concurrent iterations, each index by exactly one writer.
-final class ResultSlots<T>: @unchecked Sendable {
-    private let storage: UnsafeMutablePointer<T?>
-    private let count: Int
-    init(count: Int) {
-        self.count = count
-        storage = .allocate(capacity: max(count, 1))
-        storage.initialize(repeating: nil, count: count)
-    }
-    deinit {
-        storage.deinitialize(count: count)
-        storage.deallocate()
-    }
-    func set(_ i: Int, _ value: T) { storage[i] = value }
-    var values: [T] { (0..<count).map { storage[$0]! } }
 }

@@ -6,7 +6,7 @@ extension Tokenizer {
     /// Throws `TokenizerError` naming the JSON path of any missing, mistyped or unsupported part.
     public init(tokenizerJSON data: Data, source: String = "tokenizer.json") throws {
         let root = try JSONNode.parse(data, file: source)
-        _ = try root.object()
+        _ = try root.members()
         let normalizer = try Normalizer.load(root["normalizer"])
         let preTokenizer = try PreTokenizer.load(root["pre_tokenizer"])
         let postProcessor = try PostProcessor.load(root["post_processor"])
@@ -41,51 +41,55 @@ extension Tokenizer {
     }
 
     static func loadModel(_ node: JSONNode, byteLevel: Bool) throws -> BPEModel {
-        let type = (node["type"].value as? String) ?? (node["merges"].isNull ? "unknown" : "BPE")
+        let type = node["type"].stringValue ?? (node["merges"].isNull ? "unknown" : "BPE")
         guard type == "BPE" else { throw TokenizerError.unsupportedComponent(type: type, path: node.childPath("type")) }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-            if let s = node[key].value as? String, !s.isEmpty {
+            if let s = node[key].stringValue, !s.isEmpty {
                 throw TokenizerError.invalidValue(path: node.childPath(key), reason: "BPE affixes are not supported")
             }
         }
-        if let dropout = node["dropout"].value as? NSNumber, dropout.doubleValue > 0 {
+        if let dropout = node["dropout"].doubleValue, dropout > 0 {
             throw TokenizerError.invalidValue(path: node.childPath("dropout"), reason: "BPE dropout is not supported")
         }
         let vocabNode = try node.required("vocab")
-        var vocab: [String: Int32] = [:]
-        let object = try vocabNode.object()
-        vocab.reserveCapacity(object.count)
-        for (token, value) in object {
-            guard let n = value as? NSNumber else {
+        let (tokens, values) = try vocabNode.members()
+        var ids: [Int32] = []
+        ids.reserveCapacity(values.count)
+        for (token, value) in zip(tokens, values) {
+            guard case .int(let n) = value, n >= 0, n <= Int(Int32.max) else {
                 throw TokenizerError.wrongType(path: vocabNode.childPath(token), expected: "an integer id")
             }
-            vocab[token] = Int32(truncatingIfNeeded: n.intValue)
+            ids.append(Int32(n))
         }
         let mergesNode = try node.required("merges")
-        guard let list = mergesNode.value as? [Any] else {
+        guard case .array(let list) = mergesNode.value else {
             throw TokenizerError.wrongType(path: mergesNode.path, expected: "an array")
         }
         var merges: [(String, String)] = []
         merges.reserveCapacity(list.count)
         for (i, item) in list.enumerated() {
-            if let line = item as? String {
+            switch item {
+            case .string(let line):
                 let parts = line.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2 else {
                     throw TokenizerError.invalidValue(
                         path: "\(mergesNode.path)[\(i)]", reason: "expected \"left right\", got \"\(line)\"")
                 }
                 merges.append((String(parts[0]), String(parts[1])))
-            } else if let pair = item as? [Any], pair.count == 2, let a = pair[0] as? String, let b = pair[1] as? String
-            {
+            case .array(let pair):
+                guard pair.count == 2, case .string(let a) = pair[0], case .string(let b) = pair[1] else {
+                    throw TokenizerError.wrongType(
+                        path: "\(mergesNode.path)[\(i)]", expected: "a pair of token strings")
+                }
                 merges.append((a, b))
-            } else {
+            default:
                 throw TokenizerError.wrongType(path: "\(mergesNode.path)[\(i)]", expected: "a pair of token strings")
             }
         }
         return try BPEModel(
-            vocab: vocab, merges: merges, byteLevel: byteLevel,
+            tokens: tokens, ids: ids, merges: merges, byteLevel: byteLevel,
             ignoreMerges: try node["ignore_merges"].bool(default: false),
-            byteFallback: try node["byte_fallback"].bool(default: false), unkToken: node["unk_token"].value as? String,
+            byteFallback: try node["byte_fallback"].bool(default: false), unkToken: node["unk_token"].stringValue,
             fuseUnk: try node["fuse_unk"].bool(default: false), path: node.path)
     }
 }

@@ -11,12 +11,12 @@ extension Tokenizer {
                 ("special", .bool(t.special)),
             ])
         }
-        let vocab = model.vocab.sorted { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }
+        let vocab = model.idToToken.enumerated().compactMap { id, token in token.map { (key: $0, value: id) } }
         let modelJSON: OrderedJSON = .object([
             ("type", .string("BPE")), ("dropout", .null), ("unk_token", model.unkToken.map { .string($0) } ?? .null),
             ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null), ("fuse_unk", .bool(model.fuseUnk)),
             ("byte_fallback", .bool(model.byteFallback)), ("ignore_merges", .bool(model.ignoreMerges)),
-            ("vocab", .object(vocab.map { ($0.key, .int(Int($0.value))) })),
+            ("vocab", .object(vocab.map { ($0.key, .int($0.value)) })),
             ("merges", .array(model.merges.map { .array([.string($0.0), .string($0.1)]) })),
         ])
         let root: OrderedJSON = .object([
@@ -42,45 +42,6 @@ extension Tokenizer {
             throw TokenizerError.unreadableFile(
                 path: directory.path, reason: "cannot write: \(error.localizedDescription)")
         }
-    }
-}
-
-/// The parts of `tokenizer_config.json` that transformers needs to use a saved tokenizer.
-public struct TokenizerConfig: Sendable, Hashable {
-    /// Beginning-of-sequence token text, if any.
-    public var bosToken: String?
-    /// End-of-sequence token text, if any.
-    public var eosToken: String?
-    /// Padding token text, if any.
-    public var padToken: String?
-    /// Longest sequence the model accepts, in tokens.
-    public var modelMaxLength: Int
-
-    /// Makes a config.
-    public init(bosToken: String? = nil, eosToken: String? = nil, padToken: String? = nil, modelMaxLength: Int = 2048) {
-        self.bosToken = bosToken
-        self.eosToken = eosToken
-        self.padToken = padToken
-        self.modelMaxLength = modelMaxLength
-    }
-
-    func json(tokenizer: Tokenizer) -> OrderedJSON {
-        let decoderEntries: [(String, OrderedJSON)] = tokenizer.addedTokens.sorted { $0.id < $1.id }.map { t in
-            (
-                String(t.id),
-                .object([
-                    ("content", .string(t.content)), ("lstrip", .bool(t.lstrip)), ("normalized", .bool(t.normalized)),
-                    ("rstrip", .bool(t.rstrip)), ("single_word", .bool(t.singleWord)), ("special", .bool(t.special)),
-                ])
-            )
-        }
-        func token(_ s: String?) -> OrderedJSON { s.map { .string($0) } ?? .null }
-        return .object([
-            ("added_tokens_decoder", .object(decoderEntries)), ("bos_token", token(bosToken)),
-            ("clean_up_tokenization_spaces", .bool(false)), ("eos_token", token(eosToken)),
-            ("model_max_length", .int(modelMaxLength)), ("pad_token", token(padToken)),
-            ("tokenizer_class", .string("PreTrainedTokenizerFast")),
-        ])
     }
 }
 
