@@ -61,7 +61,7 @@ public struct RunDirectory: Sendable {
     public func appendLine(_ object: [String: Any], to file: URL) throws {
         var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         data.append(UInt8(ascii: "\n"))
-        if !FileManager.default.fileExists(atPath: file.path) { FileManager.default.createFile(atPath: file.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: file.path) { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: file.path) else { throw TrainingError.io(path: file.path, reason: "cannot open for appending") }
         defer { try? handle.close() }
         try handle.seekToEnd()

@@ -44,7 +44,7 @@ public struct CodeVerifier: Verifier {
 
     /// Runs `code` against `tests`, every test in its own sandboxed process, concurrently up to the pool's limit.
     public func run(_ code: String, tests: CodeTests) async throws -> Report {
-        let runner = await pool.sandbox.runners[tests.language]
+        let runner = pool.sandbox.runners[tests.language]
         guard let runner else { throw VerifierError.unsupportedLanguage(tests.language) }
         let jobs = tests.cases.map { test -> (program: String, language: String, stdin: String) in
             switch test {
