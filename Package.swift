@@ -100,6 +100,7 @@ let package = Package(
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
         .testTarget(name: "PonderTokenizersTests", dependencies: ["PonderTokenizers", "PonderCore"], exclude: ["Fixtures"]),
         .testTarget(name: "PonderVerifiersTests", dependencies: ["PonderCore", "PonderVerifiers"], exclude: ["Fixtures"]),
+        .testTarget(name: "PonderCLITests", dependencies: ["ponder"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20

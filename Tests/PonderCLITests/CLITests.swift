@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+
+/// Runs the built `ponder` executable (it sits beside the test bundle in the build directory).
+final class CLITests: XCTestCase {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtureModel = repository.appendingPathComponent("Tests/PonderModelsTests/Fixtures/tiny-qwen3")
+
+    var binary: URL {
+        var dir = Bundle.main.bundleURL
+        if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("ponder")
+    }
+
+    func launch(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        return (p, out, err)
+    }
+
+    func ponder(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (p, out, err) = try launch(arguments)
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "ponder is not built at \(binary.path)")
+    }
+
+    func testGenerateOnAFixtureModel() throws {
+        let r = try ponder(["generate", "--model", Self.fixtureModel.path, "--prompt", "Question 3:", "--max-tokens", "8", "--seed", "1", "--n", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("=== completion 1"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("usage: 3 prompt, 16 completion"), r.stderr)
+        let streamed = try ponder(["generate", "--model", Self.fixtureModel.path, "--prompt", "hi <think>", "--stream", "--max-tokens", "6", "--max-thinking-tokens", "2", "--seed", "2"])
+        XCTAssertEqual(streamed.status, 0, streamed.stderr)
+        XCTAssertTrue(streamed.stdout.contains("[0] finished"), streamed.stdout)
+        let bad = try ponder(["generate", "--model", "/nonexistent", "--prompt", "x"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("/nonexistent/config.json"), bad.stderr)
+    }
+
+    func testVerifyBothModes() throws {
+        let yes = try ponder(["verify", "--gold", "\\frac{1}{2}", "--prediction", "<think>half</think> The answer is \\boxed{0.5}"])
+        XCTAssertEqual(yes.status, 0, yes.stdout + yes.stderr)
+        let no = try ponder(["verify", "--gold", "7", "--prediction", "\\boxed{8}"])
+        XCTAssertEqual(no.status, 1)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-verify-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let input = dir.appendingPathComponent("pairs.jsonl")
+        try "{\"gold\": \"42\", \"prediction\": \"#### 42\"}\n{\"gold\": \"3\", \"prediction\": \"\\\\boxed{4}\"}\n".write(to: input, atomically: true, encoding: .utf8)
+        let batch = try ponder(["verify", "--input", input.path, "--output", dir.appendingPathComponent("out.jsonl").path])
+        XCTAssertEqual(batch.status, 0, batch.stderr)
+        let lines = try String(contentsOf: dir.appendingPathComponent("out.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        try "{\"gold\": \"1\"}\nnot json\n".write(to: input, atomically: true, encoding: .utf8)
+        let broken = try ponder(["verify", "--input", input.path])
+        XCTAssertNotEqual(broken.status, 0)
+        XCTAssertTrue((broken.stdout + broken.stderr).contains("pairs.jsonl:"), broken.stderr)
+    }
+
+    /// SIGKILL a pretraining run mid-way, resume it, and get exactly the weights of an uninterrupted run.
+    func testPretrainSurvivesSIGKILL() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let corpus = dir.appendingPathComponent("corpus.txt")
+        try (0..<200).map { "Question \($0): what is \($0) + 4? The answer is \($0 + 4)." }.joined(separator: "\n\n").write(to: corpus, atomically: true, encoding: .utf8)
+        func args(_ run: String) -> [String] {
+            ["pretrain", "--model", Self.fixtureModel.path, "--from-scratch", "--data", corpus.path, "--run", dir.appendingPathComponent(run).path,
+             "--steps", "40", "--save-every", "3", "--batch-size", "4", "--context-length", "48", "--seed", "5", "--learning-rate", "0.002"]
+        }
+        let straight = try ponder(args("straight"))
+        XCTAssertEqual(straight.status, 0, straight.stderr)
+        // Kill as soon as a few steps are logged, without waiting for a checkpoint boundary.
+        let (p, _, _) = try launch(args("killed"))
+        let metrics = dir.appendingPathComponent("killed/metrics.jsonl")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let lines = (try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if lines >= 7 { break }
+            usleep(5_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        let resumed = try ponder(args("killed") + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("step 40/40") || resumed.stderr.contains("stopped at step 40"), resumed.stderr)
+        let a = try Data(contentsOf: dir.appendingPathComponent("straight/checkpoints/step-40/model.safetensors"))
+        let b = try Data(contentsOf: dir.appendingPathComponent("killed/checkpoints/step-40/model.safetensors"))
+        XCTAssertEqual(a, b, "the resumed run ends with exactly the uninterrupted weights")
+        let steps = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["step"] as! Int
+        }
+        XCTAssertEqual(steps, Array(1...40))
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import PonderCore
+import PonderModels
+import PonderTokenizers
+@testable import PonderTraining
+import PonderVerifiers
+import Torch
+import XCTest
+
+/// The tiny fixture model directory (random Qwen2 with a byte-level tokenizer).
+let fixtureModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("PonderModelsTests/Fixtures/tiny-qwen2")
+
+func temporaryDirectory(_ name: String) -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-\(name)-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+let arithmeticCorpus = (0..<120).map { i in "Question \(i): what is \(i) + \(i % 7)? <think>\(i) + \(i % 7) = \(i + i % 7)</think> The answer is \(i + i % 7)." }
+
+final class TrainingTests: XCTestCase {
+    func testScheduleMatchesTransformers() {
+        let s = LearningRateSchedule(peak: 1, warmupSteps: 10, totalSteps: 110, decay: .cosine)
+        XCTAssertEqual(s.rate(at: 0), 0)
+        XCTAssertEqual(s.rate(at: 5), 0.5)
+        XCTAssertEqual(s.rate(at: 10), 1)
+        XCTAssertEqual(s.rate(at: 60), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(s.rate(at: 110), 0, accuracy: 1e-12)
+        XCTAssertEqual(LearningRateSchedule(peak: 1, totalSteps: 100, decay: .cosine, minimumRatio: 0.1).rate(at: 50), 0.55, accuracy: 1e-12)
+        XCTAssertEqual(LearningRateSchedule(peak: 2, totalSteps: 100, decay: .linear).rate(at: 75), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(LearningRateSchedule(peak: 2, totalSteps: 100, decay: .constant).rate(at: 75), 2)
+    }
+
+    func pretrainer(steps: Int, seed: UInt64 = 1) throws -> Pretrainer {
+        var options = TrainingOptions(steps: steps)
+        options.learningRate = 3e-3
+        options.saveEvery = 2
+        options.seed = seed
+        options.decay = .constant
+        let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: seed)
+        return try Pretrainer(
+            configuration: .init(training: options, contextLength: 32, batchSize: 4), model: model,
+            tokenizer: Tokenizer.load(directory: fixtureModel), documents: arithmeticCorpus, endToken: 0)
+    }
+
+    func testPretrainingLowersLoss() throws {
+        let run = try RunDirectory(temporaryDirectory("pretrain"))
+        var losses: [Double] = []
+        _ = try pretrainer(steps: 30).train(run: run) { losses.append($0.metrics["loss"]!) }
+        XCTAssertEqual(losses.count, 30)
+        XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.6 * losses.prefix(5).reduce(0, +) / 5)
+        let lines = try String(contentsOf: run.metricsURL, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 30)
+        XCTAssertEqual(run.checkpoints().map(\.step), [28, 30], "keeps the newest two")
+        // The final checkpoint is a complete model directory.
+        let saved = try ModelDirectory.load(run.checkpoints().last!.url)
+        XCTAssertEqual(saved.parameterCount, try pretrainer(steps: 1).model.parameterCount)
+    }
+
+    /// Interrupting saves a checkpoint; resuming from it gives exactly the weights of an uninterrupted run.
+    func testResumeAfterInterruptIsExact() throws {
+        let straight = try RunDirectory(temporaryDirectory("straight"))
+        _ = try pretrainer(steps: 6).train(run: straight)
+        let broken = try RunDirectory(temporaryDirectory("broken"))
+        let interrupt = InterruptFlag()
+        let stopped = try pretrainer(steps: 6).train(run: broken, interrupt: interrupt) { if $0.step == 3 { interrupt.set() } }
+        XCTAssertEqual(stopped, 3)
+        XCTAssertEqual(broken.checkpoints().last?.step, 3)
+        // A half-written checkpoint directory and one without its state file are never used.
+        try FileManager.default.createDirectory(at: broken.checkpointsURL.appendingPathComponent(".step-5.tmp"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: broken.checkpointsURL.appendingPathComponent("step-9"), withIntermediateDirectories: true)
+        XCTAssertEqual(broken.checkpoints().last?.step, 3)
+        let finished = try pretrainer(steps: 6).train(run: broken, resume: true)
+        XCTAssertEqual(finished, 6)
+        let a = try Data(contentsOf: straight.checkpointsURL.appendingPathComponent("step-6/model.safetensors"))
+        let b = try Data(contentsOf: broken.checkpointsURL.appendingPathComponent("step-6/model.safetensors"))
+        XCTAssertEqual(a, b, "resumed weights equal uninterrupted weights, bit for bit")
+        let steps = try String(contentsOf: broken.metricsURL, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["step"] as! Int
+        }
+        XCTAssertEqual(steps, [1, 2, 3, 4, 5, 6], "no step logged twice")
+    }
+
+    func testSFTTrainsOnCompletionTokensOnly() throws {
+        var options = TrainingOptions(steps: 15)
+        options.learningRate = 3e-3
+        options.decay = .constant
+        let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: 2)
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
+        let examples = (0..<16).map { SFTExample(prompt: .text("Question \($0): what is \($0) + 1?"), completion: " The answer is \($0 + 1).") }
+        let sft = try SFTTrainer(configuration: .init(training: options, batchSize: 4), model: model, tokenizer: tokenizer, template: nil, examples: examples, endToken: 0)
+        // The loss counts exactly the completion tokens (and the end token) of the batch.
+        let (_, targets) = sft.loss([0, 1])
+        let expected = [0, 1].reduce(0) { $0 + tokenizer.encode(examples[$1].completion, addSpecialTokens: false).count + 1 }
+        XCTAssertEqual(targets, expected)
+        var losses: [Double] = []
+        _ = try sft.train(run: RunDirectory(temporaryDirectory("sft"))) { losses.append($0.metrics["loss"]!) }
+        XCTAssertLessThan(losses.last!, 0.7 * losses.first!)
+    }
+}
+
+/// Rewards completions by the share of their characters that are digits.
+struct DigitShareReward: RewardFunction {
+    var name: String { "digits" }
+    func rewards(for completions: [String], problem: Problem) async throws -> [Double?] {
+        completions.map { c in c.isEmpty ? 0 : Double(c.filter(\.isNumber).count) / Double(c.count) }
+    }
+}
+
+final class GRPOTrainerTests: XCTestCase {
+    func makeTrainer(_ configure: (inout GRPOTrainer.Configuration) -> Void = { _ in }) throws -> GRPOTrainer {
+        var options = TrainingOptions(steps: 16)
+        options.learningRate = 5e-3
+        options.decay = .constant
+        options.saveEvery = 6
+        var c = GRPOTrainer.Configuration(training: options)
+        c.numGenerations = 8
+        c.promptsPerStep = 4
+        c.objective.maxCompletionLength = 8
+        configure(&c)
+        // A freshly initialised policy samples nearly uniformly, so every group has reward spread to learn from.
+        let config = try ModelDirectory.configuration(at: fixtureModel)
+        let policy = try CausalLM(configuration: config, seed: 7)
+        let engine = Engine(model: policy, tokenizer: try Tokenizer.load(directory: fixtureModel), template: nil, name: "policy", options: .init(prefixCacheBytes: 0))
+        let problems = (0..<12).map { Problem.math(id: "p\($0)", prompt: "Question \($0): what is \($0) + 2?", answer: "\($0 + 2)") }
+        let reference = c.objective.beta != 0 ? try CausalLM(configuration: config, seed: 7) : nil
+        return try GRPOTrainer(configuration: c, policy: policy, engine: engine, rewards: [DigitShareReward()], problems: problems, reference: reference)
+    }
+
+    func testRewardRisesAndMetricsAreLogged() async throws {
+        let trainer = try makeTrainer()
+        let run = try RunDirectory(temporaryDirectory("grpo"))
+        var rewards: [Double] = []
+        _ = try await trainer.train(run: run) { rewards.append($0.metrics["reward"]!) }
+        XCTAssertEqual(rewards.count, 16)
+        XCTAssertGreaterThan(rewards.suffix(4).reduce(0, +), rewards.prefix(4).reduce(0, +) + 0.1, "\(rewards)")
+        let first = try JSONSerialization.jsonObject(with: Data(String(contentsOf: run.metricsURL, encoding: .utf8).split(separator: "\n")[0].utf8)) as! [String: Any]
+        for key in ["reward", "reward_std", "rewards/digits/mean", "rewards/digits/std", "frac_reward_zero_std", "completions/mean_length",
+                    "completions/min_length", "completions/max_length", "completions/clipped_ratio", "entropy", "clip_ratio/low_mean",
+                    "clip_ratio/high_mean", "clip_ratio/region_mean", "grad_norm", "learning_rate", "step_time", "time/generation",
+                    "time/scoring", "time/training"] {
+            XCTAssertNotNil(first[key] as? Double, key)
+        }
+        let completions = try String(contentsOf: run.completionsURL, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(completions.count, 16 * 4 * 8)
+    }
+
+    func testIterationsBetaAndDynamicSampling() async throws {
+        let trainer = try makeTrainer {
+            $0.training.steps = 4
+            $0.numIterations = 2
+            $0.objective.beta = 0.04
+            $0.objective.lossType = .grpo
+            $0.dynamicSampling = true
+        }
+        var reports: [StepReport] = []
+        _ = try await trainer.train(run: RunDirectory(temporaryDirectory("grpo2"))) { reports.append($0) }
+        XCTAssertEqual(reports.count, 4)
+        XCTAssertNotNil(reports[0].metrics["kl"])
+        XCTAssertNotNil(reports[1].metrics["time/training"])
+        XCTAssertNil(reports[1].metrics["time/generation"], "the second iteration reuses the batch")
+        XCTAssertGreaterThan(reports[1].metrics["clip_ratio/region_mean"]! + reports[3].metrics["clip_ratio/region_mean"]! + reports[1].metrics["kl"]!, 0)
+    }
+
+    func testTruncatedCompletionsCanBeMasked() async throws {
+        // Eight tokens never reach an end token here, so every completion is truncated and nothing is learned.
+        let trainer = try makeTrainer {
+            $0.training.steps = 1
+            $0.maskTruncatedCompletions = true
+        }
+        var report: StepReport?
+        _ = try await trainer.train(run: RunDirectory(temporaryDirectory("grpo3"))) { report = $0 }
+        XCTAssertEqual(report?.metrics["completions/clipped_ratio"], 1)
+        XCTAssertEqual(report?.metrics["grad_norm"], 0)
+    }
+
+    func testConfigurationErrors() throws {
+        XCTAssertThrowsError(try makeTrainer { $0.numGenerations = 1 }) { XCTAssertTrue("\($0.localizedDescription)".contains("numGenerations")) }
+        XCTAssertThrowsError(try makeTrainer { $0.rewardWeights = [1, 2] }) { XCTAssertTrue("\($0.localizedDescription)".contains("rewardWeights")) }
+        XCTAssertEqual(GRPOTrainer.overlongPenalty(length: 90, limit: 100, buffer: 20, penalty: 1), -0.5)
+        XCTAssertEqual(GRPOTrainer.overlongPenalty(length: 70, limit: 100, buffer: 20, penalty: 1), 0)
+    }
+}
