@@ -105,15 +105,34 @@ public final class CausalLM: @unchecked Sendable {
             k = RotaryEmbedding.apply(k.transposed(1, 2), cos: cos, sin: sin)  // (B, KV, T, D)
             var keys = k, values = v
             if let cache { (keys, values) = cache.store(layer: i, k: k, v: v) }
-            let causal = mask == nil && t > 1 && start == 0
-            let attended = scaledDotProductAttention(
-                query: q, key: keys, value: values, mask: mask, causal: causal, grouped: c.keyValueHeadCount != c.headCount)
+            let attended: Tensor
+            if t == 1 {
+                attended = Self.singleQueryAttention(q, keys, values, mask: mask)
+            } else {
+                let causal = mask == nil && start == 0
+                attended = scaledDotProductAttention(
+                    query: q, key: keys, value: values, mask: mask, causal: causal, grouped: c.keyValueHeadCount != c.headCount)
+            }
             x = x + linear(attended.transposed(1, 2).reshaped(b, t, c.headCount * c.headDimension), weight: w.o)
             let m = rmsNorm(x, weight: w.postNorm, eps: c.rmsNormEps)
             x = x + linear(linear(m, weight: w.gate).silu() * linear(m, weight: w.up), weight: w.down)
         }
         cache?.advance(by: t)
         return rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps)
+    }
+
+    /// Attention of one new query per row over the cached keys (a decode step), written out with matmuls.
+    ///
+    /// libtorch's fused CPU kernel is tuned for long queries; for one query in bfloat16 at batch 32 it measured
+    /// 1.9 ms per layer against 0.12 ms for this form. Query heads are grouped over their key/value head, so
+    /// grouped-query attention needs no copies: q (B, H, 1, D) → (B, KV, H/KV, D) against k, v (B, KV, S, D).
+    static func singleQueryAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?) -> Tensor {
+        let (b, h, d) = (q.size(0), q.size(1), q.size(3))
+        let kv = k.size(1)
+        let grouped = q.reshaped(b, kv, h / kv, d)
+        var scores = grouped.matmul(k.transposed()).to(.float32) * (1 / Double(d).squareRoot())  // (B, KV, G, S)
+        if let mask { scores = scores.maskedFill(mask.logicalNot(), with: -Double.infinity) }
+        return scores.softmax(axis: -1).to(v.dtype).matmul(v).reshaped(b, h, 1, d)
     }
 
     /// Output logits for hidden states (…, C) → (…, V).

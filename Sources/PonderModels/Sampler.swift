@@ -50,15 +50,16 @@ public enum Sampler {
             let x = logits.to(.float32)
             let temperatures = Tensor(rows.map { Float($0.temperature > 0 ? $0.temperature : 1) }, shape: [b, 1])
             let scaled = x / temperatures
-            let logp = scaled.logSoftmax(axis: -1)  // (B, V)
             var tokens = x.argmax(axis: -1).toArray(Int.self)
             let sampledRows = rows.indices.filter { rows[$0].temperature > 0 && forced?[$0] == nil }
             if !sampledRows.isEmpty {
-                let drawn = draw(scaled: scaled, logp: logp, rows: rows, uniforms: uniforms)
+                let drawn = draw(scaled: scaled, logp: scaled.logSoftmax(axis: -1), rows: rows, uniforms: uniforms)
                 for r in sampledRows { tokens[r] = drawn[r] }
             }
             if let forced { for (r, f) in forced.enumerated() { if let f { tokens[r] = f } } }
-            let picked = logp.gather(axis: 1, index: Tensor(tokens.map(Int64.init), shape: [b, 1])).toArray(Double.self)
+            // log p(token) = scaled[token] − logsumexp(scaled): one pass, no (B, V) log-softmax kept for greedy batches.
+            let index = Tensor(tokens.map(Int64.init), shape: [b, 1])
+            let picked = (scaled.gather(axis: 1, index: index).squeezed(axis: 1) - scaled.logSumExp(axes: [1])).toArray(Double.self)
             return (tokens, picked)
         }
     }

@@ -16,8 +16,13 @@ struct Generate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try modelOptions.loadEngine()
-        let request = CompletionRequest(prompt: chat ? .chat([.user(prompt)]) : .text(prompt), parameters: sampling.parameters)
+        var request = CompletionRequest(prompt: chat ? .chat([.user(prompt)]) : .text(prompt), parameters: sampling.parameters)
         let promptText = try engine.promptText(request)
+        if sampling.maxTokens == nil {
+            // Without --max-tokens, generate up to 256 tokens or as many as the context leaves.
+            let room = engine.model.configuration.maxPositionEmbeddings - engine.tokenizer.encode(promptText, addSpecialTokens: !chat).count
+            request.parameters.maxTokens = Swift.max(1, Swift.min(256, room))
+        }
         let parser = ThinkParser(startsInReasoning: Self.opensThinking(promptText))
         let start = Date()
         if stream {

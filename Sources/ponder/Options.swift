@@ -36,7 +36,7 @@ struct ModelOptions: ParsableArguments {
 
 /// Decoding settings, named as in the OpenAI API where possible.
 struct SamplingOptions: ParsableArguments {
-    @Option(name: .long, help: "Most new tokens per completion.") var maxTokens = 256
+    @Option(name: .long, help: "Most new tokens per completion (default: 256, or what the context leaves).") var maxTokens: Int?
     @Option(name: .long, help: "Sampling temperature (0 = greedy).") var temperature = 0.7
     @Option(name: .long, help: "Keep the k most likely tokens.") var topK: Int?
     @Option(name: .long, help: "Nucleus sampling threshold.") var topP = 1.0
@@ -54,7 +54,7 @@ struct SamplingOptions: ParsableArguments {
             budget = ThinkingBudget(minThinkingTokens: minThinkingTokens, maxThinkingTokens: maxThinkingTokens ?? budget?.maxThinkingTokens)
         }
         return SamplingParameters(
-            maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, minP: minP, stop: stop, seed: seed, n: n, thinking: budget)
+            maxTokens: maxTokens ?? 256, temperature: temperature, topK: topK, topP: topP, minP: minP, stop: stop, seed: seed, n: n, thinking: budget)
     }
 
     func validate() throws {
