@@ -94,6 +94,7 @@ let package = Package(
         ),
         .executableTarget(name: "verifier-bench", dependencies: ["PonderCore", "PonderVerifiers"]),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
+        .executableTarget(name: "grpo-bench", dependencies: ["PonderTraining"], path: "Benchmarks/grpo/Sources"),
         .executableTarget(name: "engine-bench", dependencies: ["PonderModels"], path: "Benchmarks/engine/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderModelsTests", dependencies: ["PonderModels"], resources: [.copy("Fixtures")]),

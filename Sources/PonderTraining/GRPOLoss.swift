@@ -67,9 +67,13 @@ extension GRPOObjective {
     ///   - refLogps: under the frozen reference policy, (B, T); needed when `beta` is not 0.
     ///   - advantages: one per sequence, (B).
     ///   - mask: 1 for completion tokens that count, 0 for padding, (B, T) float.
-    ///   - activeTokens: DAPO/CISPO normaliser, the number of active tokens in the whole generation batch
-    ///     (defaults to this batch's).
-    public func loss(logps: Tensor, oldLogps: Tensor?, refLogps: Tensor?, advantages: Tensor, mask: Tensor, activeTokens: Double? = nil) -> GRPOLossResult {
+    ///   - activeTokens: the number of active tokens in the whole generation batch (the DAPO/CISPO and BNPO
+    ///     normaliser); defaults to this batch's.
+    ///   - sequenceCount: sequences in the whole generation batch (the GRPO, SAPO and Dr. GRPO normaliser); defaults
+    ///     to this batch's. With both set, the losses of row chunks add up to the loss of the whole batch.
+    public func loss(
+        logps: Tensor, oldLogps: Tensor?, refLogps: Tensor?, advantages: Tensor, mask: Tensor, activeTokens: Double? = nil, sequenceCount: Int? = nil
+    ) -> GRPOLossResult {
         let adv = advantages.unsqueezed(axis: 1)  // (B, 1)
         let old = oldLogps ?? logps.detached()
         let logRatio = logps - old
@@ -102,11 +106,12 @@ extension GRPOObjective {
         }
         if let kl { perToken = perToken + kl * beta }
         let loss: Tensor
+        let sequences = Double(sequenceCount ?? perToken.size(0))
+        let tokens = Swift.max(activeTokens ?? mask.sum().item(), 1)
         switch lossType {
-        case .grpo, .sapo: loss = ((perToken * mask).sum(axis: -1) / mask.sum(axis: -1).clamped(min: 1.0)).mean()
-        case .bnpo: loss = (perToken * mask).sum() / mask.sum().clamped(min: 1.0)
-        case .drGRPO: loss = (perToken * mask).sum() / Double(perToken.size(0) * maxCompletionLength)
-        case .dapo, .cispo: loss = (perToken * mask).sum() / Swift.max(activeTokens ?? mask.sum().item(), 1)
+        case .grpo, .sapo: loss = ((perToken * mask).sum(axis: -1) / mask.sum(axis: -1).clamped(min: 1.0)).sum() / sequences
+        case .bnpo, .dapo, .cispo: loss = (perToken * mask).sum() / tokens
+        case .drGRPO: loss = (perToken * mask).sum() / (sequences * Double(maxCompletionLength))
         }
         // Statistics, as TRL logs them (masked means over active tokens).
         return withNoGrad {
@@ -135,12 +140,18 @@ public enum TokenLogProbs {
     ///   - forward: maps ids (b, L) to logits (b, L, V) (the model, with gradient if needed).
     ///   - chunkRows: rows per chunk.
     public static func compute(ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor) -> Tensor) -> (logps: Tensor, entropies: Tensor) {
+        compute(ids: ids, completionLength: t, temperature: temperature, chunkRows: chunkRows) { rows, _ in forward(rows) }
+    }
+
+    /// As above, with `forward(ids, rowRange)` free to add positions and masks for left-padded rows.
+    public static func compute(ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor, Range<Int>) -> Tensor) -> (logps: Tensor, entropies: Tensor) {
         let b = ids.size(0), l = ids.size(1)
         var logps: [Tensor] = [], entropies: [Tensor] = []
         for start in stride(from: 0, to: b, by: chunkRows) {
-            let rows = ids.narrow(axis: 0, start: start, length: Swift.min(chunkRows, b - start))
+            let n = Swift.min(chunkRows, b - start)
+            let rows = ids.narrow(axis: 0, start: start, length: n)
             // Logits at position p predict token p + 1: the completion tokens are predicted by positions L−T−1 ..< L−1.
-            let logits = forward(rows).narrow(axis: 1, start: l - t - 1, length: t).to(.float32) / temperature
+            let logits = forward(rows, start..<(start + n)).narrow(axis: 1, start: l - t - 1, length: t).to(.float32) / temperature
             let logp = logits.logSoftmax(axis: -1)
             let targets = rows.narrow(axis: 1, start: l - t, length: t).unsqueezed(axis: -1)
             logps.append(logp.gather(axis: -1, index: targets).squeezed(axis: -1))

@@ -36,8 +36,10 @@ public struct GRPOTrainer {
         /// −`overlongPenalty` (0 disables).
         public var overlongBuffer = 0
         public var overlongPenalty = 1.0
-        /// Rows per forward pass when computing log-probabilities (bounds the logits held at once).
-        public var chunkRows = 8
+        /// Rows per forward and backward pass in the update. Peak memory is one chunk's activations plus its
+        /// (rows × completion length × vocabulary) float32 logits, log-probabilities and their gradients, about
+        /// 12 × chunkRows × T × V bytes on top of the weights, gradients and optimizer state (4 × 4 bytes per parameter).
+        public var chunkRows = 16
         /// Write sampled completions to completions.jsonl every this many steps.
         public var logCompletionsEvery = 1
 
@@ -96,6 +98,20 @@ public struct GRPOTrainer {
         let completions: [Completion]
         var rewardsPerFunction: [[Double?]]
         var advantages: [Double] = []
+    }
+
+    /// A generation batch as tensors: left-padded prompts followed by right-padded completions.
+    struct Batch {
+        var groups: [Group]
+        /// (N, P + T) token ids.
+        let ids: Tensor
+        /// Leading pad tokens of each row.
+        let padding: [Int]
+        /// (N, T) 1 for completion tokens that count.
+        let mask: Tensor
+        /// (N) advantages.
+        let advantages: Tensor
+        let completionLength: Int
         var oldLogps: Tensor?
         var refLogps: Tensor?
     }
@@ -137,7 +153,7 @@ extension GRPOTrainer {
         }
         let schedule = c.training.schedule
         let began = Date()
-        var batch: [Group] = []
+        var batch = makeBatch([])
         var generationMetrics: OrderedDictionary<String, Double> = [:]
         // A resumed run regenerates its batch: a checkpoint is only written at generation boundaries.
         while step < c.training.steps {
@@ -150,7 +166,7 @@ extension GRPOTrainer {
             var timings: [String: Double] = [:]
             if step % c.numIterations == 0 {
                 (batch, generationMetrics, promptCursor) = try await generate(step: step, cursor: promptCursor, timings: &timings)
-                if step % c.logCompletionsEvery == 0 { try logCompletions(batch, step: step + 1, run: run) }
+                if step % c.logCompletionsEvery == 0 { try logCompletions(batch.groups, step: step + 1, run: run) }
             }
             let t1 = Date()
             let (lossMetrics, gradNorm) = try update(batch, optimizer: optimizer, learningRate: schedule.rate(at: step))
@@ -173,7 +189,7 @@ extension GRPOTrainer {
     }
 
     /// Samples, scores and (optionally) filters one generation batch.
-    func generate(step: Int, cursor: Int, timings: inout [String: Double]) async throws -> ([Group], OrderedDictionary<String, Double>, Int) {
+    func generate(step: Int, cursor: Int, timings: inout [String: Double]) async throws -> (Batch, OrderedDictionary<String, Double>, Int) {
         let c = configuration
         var cursor = cursor
         var kept: [Group] = []
@@ -232,14 +248,13 @@ extension GRPOTrainer {
         for g in kept.indices {
             kept[g].advantages = Array(batchAdvantages.advantages[(g * c.numGenerations)..<((g + 1) * c.numGenerations)])
         }
+        var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
-        for g in kept.indices {
-            if c.numIterations > 1 { kept[g].oldLogps = withNoGrad { logps(policy, kept[g]).0 } }
-            if c.objective.beta != 0, let reference { kept[g].refLogps = withNoGrad { logps(reference, kept[g]).0 } }
-        }
+        if c.numIterations > 1 { batch.oldLogps = withNoGrad { logps(policy, batch).0 } }
+        if c.objective.beta != 0, let reference { batch.refLogps = withNoGrad { logps(reference, batch).0 } }
         timings["time/generation"] = generationTime
         timings["time/scoring"] = scoringTime
-        return (kept, metrics(kept, all: all), cursor)
+        return (batch, metrics(kept, all: all), cursor)
     }
 
     /// Weights of the reward functions, plus the overlong shaping term when enabled.
@@ -257,46 +272,71 @@ extension GRPOTrainer {
         return -penalty * Double(Swift.min(length, limit) - start) / Double(buffer)
     }
 
-    /// Completion ids (G, T), right-padded, and the loss mask (G, T).
-    func completionTensors(_ g: Group) -> (ids: Tensor, mask: Tensor) {
-        let t = Swift.max(1, g.completions.map(\.tokens.count).max()!)
-        var ids: [Int64] = [], mask: [Float] = []
-        for completion in g.completions {
-            let n = completion.tokens.count
-            ids += completion.tokens.map(Int64.init) + Array(repeating: 0, count: t - n)
-            let counts: Float = configuration.maskTruncatedCompletions && completion.finishReason == .length ? 0 : 1
-            mask += Array(repeating: counts, count: n) + Array(repeating: 0, count: t - n)
+    /// Lays the groups out as one batch: prompts left-padded to a common length, completions right-padded.
+    func makeBatch(_ groups: [Group]) -> Batch {
+        let p = groups.map(\.prompt.count).max() ?? 1
+        let t = Swift.max(1, groups.flatMap(\.completions).map(\.tokens.count).max() ?? 1)
+        var ids: [Int64] = [], mask: [Float] = [], padding: [Int] = [], advantages: [Double] = []
+        for g in groups {
+            for (k, completion) in g.completions.enumerated() {
+                let n = completion.tokens.count
+                padding.append(p - g.prompt.count)
+                ids += Array(repeating: 0, count: p - g.prompt.count) + g.prompt.map(Int64.init)
+                ids += completion.tokens.map(Int64.init) + Array(repeating: 0, count: t - n)
+                let counts: Float = configuration.maskTruncatedCompletions && completion.finishReason == .length ? 0 : 1
+                mask += Array(repeating: counts, count: n) + Array(repeating: 0, count: t - n)
+                advantages.append(g.advantages[k])
+            }
         }
-        return (Tensor(ids, shape: [g.completions.count, t]), Tensor(mask, shape: [g.completions.count, t]))
+        let rows = padding.count
+        return Batch(
+            groups: groups, ids: Tensor(ids, shape: [rows, p + t]), padding: padding, mask: Tensor(mask, shape: [rows, t]),
+            advantages: Tensor(advantages), completionLength: t)
     }
 
-    /// Per-token log-probabilities and entropies of a group's completions under `model`.
-    func logps(_ model: CausalLM, _ g: Group) -> (Tensor, Tensor) {
-        let (completion, _) = completionTensors(g)
-        let prompt = Tensor(g.prompt.map(Int64.init), shape: [1, g.prompt.count]).expanded([completion.size(0), g.prompt.count])
-        let ids = concatenated([prompt, completion], axis: 1)
-        return TokenLogProbs.compute(ids: ids, completionLength: completion.size(1), temperature: configuration.temperature, chunkRows: configuration.chunkRows) { model($0) }
+    /// Per-token log-probabilities and entropies of the batch's completions under `model`, in row chunks.
+    func logps(_ model: CausalLM, _ batch: Batch) -> (Tensor, Tensor) {
+        TokenLogProbs.compute(ids: batch.ids, completionLength: batch.completionLength, temperature: configuration.temperature, chunkRows: configuration.chunkRows) { rows, range in
+            let pads = Array(batch.padding[range])
+            guard pads.contains(where: { $0 > 0 }) else { return model(rows) }
+            // Left padding: positions start at each row's first real token; padded keys are masked out (a padded
+            // query also sees itself, so no softmax row is empty).
+            let (n, l) = (rows.size(0), rows.size(1))
+            let padTensor = Tensor(pads.map(Int64.init), shape: [n, 1])
+            let positions = (Tensor.arange(0, l).unsqueezed(axis: 0) - padTensor).clamped(min: 0)
+            let keys = Tensor.arange(0, l).reshaped(1, 1, 1, l), queries = Tensor.arange(0, l).reshaped(1, 1, l, 1)
+            let mask = ((keys .<= queries) .&& (keys .>= padTensor.reshaped(n, 1, 1, 1))) .|| (keys .== queries)
+            return model(rows, positions: positions, mask: mask)
+        }
     }
 
-    /// One optimizer step over the generation batch, one group per micro-batch.
-    func update(_ batch: [Group], optimizer: AdamW, learningRate: Double) throws -> (OrderedDictionary<String, Double>, Double) {
+    /// One optimizer step over the generation batch, in row chunks whose losses add up to the batch's loss.
+    func update(_ batch: Batch, optimizer: AdamW, learningRate: Double) throws -> (OrderedDictionary<String, Double>, Double) {
         let c = configuration
         var objective = c.objective
         objective.epsilonHigh = objective.epsilonHigh ?? objective.epsilon
-        let active = batch.reduce(0.0) { $0 + completionTensors($1).mask.sum().item() }
+        let rows = batch.ids.size(0)
+        let active = Swift.max(batch.mask.sum().item(), 1)
+        // Each chunk's loss uses the whole batch's normalisers and is back-propagated at once, so the gradients add
+        // up to the batch's while only one chunk's activations and (rows × T × V) logits are alive at a time.
         var kl = 0.0, entropy = 0.0, low = 0.0, high = 0.0, region = 0.0
-        for g in batch {
-            let (_, mask) = completionTensors(g)
-            let (logps, entropies) = logps(policy, g)
+        let sequenceLevel = objective.importanceSamplingLevel == .sequence
+        for start in stride(from: 0, to: rows, by: c.chunkRows) {
+            let n = Swift.min(c.chunkRows, rows - start)
+            let part = Batch(
+                groups: [], ids: batch.ids.narrow(axis: 0, start: start, length: n), padding: Array(batch.padding[start..<(start + n)]),
+                mask: batch.mask.narrow(axis: 0, start: start, length: n), advantages: batch.advantages.narrow(axis: 0, start: start, length: n),
+                completionLength: batch.completionLength, oldLogps: batch.oldLogps?.narrow(axis: 0, start: start, length: n),
+                refLogps: batch.refLogps?.narrow(axis: 0, start: start, length: n))
+            let (logps, entropies) = logps(policy, part)
             let result = objective.loss(
-                logps: logps, oldLogps: g.oldLogps, refLogps: g.refLogps, advantages: Tensor(g.advantages), mask: mask, activeTokens: active)
-            // Sum-normalised losses (dapo, cispo) already divide by the whole batch's tokens; the others are means
-            // per micro-batch, averaged over micro-batches as gradient accumulation does.
-            let scale = objective.lossType == .dapo || objective.lossType == .cispo ? 1.0 : 1.0 / Double(batch.count)
-            (result.loss * scale).backward()
-            let share = mask.sum().item() / Swift.max(active, 1)
-            kl += result.kl * share
-            entropy += (entropies * mask).sum().item() / Swift.max(active, 1)
+                logps: logps, oldLogps: part.oldLogps, refLogps: part.refLogps, advantages: part.advantages, mask: part.mask,
+                activeTokens: active, sequenceCount: rows)
+            result.loss.backward()
+            let tokens = part.mask.sum().item()
+            let share = sequenceLevel ? Double(n) / Double(rows) : tokens / active
+            kl += result.kl * (tokens / active)
+            entropy += (entropies * part.mask).sum().item() / active
             low += result.clipLow * share
             high += result.clipHigh * share
             region += result.clipRegion * share
@@ -305,7 +345,9 @@ extension GRPOTrainer {
         optimizer.configuration.learningRate = learningRate
         optimizer.step()
         optimizer.zeroGrad()
-        var m: OrderedDictionary<String, Double> = ["entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/high_mean": high, "clip_ratio/region_mean": region]
+        var m: OrderedDictionary<String, Double> = [
+            "entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/high_mean": high, "clip_ratio/region_mean": region,
+        ]
         if objective.beta != 0 { m["kl"] = kl }
         return (m, norm)
     }

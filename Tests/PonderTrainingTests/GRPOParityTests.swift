@@ -70,6 +70,27 @@ final class GRPOParityTests: XCTestCase {
                 if let e = metrics[key] { XCTAssertEqual(value, e, accuracy: 1e-6, "\(name) \(key)") }
             }
             _ = promptLength
+
+            // The same loss in row chunks with the batch's normalisers, each back-propagated alone (as the trainer
+            // does to bound memory), adds up to the same value and gradients.
+            let chunked = try ModelDirectory.load(Self.modelURL)
+            chunked.parameters.setRequiresGrad(true)
+            var total = 0.0
+            for start in stride(from: 0, to: 8, by: 3) {
+                let n = Swift.min(3, 8 - start)
+                func rows(_ t: Tensor?) -> Tensor? { t?.narrow(axis: 0, start: start, length: n) }
+                let (lp, _) = TokenLogProbs.compute(ids: rows(ids)!, completionLength: completion.size(1), temperature: temperature) { chunked($0) }
+                let part = objective.loss(
+                    logps: lp, oldLogps: (c["old"] as? Bool ?? false) ? rows(f["old_logps"]) : nil,
+                    refLogps: objective.beta != 0 ? rows(f["ref_logps"]) : nil, advantages: rows(f["advantages_\(scale)"])!, mask: rows(mask)!,
+                    activeTokens: mask.sum().item(), sequenceCount: 8)
+                part.loss.backward()
+                total += part.loss.item()
+            }
+            XCTAssertEqual(total, expectedLoss, accuracy: 1e-5 * Swift.max(1, Swift.abs(expectedLoss)), "\(name) chunked")
+            for key in gradKeys {
+                XCTAssertLessThanOrEqual(relativeError(chunked.parameters[key]!.grad!, f["\(name).grad.\(key)"]!), 1e-4, "\(name) chunked \(key)")
+            }
         }
     }
 

@@ -175,6 +175,29 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertEqual(report?.metrics["grad_norm"], 0)
     }
 
+    /// Left-padded prompts of different lengths give each row the log-probabilities it has alone.
+    func testPaddedBatchLogProbabilities() throws {
+        let trainer = try makeTrainer()
+        let tokenizer = trainer.engine.tokenizer
+        let groups = ["Question 1: hi", "Question 12: what is 3 + 4 + 5?"].map { text in
+            GRPOTrainer.Group(
+                problem: Problem(id: text, prompt: text), prompt: tokenizer.encode(text),
+                completions: [Completion(text: "", tokens: [40, 41, 42]), Completion(text: "", tokens: [50, 51])],
+                rewardsPerFunction: [[1], [0]], advantages: [1, -1])
+        }
+        let batch = trainer.makeBatch(groups)
+        XCTAssertNotEqual(Set(batch.padding).count, 1, "the prompts differ in length")
+        let together = withNoGrad { trainer.logps(trainer.policy, batch).0 }
+        for (g, group) in groups.enumerated() {
+            let alone = withNoGrad { trainer.logps(trainer.policy, trainer.makeBatch([group])).0 }
+            for k in 0..<2 {
+                let n = group.completions[k].tokens.count
+                let a = together[2 * g + k].narrow(axis: 0, start: 0, length: n), b = alone[k].narrow(axis: 0, start: 0, length: n)
+                XCTAssertLessThan((a - b).abs().max().item(), 1e-4)
+            }
+        }
+    }
+
     func testConfigurationErrors() throws {
         XCTAssertThrowsError(try makeTrainer { $0.numGenerations = 1 }) { XCTAssertTrue("\($0.localizedDescription)".contains("numGenerations")) }
         XCTAssertThrowsError(try makeTrainer { $0.rewardWeights = [1, 2] }) { XCTAssertTrue("\($0.localizedDescription)".contains("rewardWeights")) }
