@@ -52,10 +52,10 @@ struct GRPO: AsyncParsableCommand {
         if maskTruncatedCompletions { c.maskTruncatedCompletions = true }
         if !rewardWeights.isEmpty { c.rewardWeights = rewardWeights }
         let rewards = try reward.map(Self.rewardFunction)
-        let policy = try ModelDirectory.load(dir, dtype: .float32)
+        let policy = try ModelDirectory.load(dir, dtype: flags.computeDType!)
         let engine = try Engine(model: policy, tokenizer: Tokenizer.load(directory: dir), template: chat ? ChatTemplate.detect(directory: dir) : nil,
                                 name: dir.lastPathComponent, options: .init(prefixCacheBytes: 0))
-        let reference = c.objective.beta != 0 ? try ModelDirectory.load(dir, dtype: .float32) : nil
+        let reference = c.objective.beta != 0 ? try ModelDirectory.load(dir, dtype: flags.computeDType!) : nil
         let problems = try Self.problems(URL(fileURLWithPath: data), promptField: promptField, answerField: answerField)
         let chat = self.chat
         let trainer = try GRPOTrainer(

@@ -25,8 +25,8 @@ struct Pretrain: AsyncParsableCommand {
         if let contextLength { config.contextLength = contextLength }
         if let batchSize { config.batchSize = batchSize }
         let network = fromScratch
-            ? try CausalLM(configuration: ModelDirectory.configuration(at: dir), seed: config.training.seed)
-            : try ModelDirectory.load(dir, dtype: .float32)
+            ? try CausalLM(configuration: ModelDirectory.configuration(at: dir), seed: config.training.seed, dtype: flags.computeDType!)
+            : try ModelDirectory.load(dir, dtype: flags.computeDType!)
         let documents = try Self.documents(URL(fileURLWithPath: data), field: textField)
         guard let end = tokenizer.specialTokenIDs.eos.first ?? network.configuration.eosTokenIds.first else {
             throw ValidationError("\(model): the tokenizer and config name no end-of-sequence token to separate documents")

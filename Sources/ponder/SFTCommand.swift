@@ -24,7 +24,7 @@ struct SFT: AsyncParsableCommand {
         flags.apply(to: &config.training)
         if let batchSize { config.batchSize = batchSize }
         if let maxLength { config.maxLength = maxLength }
-        let network = try ModelDirectory.load(dir, dtype: .float32)
+        let network = try ModelDirectory.load(dir, dtype: flags.computeDType!)
         let url = URL(fileURLWithPath: data)
         let prompts = try JSONLines.strings(url, field: promptField), completions = try JSONLines.strings(url, field: completionField)
         let examples = zip(prompts, completions).map { SFTExample(prompt: chat ? .chat([.user($0)]) : .text($0), completion: $1) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PonderTraining
+import Torch
 
 /// Flags every training command shares; each overrides the same field of `--config`.
 struct TrainingFlags: ParsableArguments {
@@ -17,6 +18,15 @@ struct TrainingFlags: ParsableArguments {
     @Option(name: .long, help: "Checkpoint every N steps.") var saveEvery: Int?
     @Option(name: .long, help: "Checkpoints kept.") var keepCheckpoints: Int?
     @Option(name: .long, help: "Seed for data order and sampling.") var seed: UInt64?
+    @Option(name: .long, help: "Compute dtype for training: float32 (default) or bfloat16 (weights, gradients and optimizer state in bfloat16).")
+    var dtype = "float32"
+
+    func validate() throws {
+        guard computeDType != nil else { throw ValidationError("--dtype \(dtype): training computes in float32 or bfloat16") }
+    }
+
+    /// The training compute dtype.
+    var computeDType: DType? { ["float32": DType.float32, "bfloat16": .bfloat16][dtype] }
 
     /// The base configuration from `--config`, or `fallback`.
     func base<C: Decodable>(_ type: C.Type, fallback: C) throws -> C {

@@ -102,3 +102,29 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(steps, Array(1...40))
     }
 }
+
+extension CLITests {
+    /// Ctrl-C (SIGINT) saves a checkpoint at the current step and exits cleanly; bfloat16 training runs.
+    func testInterruptSavesACheckpoint() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-int-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let corpus = dir.appendingPathComponent("corpus.txt")
+        try (0..<200).map { "Question \($0): what is \($0) + 4? The answer is \($0 + 4)." }.joined(separator: "\n\n").write(to: corpus, atomically: true, encoding: .utf8)
+        let (p, _, err) = try launch([
+            "pretrain", "--model", Self.fixtureModel.path, "--from-scratch", "--data", corpus.path, "--run", dir.appendingPathComponent("run").path,
+            "--steps", "100000", "--save-every", "100000", "--batch-size", "2", "--context-length", "32", "--dtype", "bfloat16",
+        ])
+        let metrics = dir.appendingPathComponent("run/metrics.jsonl")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 3 { usleep(5_000) }
+        kill(p.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, stderr)
+        let logged = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").count
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run/checkpoints").path)
+        XCTAssertEqual(checkpoints, ["step-\(logged)"], stderr)
+        let config = try String(contentsOf: dir.appendingPathComponent("run/checkpoints/step-\(logged)/config.json"), encoding: .utf8)
+        XCTAssertTrue(config.contains("bfloat16"), "the checkpoint records its dtype")
+    }
+}

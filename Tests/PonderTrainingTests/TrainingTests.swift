@@ -32,13 +32,13 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(LearningRateSchedule(peak: 2, totalSteps: 100, decay: .constant).rate(at: 75), 2)
     }
 
-    func pretrainer(steps: Int, seed: UInt64 = 1) throws -> Pretrainer {
+    func pretrainer(steps: Int, seed: UInt64 = 1, dtype: DType = .float32) throws -> Pretrainer {
         var options = TrainingOptions(steps: steps)
         options.learningRate = 3e-3
         options.saveEvery = 2
         options.seed = seed
         options.decay = .constant
-        let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: seed)
+        let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: seed, dtype: dtype)
         return try Pretrainer(
             configuration: .init(training: options, contextLength: 32, batchSize: 4), model: model,
             tokenizer: Tokenizer.load(directory: fixtureModel), documents: arithmeticCorpus, endToken: 0)
@@ -56,6 +56,15 @@ final class TrainingTests: XCTestCase {
         // The final checkpoint is a complete model directory.
         let saved = try ModelDirectory.load(run.checkpoints().last!.url)
         XCTAssertEqual(saved.parameterCount, try pretrainer(steps: 1).model.parameterCount)
+    }
+
+    func testBFloat16PretrainingLowersLoss() throws {
+        let trainer = try pretrainer(steps: 30, dtype: .bfloat16)
+        XCTAssertEqual(trainer.model.dtype, .bfloat16)
+        var losses: [Double] = []
+        _ = try trainer.train(run: RunDirectory(temporaryDirectory("bf16"))) { losses.append($0.metrics["loss"]!) }
+        XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.7 * losses.prefix(5).reduce(0, +) / 5)
+        XCTAssertEqual(trainer.model.parameters["model.norm.weight"]!.dtype, .bfloat16, "weights stay in bfloat16")
     }
 
     /// Interrupting saves a checkpoint; resuming from it gives exactly the weights of an uninterrupted run.
