@@ -32,7 +32,8 @@ public final class BudgetController: SequenceController {
     ) throws {
         self.budget = budget ?? ThinkingBudget()
         if let b = budget, b.minThinkingTokens ?? 0 > 0, thinkEnd.count != 1 {
-            throw ModelError.budgetForcing("a minimum thinking length needs </think> to be a single token; this tokenizer splits it into \(thinkEnd.count)")
+            throw ModelError.budgetForcing(
+                "a minimum thinking length needs </think> to be a single token; this tokenizer splits it into \(thinkEnd.count)")
         }
         if let b = budget, b.maxThinkingTokens != nil || b.minThinkingTokens != nil, thinkEnd.isEmpty {
             throw ModelError.budgetForcing("the tokenizer has no </think> token")

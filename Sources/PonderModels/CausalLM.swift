@@ -36,7 +36,7 @@ public final class CausalLM: @unchecked Sendable {
             guard t.shape == shape else { throw ModelError.weightShape(path: path, key: key, expected: shape, found: t.shape) }
         }
         let known = Set(shapes.map(\.key))
-        if configuration.tieWordEmbeddings { parameters[ "lm_head.weight"] = nil }  // some tied checkpoints still store it
+        if configuration.tieWordEmbeddings { parameters["lm_head.weight"] = nil }  // some tied checkpoints still store it
         let extra = parameters.keys.filter { !known.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") }
         guard extra.isEmpty else { throw ModelError.unexpectedWeights(path: path, keys: extra) }
         let target = dtype ?? parameters["model.embed_tokens.weight"]!.dtype
@@ -64,7 +64,8 @@ public final class CausalLM: @unchecked Sendable {
             let s = "model.layers.\(i)."
             return LayerWeights(
                 inputNorm: p[s + "input_layernorm.weight"]!, q: p[s + "self_attn.q_proj.weight"]!, k: p[s + "self_attn.k_proj.weight"]!,
-                v: p[s + "self_attn.v_proj.weight"]!, o: p[s + "self_attn.o_proj.weight"]!, postNorm: p[s + "post_attention_layernorm.weight"]!,
+                v: p[s + "self_attn.v_proj.weight"]!, o: p[s + "self_attn.o_proj.weight"]!,
+                postNorm: p[s + "post_attention_layernorm.weight"]!,
                 gate: p[s + "mlp.gate_proj.weight"]!, up: p[s + "mlp.up_proj.weight"]!, down: p[s + "mlp.down_proj.weight"]!,
                 qBias: p[s + "self_attn.q_proj.bias"], kBias: p[s + "self_attn.k_proj.bias"], vBias: p[s + "self_attn.v_proj.bias"],
                 qNorm: p[s + "self_attn.q_norm.weight"], kNorm: p[s + "self_attn.k_norm.weight"])
@@ -103,7 +104,8 @@ public final class CausalLM: @unchecked Sendable {
             }
             q = RotaryEmbedding.apply(q.transposed(1, 2), cos: cos, sin: sin)  // (B, H, T, D)
             k = RotaryEmbedding.apply(k.transposed(1, 2), cos: cos, sin: sin)  // (B, KV, T, D)
-            var keys = k, values = v
+            var keys = k
+            var values = v
             if let cache { (keys, values) = cache.store(layer: i, k: k, v: v) }
             let attended: Tensor
             if t == 1 {

@@ -63,7 +63,10 @@ public final class Engine: LanguageModel, @unchecked Sendable {
     }
 
     /// An engine over an existing model and tokenizer.
-    public init(model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, name: String, extraEndTokens: [Int] = [], options: Options = Options()) {
+    public init(
+        model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, name: String, extraEndTokens: [Int] = [],
+        options: Options = Options()
+    ) {
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
@@ -83,7 +86,9 @@ public final class Engine: LanguageModel, @unchecked Sendable {
         let generation = try ModelDirectory.generationConfig(at: directory)
         var extra: [Int] = []
         if let e = generation["eos_token_id"] as? Int { extra = [e] } else if let e = generation["eos_token_id"] as? [Int] { extra = e }
-        return Engine(model: model, tokenizer: tokenizer, template: template, name: directory.lastPathComponent, extraEndTokens: extra, options: options)
+        return Engine(
+            model: model, tokenizer: tokenizer, template: template, name: directory.lastPathComponent, extraEndTokens: extra,
+            options: options)
     }
 
     // MARK: LanguageModel
@@ -99,12 +104,15 @@ public final class Engine: LanguageModel, @unchecked Sendable {
     public func stream(_ request: CompletionRequest) -> AsyncThrowingStream<Chunk, Error> {
         AsyncThrowingStream { continuation in
             do { try request.parameters.validate() } catch { return continuation.finish(throwing: error) }
-            enqueue(Pending(request: request, onChunk: { continuation.yield($0) }, done: { result in
-                switch result {
-                case .success: continuation.finish()
-                case .failure(let error): continuation.finish(throwing: error)
-                }
-            }))
+            enqueue(
+                Pending(
+                    request: request, onChunk: { continuation.yield($0) },
+                    done: { result in
+                        switch result {
+                        case .success: continuation.finish()
+                        case .failure(let error): continuation.finish(throwing: error)
+                        }
+                    }))
         }
     }
 
@@ -156,7 +164,8 @@ public final class Engine: LanguageModel, @unchecked Sendable {
         let stops: [String]
     }
 
-    private func run(_ requests: [CompletionRequest], onChunk: [(@Sendable (Chunk) -> Void)?]) throws -> [Result<CompletionResponse, Error>] {
+    private func run(_ requests: [CompletionRequest], onChunk: [(@Sendable (Chunk) -> Void)?]) throws -> [Result<CompletionResponse, Error>]
+    {
         var rows: [GenerationRow] = []
         var plans: [RowPlan] = []
         var results = [Result<CompletionResponse, Error>?](repeating: nil, count: requests.count)
@@ -170,24 +179,30 @@ public final class Engine: LanguageModel, @unchecked Sendable {
                 let prompt = tokenizer.encode(text, addSpecialTokens: addSpecial)
                 promptLengths[ri] = prompt.count
                 let p = request.parameters
-                let opened = text.range(of: "<think>", options: .backwards).map { open in
-                    text.range(of: "</think>", options: .backwards).map { $0.lowerBound < open.lowerBound } ?? true
-                } ?? false
+                let opened =
+                    text.range(of: "<think>", options: .backwards).map { open in
+                        text.range(of: "</think>", options: .backwards).map { $0.lowerBound < open.lowerBound } ?? true
+                    } ?? false
                 let continuation = tokenizer.encode(p.thinking?.continuation ?? "Wait", addSpecialTokens: false)
                 let seed = p.seed ?? UInt64.random(in: 0...UInt64.max)
                 let stops = p.stop
                 let longestStop = stops.map(\.count).max() ?? 0
                 for i in 0..<p.n {
-                    let stopTest: (([Int]) -> Bool)? = stops.isEmpty ? nil : { [tokenizer] tokens in
-                        let tail = tokenizer.decode(Array(tokens.suffix(longestStop + 2)))
-                        return stops.contains { tail.contains($0) }
-                    }
+                    let stopTest: (([Int]) -> Bool)? =
+                        stops.isEmpty
+                        ? nil
+                        : { [tokenizer] tokens in
+                            let tail = tokenizer.decode(Array(tokens.suffix(longestStop + 2)))
+                            return stops.contains { tail.contains($0) }
+                        }
                     let controller = try BudgetController(
                         budget: p.thinking, startsThinking: opened, thinkStart: thinkStart, thinkEnd: thinkEnd, continuation: continuation,
                         endTokens: endTokens, stopTest: stopTest)
-                    rows.append(GenerationRow(
-                        prompt: prompt, sampling: RowSampling(temperature: p.temperature, topK: p.topK ?? 0, topP: p.topP, minP: p.minP),
-                        maxTokens: p.maxTokens, random: SampleRandom(seed: seed, index: i), controller: controller))
+                    rows.append(
+                        GenerationRow(
+                            prompt: prompt,
+                            sampling: RowSampling(temperature: p.temperature, topK: p.topK ?? 0, topP: p.topP, minP: p.minP),
+                            maxTokens: p.maxTokens, random: SampleRandom(seed: seed, index: i), controller: controller))
                     plans.append(RowPlan(request: ri, index: i, controller: controller, stops: stops))
                 }
             } catch {
@@ -210,7 +225,10 @@ public final class Engine: LanguageModel, @unchecked Sendable {
                 safe = Swift.min(safe, scalars.distance(from: scalars.startIndex, to: hit))
             }
             if safe > sent[row] {
-                send(Chunk(index: plan.index, text: String(String.UnicodeScalarView(scalars.dropFirst(sent[row]).prefix(safe - sent[row]))), finishReason: nil))
+                send(
+                    Chunk(
+                        index: plan.index, text: String(String.UnicodeScalarView(scalars.dropFirst(sent[row]).prefix(safe - sent[row]))),
+                        finishReason: nil))
                 sent[row] = safe
             }
         }
@@ -221,9 +239,10 @@ public final class Engine: LanguageModel, @unchecked Sendable {
             if output.finishReason == .stop, let last = tokens.last, endTokens.contains(last) { tokens.removeLast() }
             var text = tokenizer.decode(tokens)
             if let cut = plan.stops.compactMap({ text.range(of: $0)?.lowerBound }).min() { text = String(text[..<cut]) }
-            completions[plan.request].append(Completion(
-                text: text, tokens: output.tokens, logprobs: requests[plan.request].parameters.logprobs ? output.logprobs : nil,
-                finishReason: output.finishReason, reasoningTokens: plan.controller.thinkingTokens))
+            completions[plan.request].append(
+                Completion(
+                    text: text, tokens: output.tokens, logprobs: requests[plan.request].parameters.logprobs ? output.logprobs : nil,
+                    finishReason: output.finishReason, reasoningTokens: plan.controller.thinkingTokens))
             let rest = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(sent[row])))
             onChunk[plan.request]?(Chunk(index: plan.index, text: rest, finishReason: output.finishReason))
         }

@@ -115,7 +115,8 @@ public final class Generator {
         while !active.isEmpty {
             let forced = active.map { rows[$0].controller?.forcedToken() }
             let uniforms = active.map { r in randoms[r].uniform() }
-            let (tokens, logprobs) = Sampler.sample(logits: logits, rows: active.map { rows[$0].sampling }, uniforms: uniforms, forced: forced)
+            let (tokens, logprobs) = Sampler.sample(
+                logits: logits, rows: active.map { rows[$0].sampling }, uniforms: uniforms, forced: forced)
             var stillActive: [Int] = []
             var keep: [Int] = []
             var feed: [Int] = []
@@ -184,7 +185,10 @@ public final class Generator {
 
     /// Feeds equal-length token rows at the cache's end; returns the last position's logits (B, V) in float32.
     private func forward(_ batch: [[Int]], cache: KVCache) -> Tensor {
-        let b = batch.count, t = batch[0].count, start = cache.length, total = start + t
+        let b = batch.count
+        let t = batch[0].count
+        let start = cache.length
+        let total = start + t
         let ids = Tensor(batch.flatMap { $0.map(Int64.init) }, shape: [b, t])
         let pads = cache.padding
         let columns = Tensor.arange(start, total).unsqueezed(axis: 0)  // (1, T)

@@ -104,10 +104,13 @@ public struct ModelConfiguration: Sendable, Equatable {
         headCount = try r.positive("num_attention_heads")
         keyValueHeadCount = try r.positive("num_key_value_heads", default: headCount)
         guard headCount % keyValueHeadCount == 0 else {
-            throw ModelError.invalidField(path: path, field: "num_key_value_heads", reason: "= \(keyValueHeadCount) must divide num_attention_heads = \(headCount)")
+            throw ModelError.invalidField(
+                path: path, field: "num_key_value_heads", reason: "= \(keyValueHeadCount) must divide num_attention_heads = \(headCount)")
         }
         headDimension = try r.positive("head_dim", default: hiddenSize / headCount)
-        guard headDimension % 2 == 0 else { throw ModelError.invalidField(path: path, field: "head_dim", reason: "= \(headDimension) must be even for RoPE") }
+        guard headDimension % 2 == 0 else {
+            throw ModelError.invalidField(path: path, field: "head_dim", reason: "= \(headDimension) must be even for RoPE")
+        }
         rmsNormEps = try r.optional("rms_norm_eps") ?? 1e-6
         maxPositionEmbeddings = try r.positive("max_position_embeddings", default: 2048)
         tieWordEmbeddings = try r.optional("tie_word_embeddings") ?? false
@@ -118,11 +121,13 @@ public struct ModelConfiguration: Sendable, Equatable {
             throw ModelError.invalidField(path: path, field: "hidden_act", reason: "is \"\(act)\"; only \"silu\" (SwiGLU) is supported")
         }
         if let sliding: Bool = try r.optional("use_sliding_window"), sliding {
-            throw ModelError.invalidField(path: path, field: "use_sliding_window", reason: "is true; sliding-window attention is not supported")
+            throw ModelError.invalidField(
+                path: path, field: "use_sliding_window", reason: "is true; sliding-window attention is not supported")
         }
         bosTokenId = try r.optional("bos_token_id")
         eosTokenIds = try r.intOrList("eos_token_id")
-        let torchDType: String? = try r.optional("torch_dtype"), dtypeName: String? = try r.optional("dtype")
+        let torchDType: String? = try r.optional("torch_dtype")
+        let dtypeName: String? = try r.optional("dtype")
         savedDType = torchDType ?? dtypeName
         // RoPE: `rope_parameters` (newer files) or `rope_theta` + `rope_scaling` (classic files).
         let ropeParameters: [String: Any]? = try r.optional("rope_parameters")
@@ -137,7 +142,8 @@ public struct ModelConfiguration: Sendable, Equatable {
     private static func scaling(_ dict: [String: Any]?, field: String, path: String) throws -> RopeScaling {
         guard let dict else { return .none }
         let r = FieldReader(dict: dict, path: path, prefix: field + ".")
-        let ropeType: String? = try r.optional("rope_type"), legacyType: String? = try r.optional("type")
+        let ropeType: String? = try r.optional("rope_type")
+        let legacyType: String? = try r.optional("type")
         let type = ropeType ?? legacyType ?? "default"
         switch type {
         case "default": return .none
@@ -148,7 +154,8 @@ public struct ModelConfiguration: Sendable, Equatable {
                 highFrequencyFactor: try r.required("high_freq_factor"),
                 originalContextLength: try r.required("original_max_position_embeddings"))
         default:
-            throw ModelError.invalidField(path: path, field: "\(field).rope_type", reason: "is \"\(type)\"; supported: default, linear, llama3")
+            throw ModelError.invalidField(
+                path: path, field: "\(field).rope_type", reason: "is \"\(type)\"; supported: default, linear, llama3")
         }
     }
 
@@ -179,7 +186,9 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .none: d["rope_scaling"] = NSNull()
         case .linear(let f): d["rope_scaling"] = ["rope_type": "linear", "factor": f]
         case .llama3(let f, let lo, let hi, let orig):
-            d["rope_scaling"] = ["rope_type": "llama3", "factor": f, "low_freq_factor": lo, "high_freq_factor": hi, "original_max_position_embeddings": orig]
+            d["rope_scaling"] = [
+                "rope_type": "llama3", "factor": f, "low_freq_factor": lo, "high_freq_factor": hi, "original_max_position_embeddings": orig,
+            ]
         }
         return d
     }

@@ -31,7 +31,9 @@ public enum ModelDirectory {
             let file = try SafetensorsFile(url: directory.appendingPathComponent(shard))
             for key in file.entries.keys where map[key] == shard { out[key] = try file.tensor(key) }
         }
-        if let missing = map.keys.sorted().first(where: { out[$0] == nil }) { throw ModelError.missingWeight(path: index.path, key: missing) }
+        if let missing = map.keys.sorted().first(where: { out[$0] == nil }) {
+            throw ModelError.missingWeight(path: index.path, key: missing)
+        }
         return out
     }
 

@@ -15,15 +15,19 @@ public enum ModelError: Error, LocalizedError, Equatable {
 
     public var errorDescription: String? {
         switch self {
-        case .missingFile(let p): "\(p): no such file (a model directory needs config.json and model.safetensors or model.safetensors.index.json)"
+        case .missingFile(let p):
+            "\(p): no such file (a model directory needs config.json and model.safetensors or model.safetensors.index.json)"
         case .unreadable(let p, let r): "\(p): \(r)"
         case .missingField(let p, let f): "\(p): required field \"\(f)\" is missing"
         case .invalidField(let p, let f, let r): "\(p): field \"\(f)\" \(r)"
-        case .unsupportedModelType(let p, let t): "\(p): model_type \"\(t)\" is not supported (supported: \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .unsupportedModelType(let p, let t):
+            "\(p): model_type \"\(t)\" is not supported (supported: \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .missingWeight(let p, let k): "\(p): weight \"\(k)\" is missing"
         case .weightShape(let p, let k, let e, let f): "\(p): weight \"\(k)\" has shape \(f), the configuration needs \(e)"
-        case .unexpectedWeights(let p, let keys): "\(p): weights the configuration does not use: \(keys.prefix(5).joined(separator: ", "))\(keys.count > 5 ? " (and \(keys.count - 5) more)" : "")"
-        case .cacheTooLarge(let b, let l): "the KV cache would need \(b / 1_048_576) MiB, over the limit of \(l / 1_048_576) MiB; lower n, maxTokens or the batch size, or raise Engine.Options.maxCacheBytes"
+        case .unexpectedWeights(let p, let keys):
+            "\(p): weights the configuration does not use: \(keys.prefix(5).joined(separator: ", "))\(keys.count > 5 ? " (and \(keys.count - 5) more)" : "")"
+        case .cacheTooLarge(let b, let l):
+            "the KV cache would need \(b / 1_048_576) MiB, over the limit of \(l / 1_048_576) MiB; lower n, maxTokens or the batch size, or raise Engine.Options.maxCacheBytes"
         case .budgetForcing(let m): "budget forcing: \(m)"
         }
     }

@@ -4,7 +4,8 @@ extension ModelConfiguration {
     /// Every parameter the model needs, by checkpoint key, with its shape. Keys equal Hugging Face's, so loading a
     /// checkpoint is a dictionary update. The families differ only in q/k/v biases (qwen2) and q/k norms (qwen3).
     public var parameterShapes: [(key: String, shape: [Int])] {
-        let q = headCount * headDimension, kv = keyValueHeadCount * headDimension
+        let q = headCount * headDimension
+        let kv = keyValueHeadCount * headDimension
         var out: [(String, [Int])] = [("model.embed_tokens.weight", [vocabularySize, hiddenSize])]
         for i in 0..<layerCount {
             let p = "model.layers.\(i)."

@@ -15,7 +15,8 @@ struct RotaryEmbedding {
         case .linear(let factor): inv = inv.map { $0 / Float(factor) }
         case .llama3(let factor, let low, let high, let original):
             // Llama 3.1: long wavelengths divided by `factor`, short ones kept, the band between interpolated.
-            let lowWavelength = Float(original) / Float(low), highWavelength = Float(original) / Float(high)
+            let lowWavelength = Float(original) / Float(low)
+            let highWavelength = Float(original) / Float(high)
             inv = inv.map { f in
                 let wavelength = 2 * Float.pi / f
                 if wavelength < highWavelength { return f }
@@ -37,7 +38,8 @@ struct RotaryEmbedding {
     /// x (B, H, T, D) rotated: [x₁ cos − x₂ sin, x₂ cos + x₁ sin] with x = [x₁, x₂] split at D/2.
     static func apply(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
         let half = x.size(-1) / 2
-        let x1 = x.narrow(axis: -1, start: 0, length: half), x2 = x.narrow(axis: -1, start: half, length: half)
+        let x1 = x.narrow(axis: -1, start: 0, length: half)
+        let x2 = x.narrow(axis: -1, start: half, length: half)
         return concatenated([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis: -1)
     }
 }

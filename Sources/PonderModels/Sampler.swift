@@ -43,7 +43,9 @@ public enum Sampler {
     /// - Returns: the tokens and their log-probabilities under the temperature-scaled distribution before any
     ///   truncation (what policy-gradient training needs); greedy rows report log-softmax of the raw logits.
     ///   `forced` rows skip sampling and take the given token (its log-probability is still reported).
-    public static func sample(logits: Tensor, rows: [RowSampling], uniforms: [Double], forced: [Int?]? = nil) -> (tokens: [Int], logprobs: [Double]) {
+    public static func sample(logits: Tensor, rows: [RowSampling], uniforms: [Double], forced: [Int?]? = nil) -> (
+        tokens: [Int], logprobs: [Double]
+    ) {
         let b = logits.size(0)
         precondition(rows.count == b && uniforms.count == b, "one setting and one uniform per row")
         return withNoGrad {

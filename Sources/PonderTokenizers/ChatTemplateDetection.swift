@@ -29,8 +29,7 @@ extension ChatTemplate {
     }
 
     /// Detects the family from a Jinja template's text, the tokenizer's special tokens and `model_type`.
-    public static func detect(chatTemplate: String, specialTokens: [String], modelType: String?) throws -> ChatTemplate
-    {
+    public static func detect(chatTemplate: String, specialTokens: [String], modelType: String?) throws -> ChatTemplate {
         let has = { (s: String) in chatTemplate.contains(s) }
         if has("<｜Assistant｜>") || has("<｜User｜>") { return .deepSeekR1 }
         if has("<|im_start|>") {

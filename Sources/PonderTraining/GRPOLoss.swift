@@ -72,7 +72,8 @@ extension GRPOObjective {
     ///   - sequenceCount: sequences in the whole generation batch (the GRPO, SAPO and Dr. GRPO normaliser); defaults
     ///     to this batch's. With both set, the losses of row chunks add up to the loss of the whole batch.
     public func loss(
-        logps: Tensor, oldLogps: Tensor?, refLogps: Tensor?, advantages: Tensor, mask: Tensor, activeTokens: Double? = nil, sequenceCount: Int? = nil
+        logps: Tensor, oldLogps: Tensor?, refLogps: Tensor?, advantages: Tensor, mask: Tensor, activeTokens: Double? = nil,
+        sequenceCount: Int? = nil
     ) -> GRPOLossResult {
         let adv = advantages.unsqueezed(axis: 1)  // (B, 1)
         let old = oldLogps ?? logps.detached()
@@ -97,7 +98,9 @@ extension GRPOObjective {
         case .cispo:
             perToken = -(coef1.clamped(max: high).detached() * adv * logps)
         case .sapo:
-            let temperatures = `where`(adv .> 0.0, Tensor.full(adv.shape, value: sapoTemperaturePositive, dtype: adv.dtype), Tensor.full(adv.shape, value: sapoTemperatureNegative, dtype: adv.dtype))
+            let temperatures = `where`(
+                adv .> 0.0, Tensor.full(adv.shape, value: sapoTemperaturePositive, dtype: adv.dtype),
+                Tensor.full(adv.shape, value: sapoTemperatureNegative, dtype: adv.dtype))
             perToken = -((temperatures * (coef1 - 1)).sigmoid() * 4 / temperatures * adv)
         case .grpo, .bnpo, .drGRPO, .dapo:
             let coef2 = coef1.clamped(min: 1 - epsilon, max: 1 + high)
@@ -120,7 +123,8 @@ extension GRPOObjective {
                 x.size(-1) == 1 && mask.size(-1) != 1 ? x.mean().item() : (x * mask).sum().item() / active
             }
             let ratio = coef1.detached()
-            let low = (ratio .< (1 - epsilon)) .&& (adv .< 0.0), up = (ratio .> (1 + high)) .&& (adv .> 0.0)
+            let low = (ratio .< (1 - epsilon)) .&& (adv .< 0.0)
+            let up = (ratio .> (1 + high)) .&& (adv .> 0.0)
             let isClipping = lossType == .grpo || lossType == .bnpo || lossType == .drGRPO || lossType == .dapo
             return GRPOLossResult(
                 loss: loss, kl: kl.map { maskedMean($0.detached()) } ?? 0,
@@ -139,14 +143,20 @@ public enum TokenLogProbs {
     /// - Parameters:
     ///   - forward: maps ids (b, L) to logits (b, L, V) (the model, with gradient if needed).
     ///   - chunkRows: rows per chunk.
-    public static func compute(ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor) -> Tensor) -> (logps: Tensor, entropies: Tensor) {
+    public static func compute(ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor) -> Tensor)
+        -> (logps: Tensor, entropies: Tensor)
+    {
         compute(ids: ids, completionLength: t, temperature: temperature, chunkRows: chunkRows) { rows, _ in forward(rows) }
     }
 
     /// As above, with `forward(ids, rowRange)` free to add positions and masks for left-padded rows.
-    public static func compute(ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor, Range<Int>) -> Tensor) -> (logps: Tensor, entropies: Tensor) {
-        let b = ids.size(0), l = ids.size(1)
-        var logps: [Tensor] = [], entropies: [Tensor] = []
+    public static func compute(
+        ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor, Range<Int>) -> Tensor
+    ) -> (logps: Tensor, entropies: Tensor) {
+        let b = ids.size(0)
+        let l = ids.size(1)
+        var logps: [Tensor] = []
+        var entropies: [Tensor] = []
         for start in stride(from: 0, to: b, by: chunkRows) {
             let n = Swift.min(chunkRows, b - start)
             let rows = ids.narrow(axis: 0, start: start, length: n)

@@ -28,7 +28,8 @@ extension GRPOTrainer {
         m["completions/mean_length"] = lengths.reduce(0, +) / Double(Swift.max(1, lengths.count))
         m["completions/min_length"] = lengths.min() ?? 0
         m["completions/max_length"] = lengths.max() ?? 0
-        m["completions/clipped_ratio"] = Double(completions.filter { $0.finishReason == .length }.count) / Double(Swift.max(1, completions.count))
+        m["completions/clipped_ratio"] =
+            Double(completions.filter { $0.finishReason == .length }.count) / Double(Swift.max(1, completions.count))
         m["num_tokens"] = lengths.reduce(0, +) + Double(kept.reduce(0) { $0 + $1.prompt.count * $1.completions.count })
         return m
     }
@@ -39,11 +40,12 @@ extension GRPOTrainer {
             for (k, completion) in g.completions.enumerated() {
                 var rewards: [String: Any] = [:]
                 for (i, name) in rewardNames.enumerated() { rewards[name] = g.rewardsPerFunction[k][i] ?? NSNull() }
-                try run.appendLine([
-                    "step": step, "problem": g.problem.id, "prompt": g.problem.prompt, "completion": completion.text,
-                    "rewards": rewards, "advantage": g.advantages[k], "tokens": completion.tokens.count,
-                    "finish_reason": completion.finishReason.rawValue,
-                ], to: run.completionsURL)
+                try run.appendLine(
+                    [
+                        "step": step, "problem": g.problem.id, "prompt": g.problem.prompt, "completion": completion.text,
+                        "rewards": rewards, "advantage": g.advantages[k], "tokens": completion.tokens.count,
+                        "finish_reason": completion.finishReason.rawValue,
+                    ], to: run.completionsURL)
             }
         }
     }

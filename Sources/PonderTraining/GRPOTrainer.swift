@@ -47,10 +47,14 @@ public struct GRPOTrainer {
 
         public func validate() throws {
             try training.validate()
-            if numGenerations < 2 { throw TrainingError.invalidConfiguration("numGenerations = \(numGenerations): a group needs at least 2 completions") }
+            if numGenerations < 2 {
+                throw TrainingError.invalidConfiguration("numGenerations = \(numGenerations): a group needs at least 2 completions")
+            }
             if promptsPerStep < 1 { throw TrainingError.invalidConfiguration("promptsPerStep must be at least 1") }
             if numIterations < 1 { throw TrainingError.invalidConfiguration("numIterations must be at least 1") }
-            if !(temperature > 0) { throw TrainingError.invalidConfiguration("temperature = \(temperature) must be positive for GRPO sampling") }
+            if !(temperature > 0) {
+                throw TrainingError.invalidConfiguration("temperature = \(temperature) must be positive for GRPO sampling")
+            }
         }
     }
 
@@ -80,7 +84,8 @@ public struct GRPOTrainer {
             throw TrainingError.invalidConfiguration("beta = \(configuration.objective.beta) needs a reference model")
         }
         guard engine.model === policy, engine.generator.prefixCache == nil else {
-            throw TrainingError.invalidConfiguration("the engine must run the policy itself, with prefixCacheBytes 0 (weights change every step)")
+            throw TrainingError.invalidConfiguration(
+                "the engine must run the policy itself, with prefixCacheBytes 0 (weights change every step)")
         }
         self.configuration = configuration
         self.policy = policy
@@ -133,12 +138,16 @@ extension GRPOTrainer {
         policy.parameters.setRequiresGrad(true)
         let optimizer = AdamW(
             parameters: policy.parameters.trainable,
-            configuration: .init(learningRate: c.training.learningRate, beta1: c.training.beta1, beta2: c.training.beta2, weightDecay: c.training.weightDecay))
+            configuration: .init(
+                learningRate: c.training.learningRate, beta1: c.training.beta1, beta2: c.training.beta2, weightDecay: c.training.weightDecay
+            ))
         var step = 0
         var promptCursor = 0
         if resume, let latest = run.checkpoints().last {
             let state = try RunDirectory.loadState(TrainerState.self, from: latest.url)
-            guard state.trainer == "grpo" else { throw TrainingError.badCheckpoint(path: latest.url.path, reason: "written by \(state.trainer), not grpo") }
+            guard state.trainer == "grpo" else {
+                throw TrainingError.badCheckpoint(path: latest.url.path, reason: "written by \(state.trainer), not grpo")
+            }
             try RunDirectory.restore(model: policy, optimizer: optimizer, from: latest.url)
             step = state.step
             promptCursor = Int(state.cursor["prompt_cursor"] ?? 0)
@@ -195,16 +204,19 @@ extension GRPOTrainer {
         var kept: [Group] = []
         var all: [Group] = []
         var rounds = 0
-        var generationTime = 0.0, scoringTime = 0.0
+        var generationTime = 0.0
+        var scoringTime = 0.0
         while kept.count < c.promptsPerStep {
             let want = c.promptsPerStep - kept.count
             let picked = (0..<want).map { problems[problemIndex(cursor + $0)] }
             cursor += want
             let t0 = Date()
             let requests = picked.enumerated().map { i, p in
-                CompletionRequest(prompt: makePrompt(p), parameters: SamplingParameters(
-                    maxTokens: c.objective.maxCompletionLength, temperature: c.temperature, topK: c.topK, topP: c.topP,
-                    seed: c.training.seed &* 1_000_003 &+ UInt64(cursor - want + i), n: c.numGenerations, logprobs: true))
+                CompletionRequest(
+                    prompt: makePrompt(p),
+                    parameters: SamplingParameters(
+                        maxTokens: c.objective.maxCompletionLength, temperature: c.temperature, topK: c.topK, topP: c.topP,
+                        seed: c.training.seed &* 1_000_003 &+ UInt64(cursor - want + i), n: c.numGenerations, logprobs: true))
             }
             let responses = try engine.completeBatch(requests)
             generationTime += Date().timeIntervalSince(t0)
@@ -219,10 +231,14 @@ extension GRPOTrainer {
                 }
                 if c.overlongBuffer > 0 {
                     for (k, completion) in response.completions.enumerated() {
-                        perFunction[k].append(Self.overlongPenalty(length: completion.tokens.count, limit: c.objective.maxCompletionLength, buffer: c.overlongBuffer, penalty: c.overlongPenalty))
+                        perFunction[k].append(
+                            Self.overlongPenalty(
+                                length: completion.tokens.count, limit: c.objective.maxCompletionLength, buffer: c.overlongBuffer,
+                                penalty: c.overlongPenalty))
                     }
                 }
-                let prompt = try engine.tokenizer.encode(engine.promptText(requests[i]), addSpecialTokens: { if case .text = requests[i].prompt { true } else { false } }())
+                let prompt = try engine.tokenizer.encode(
+                    engine.promptText(requests[i]), addSpecialTokens: { if case .text = requests[i].prompt { true } else { false } }())
                 groups.append(Group(problem: problem, prompt: prompt, completions: response.completions, rewardsPerFunction: perFunction))
             }
             scoringTime += Date().timeIntervalSince(t1)
@@ -276,7 +292,10 @@ extension GRPOTrainer {
     func makeBatch(_ groups: [Group]) -> Batch {
         let p = groups.map(\.prompt.count).max() ?? 1
         let t = Swift.max(1, groups.flatMap(\.completions).map(\.tokens.count).max() ?? 1)
-        var ids: [Int64] = [], mask: [Float] = [], padding: [Int] = [], advantages: [Double] = []
+        var ids: [Int64] = []
+        var mask: [Float] = []
+        var padding: [Int] = []
+        var advantages: [Double] = []
         for g in groups {
             for (k, completion) in g.completions.enumerated() {
                 let n = completion.tokens.count
@@ -296,7 +315,10 @@ extension GRPOTrainer {
 
     /// Per-token log-probabilities and entropies of the batch's completions under `model`, in row chunks.
     func logps(_ model: CausalLM, _ batch: Batch) -> (Tensor, Tensor) {
-        TokenLogProbs.compute(ids: batch.ids, completionLength: batch.completionLength, temperature: configuration.temperature, chunkRows: configuration.chunkRows) { rows, range in
+        TokenLogProbs.compute(
+            ids: batch.ids, completionLength: batch.completionLength, temperature: configuration.temperature,
+            chunkRows: configuration.chunkRows
+        ) { rows, range in
             let pads = Array(batch.padding[range])
             guard pads.contains(where: { $0 > 0 }) else { return model(rows) }
             // Left padding: positions start at each row's first real token; padded keys are masked out (a padded
@@ -304,7 +326,8 @@ extension GRPOTrainer {
             let (n, l) = (rows.size(0), rows.size(1))
             let padTensor = Tensor(pads.map(Int64.init), shape: [n, 1])
             let positions = (Tensor.arange(0, l).unsqueezed(axis: 0) - padTensor).clamped(min: 0)
-            let keys = Tensor.arange(0, l).reshaped(1, 1, 1, l), queries = Tensor.arange(0, l).reshaped(1, 1, l, 1)
+            let keys = Tensor.arange(0, l).reshaped(1, 1, 1, l)
+            let queries = Tensor.arange(0, l).reshaped(1, 1, l, 1)
             let mask = ((keys .<= queries) .&& (keys .>= padTensor.reshaped(n, 1, 1, 1))) .|| (keys .== queries)
             return model(rows, positions: positions, mask: mask)
         }
@@ -319,13 +342,18 @@ extension GRPOTrainer {
         let active = Swift.max(batch.mask.sum().item(), 1)
         // Each chunk's loss uses the whole batch's normalisers and is back-propagated at once, so the gradients add
         // up to the batch's while only one chunk's activations and (rows × T × V) logits are alive at a time.
-        var kl = 0.0, entropy = 0.0, low = 0.0, high = 0.0, region = 0.0
+        var kl = 0.0
+        var entropy = 0.0
+        var low = 0.0
+        var high = 0.0
+        var region = 0.0
         let sequenceLevel = objective.importanceSamplingLevel == .sequence
         for start in stride(from: 0, to: rows, by: c.chunkRows) {
             let n = Swift.min(c.chunkRows, rows - start)
             let part = Batch(
                 groups: [], ids: batch.ids.narrow(axis: 0, start: start, length: n), padding: Array(batch.padding[start..<(start + n)]),
-                mask: batch.mask.narrow(axis: 0, start: start, length: n), advantages: batch.advantages.narrow(axis: 0, start: start, length: n),
+                mask: batch.mask.narrow(axis: 0, start: start, length: n),
+                advantages: batch.advantages.narrow(axis: 0, start: start, length: n),
                 completionLength: batch.completionLength, oldLogps: batch.oldLogps?.narrow(axis: 0, start: start, length: n),
                 refLogps: batch.refLogps?.narrow(axis: 0, start: start, length: n))
             let (logps, entropies) = logps(policy, part)

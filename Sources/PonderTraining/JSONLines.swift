@@ -24,7 +24,9 @@ public enum JSONLines {
     public static func strings(_ url: URL, field: String) throws -> [String] {
         try read(url).enumerated().map { i, object in
             guard let s = object[field] as? String else {
-                throw TrainingError.badData(path: url.path, line: i + 1, reason: "field \"\(field)\" is missing or not a string (fields: \(object.keys.sorted().joined(separator: ", ")))")
+                throw TrainingError.badData(
+                    path: url.path, line: i + 1,
+                    reason: "field \"\(field)\" is missing or not a string (fields: \(object.keys.sorted().joined(separator: ", ")))")
             }
             return s
         }

@@ -44,7 +44,8 @@ public struct Pretrainer {
             throw TrainingError.invalidConfiguration("the corpus has \(stream.count) tokens, fewer than one window of \(width)")
         }
         guard configuration.contextLength <= model.configuration.maxPositionEmbeddings else {
-            throw TrainingError.invalidConfiguration("contextLength \(configuration.contextLength) exceeds the model's \(model.configuration.maxPositionEmbeddings) positions")
+            throw TrainingError.invalidConfiguration(
+                "contextLength \(configuration.contextLength) exceeds the model's \(model.configuration.maxPositionEmbeddings) positions")
         }
     }
 
@@ -72,7 +73,8 @@ public struct Pretrainer {
     func loss(_ indices: [Int]) -> Tensor {
         let width = configuration.contextLength + 1
         let data = Tensor(indices.flatMap { windows[$0] }, shape: [indices.count, width])
-        let inputs = data.narrow(axis: 1, start: 0, length: width - 1), targets = data.narrow(axis: 1, start: 1, length: width - 1)
+        let inputs = data.narrow(axis: 1, start: 0, length: width - 1)
+        let targets = data.narrow(axis: 1, start: 1, length: width - 1)
         let logits = model(inputs)  // (B, T, V)
         return crossEntropy(logits: logits.reshaped(-1, logits.size(-1)).to(.float32), target: targets.reshaped(-1))
     }

@@ -62,7 +62,9 @@ public struct RunDirectory: Sendable {
         var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         data.append(UInt8(ascii: "\n"))
         if !FileManager.default.fileExists(atPath: file.path) { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: file.path) else { throw TrainingError.io(path: file.path, reason: "cannot open for appending") }
+        guard let handle = FileHandle(forWritingAtPath: file.path) else {
+            throw TrainingError.io(path: file.path, reason: "cannot open for appending")
+        }
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: data)
@@ -73,7 +75,9 @@ public struct RunDirectory: Sendable {
         for file in [metricsURL, completionsURL] where FileManager.default.fileExists(atPath: file.path) {
             let text = try String(contentsOf: file, encoding: .utf8)
             let kept = text.split(separator: "\n").filter { line in
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let s = object["step"] as? Int else { return false }
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let s = object["step"] as? Int
+                else { return false }
                 return s <= step
             }
             try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(to: file, atomically: true, encoding: .utf8)
@@ -93,14 +97,17 @@ public struct RunDirectory: Sendable {
 
     /// Saves a checkpoint for `step`: the model in Hugging Face layout, the optimizer's state, and `state`;
     /// then keeps only the newest `keep` checkpoints.
-    public func saveCheckpoint<State: Encodable>(step: Int, model: CausalLM, optimizer: AdamW, state: State, tokenizerFiles: [URL], keep: Int) throws {
+    public func saveCheckpoint<State: Encodable>(
+        step: Int, model: CausalLM, optimizer: AdamW, state: State, tokenizerFiles: [URL], keep: Int
+    ) throws {
         let final = checkpointsURL.appendingPathComponent("step-\(step)")
         let temp = checkpointsURL.appendingPathComponent(".step-\(step).tmp")
         let fm = FileManager.default
         try? fm.removeItem(at: temp)
         do {
             try ModelDirectory.save(model, to: temp, tokenizerFiles: tokenizerFiles)
-            try Safetensors.write(optimizer.stateDict().mapValues { $0.detached() }, to: temp.appendingPathComponent("optimizer.safetensors"))
+            try Safetensors.write(
+                optimizer.stateDict().mapValues { $0.detached() }, to: temp.appendingPathComponent("optimizer.safetensors"))
             try Self.writeJSON(state, to: temp.appendingPathComponent("trainer_state.json"))
             try? fm.removeItem(at: final)
             try fm.moveItem(at: temp, to: final)

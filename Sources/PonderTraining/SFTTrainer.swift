@@ -39,7 +39,9 @@ public struct SFTTrainer {
     let encoded: [(ids: [Int], target: [Bool])]
 
     /// Tokenizes `examples`: chat prompts go through `template`; each completion ends with `endToken`.
-    public init(configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, examples: [SFTExample], endToken: Int) throws {
+    public init(
+        configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, examples: [SFTExample], endToken: Int
+    ) throws {
         guard !examples.isEmpty else { throw TrainingError.invalidConfiguration("no SFT examples") }
         self.configuration = configuration
         self.model = model
@@ -48,13 +50,17 @@ public struct SFTTrainer {
             switch e.prompt {
             case .text(let t): promptIds = tokenizer.encode(t, addSpecialTokens: true)
             case .chat(let messages):
-                guard let template else { throw TrainingError.invalidConfiguration("example \(i) is a chat but the model has no chat template") }
+                guard let template else {
+                    throw TrainingError.invalidConfiguration("example \(i) is a chat but the model has no chat template")
+                }
                 promptIds = tokenizer.encode(template.render(messages, addGenerationPrompt: true), addSpecialTokens: false)
             }
             let completionIds = tokenizer.encode(e.completion, addSpecialTokens: false) + [endToken]
             let ids = Array((promptIds + completionIds).prefix(configuration.maxLength))
             let target = (0..<ids.count).map { $0 >= promptIds.count }
-            guard target.contains(true) else { throw TrainingError.invalidConfiguration("example \(i): the prompt fills all \(configuration.maxLength) tokens") }
+            guard target.contains(true) else {
+                throw TrainingError.invalidConfiguration("example \(i): the prompt fills all \(configuration.maxLength) tokens")
+            }
             return (ids, target)
         }
     }
@@ -72,7 +78,8 @@ public struct SFTTrainer {
     func loss(_ indices: [Int]) -> (Tensor, Int) {
         let rows = indices.map { encoded[$0] }
         let width = rows.map(\.ids.count).max()!
-        var ids: [Int64] = [], labels: [Int64] = []
+        var ids: [Int64] = []
+        var labels: [Int64] = []
         for r in rows {
             let pad = width - r.ids.count
             ids += r.ids.map(Int64.init) + Array(repeating: 0, count: pad)
@@ -80,7 +87,8 @@ public struct SFTTrainer {
             let next = (1..<r.ids.count).map { r.target[$0] ? Int64(r.ids[$0]) : -100 }
             labels += next + Array(repeating: -100, count: pad + 1)
         }
-        let input = Tensor(ids, shape: [rows.count, width]), target = Tensor(labels, shape: [rows.count, width])
+        let input = Tensor(ids, shape: [rows.count, width])
+        let target = Tensor(labels, shape: [rows.count, width])
         let logits = model(input)
         let targets = labels.filter { $0 != -100 }.count
         return (crossEntropy(logits: logits.reshaped(-1, logits.size(-1)).to(.float32), target: target.reshaped(-1)), targets)

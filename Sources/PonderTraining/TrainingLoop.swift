@@ -33,7 +33,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public init(steps: Int) { self.steps = steps }
 
     public var schedule: LearningRateSchedule {
-        LearningRateSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, decay: decay, minimumRatio: minimumLearningRateRatio)
+        LearningRateSchedule(
+            peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, decay: decay, minimumRatio: minimumLearningRateRatio)
     }
 
     public func validate() throws {
@@ -114,7 +115,8 @@ struct TrainingLoop {
         model.parameters.setRequiresGrad(true)
         let optimizer = AdamW(
             parameters: model.parameters.trainable,
-            configuration: .init(learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay))
+            configuration: .init(
+                learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay))
         var start = 0
         if resume, let latest = run.checkpoints().last {
             let state = try RunDirectory.loadState(TrainerState.self, from: latest.url)

@@ -21,7 +21,8 @@ public final class AdamW {
         public var weightDecay: Double = 0.01
 
         /// Makes a configuration.
-        public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0.01) {
+        public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0.01)
+        {
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2

@@ -56,7 +56,10 @@ public enum DType: Int32, Sendable, CaseIterable, Codable, CustomStringConvertib
     /// The dtype named as in `config.json`'s `torch_dtype` (`float32`, `bfloat16`, ...), or `nil`.
     public init?(name: String) {
         let aliases: [String: DType] = ["float": .float32, "half": .float16, "double": .float64, "long": .int64, "int": .int32]
-        if let d = aliases[name] { self = d; return }
+        if let d = aliases[name] {
+            self = d
+            return
+        }
         guard let match = DType.allCases.first(where: { $0.description == name }) else { return nil }
         self = match
     }
@@ -93,7 +96,7 @@ extension Int8: TensorElement { public static var dtype: DType { .int8 } }
 extension UInt8: TensorElement { public static var dtype: DType { .uint8 } }
 extension Bool: TensorElement { public static var dtype: DType { .bool } }
 #if !(os(macOS) && arch(x86_64))
-extension Float16: TensorElement { public static var dtype: DType { .float16 } }
+    extension Float16: TensorElement { public static var dtype: DType { .float16 } }
 #endif
 
 /// A Swift number usable as the scalar operand of a tensor op. Integer scalars keep integer tensors integral;

@@ -1,5 +1,5 @@
-import OrderedCollections
 import Foundation
+import OrderedCollections
 
 /// Named tensors with dotted keys as checkpoints name them (`model.layers.0.self_attn.q_proj.weight`).
 ///

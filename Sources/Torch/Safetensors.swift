@@ -1,5 +1,5 @@
-import OrderedCollections
 import Foundation
+import OrderedCollections
 
 /// A problem reading or writing a safetensors file. Each case names the file and what is wrong with it.
 public enum SafetensorsError: Error, LocalizedError, Equatable {
@@ -107,13 +107,15 @@ public struct SafetensorsFile: @unchecked Sendable {
         var cursor = 0
         for (name, entry) in found {
             if entry.range.lowerBound < cursor {
-                throw SafetensorsError.badOffsets(path: path, tensor: name, reason: "\(entry.range) overlap the previous tensor (which ends at \(cursor))")
+                throw SafetensorsError.badOffsets(
+                    path: path, tensor: name, reason: "\(entry.range) overlap the previous tensor (which ends at \(cursor))")
             }
             if entry.range.lowerBound > cursor {
                 throw SafetensorsError.badOffsets(path: path, tensor: name, reason: "\(entry.range) leave a gap after byte \(cursor)")
             }
             if entry.range.upperBound > dataSize {
-                throw SafetensorsError.badOffsets(path: path, tensor: name, reason: "\(entry.range) run past the \(dataSize)-byte data section")
+                throw SafetensorsError.badOffsets(
+                    path: path, tensor: name, reason: "\(entry.range) run past the \(dataSize)-byte data section")
             }
             cursor = entry.range.upperBound
         }
@@ -150,7 +152,8 @@ public struct SafetensorsFile: @unchecked Sendable {
         let expected = count.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow, !expected.overflow, expected.partialValue == offsets[1] - offsets[0] else {
             throw SafetensorsError.badOffsets(
-                path: path, tensor: name, reason: "\(offsets) span \(offsets[1] - offsets[0]) bytes, but shape \(shape) of \(dtype) needs \(expected.partialValue)")
+                path: path, tensor: name,
+                reason: "\(offsets) span \(offsets[1] - offsets[0]) bytes, but shape \(shape) of \(dtype) needs \(expected.partialValue)")
         }
         return Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
     }
@@ -168,8 +171,9 @@ public struct SafetensorsFile: @unchecked Sendable {
     public func tensor(_ name: String) throws -> Tensor {
         guard let entry = entries[name] else { throw SafetensorsError.missingTensor(path: path, tensor: name) }
         return data.withUnsafeBytes { raw in
-            Tensor(bytes: UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)]),
-                   shape: entry.shape, dtype: entry.dtype)
+            Tensor(
+                bytes: UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)]),
+                shape: entry.shape, dtype: entry.dtype)
         }
     }
 
@@ -198,7 +202,8 @@ public enum Safetensors {
     /// Writes `tensors` (in the given order) and `metadata` to `url` atomically: a temporary file beside it is
     /// written completely, then renamed over `url`, so a crash never leaves a half-written file under that name.
     public static func write(_ tensors: OrderedDictionary<String, Tensor>, metadata: [String: String] = [:], to url: URL) throws {
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        let temp = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         guard FileManager.default.createFile(atPath: temp.path, contents: nil),
             let handle = FileHandle(forWritingAtPath: temp.path)
         else { throw SafetensorsError.unwritable(path: url.path, reason: "cannot create \(temp.path)") }
@@ -230,7 +235,9 @@ public enum Safetensors {
             guard t.isDefined else { throw SafetensorsError.unwritable(path: path, reason: "tensor \"\(name)\" is undefined") }
             let size = t.count * t.dtype.byteSize
             let shape = t.shape.map(String.init).joined(separator: ",")
-            parts.append("\(try quoted(name)):{\"dtype\":\"\(t.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
+            parts.append(
+                "\(try quoted(name)):{\"dtype\":\"\(t.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}"
+            )
             offset += size
         }
         var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)

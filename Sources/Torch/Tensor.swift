@@ -72,9 +72,10 @@ public final class Tensor: @unchecked Sendable {
     /// A tensor whose element bytes are copied from `bytes` (little-endian, row-major), as safetensors stores them.
     public convenience init(bytes: UnsafeRawBufferPointer, shape: [Int], dtype: DType) {
         precondition(bytes.count == shape.reduce(1, *) * dtype.byteSize, "\(bytes.count) bytes for shape \(shape) of \(dtype)")
-        self.init(handle: Tensor.makeHandle("Tensor(bytes:shape:dtype:)") { out in
-            shape.int64s { pt_from_data(out, bytes.baseAddress, $0, $1, dtype.rawValue) }
-        })
+        self.init(
+            handle: Tensor.makeHandle("Tensor(bytes:shape:dtype:)") { out in
+                shape.int64s { pt_from_data(out, bytes.baseAddress, $0, $1, dtype.rawValue) }
+            })
     }
 
     /// A new handle sharing this tensor (no copy of data).

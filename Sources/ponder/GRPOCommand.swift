@@ -13,9 +13,12 @@ struct GRPO: AsyncParsableCommand {
     @Option(name: .long, help: "Policy model directory.") var model: String
     @Option(name: .long, help: "JSONL problems.") var data: String
     @Option(name: .long, help: "Field holding the question.") var promptField = "prompt"
-    @Option(name: .long, help: "Field holding the reference answer (GSM8K answers ending '#### n' are understood).") var answerField = "answer"
+    @Option(name: .long, help: "Field holding the reference answer (GSM8K answers ending '#### n' are understood).") var answerField =
+        "answer"
     @Flag(name: .long, help: "Send questions as user messages through the chat template.") var chat = false
-    @Option(name: .long, parsing: .upToNextOption, help: "Reward functions: accuracy, format, soft_format, tag_count, reasoning_steps, length, repetition.")
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "Reward functions: accuracy, format, soft_format, tag_count, reasoning_steps, length, repetition.")
     var reward: [String] = ["accuracy", "format"]
     @Option(name: .long, parsing: .upToNextOption, help: "One weight per reward function.") var rewardWeights: [Double] = []
     @Option(name: .long, help: "Completions per prompt.") var numGenerations: Int?
@@ -53,8 +56,9 @@ struct GRPO: AsyncParsableCommand {
         if !rewardWeights.isEmpty { c.rewardWeights = rewardWeights }
         let rewards = try reward.map(Self.rewardFunction)
         let policy = try ModelDirectory.load(dir, dtype: flags.computeDType!)
-        let engine = try Engine(model: policy, tokenizer: Tokenizer.load(directory: dir), template: chat ? ChatTemplate.detect(directory: dir) : nil,
-                                name: dir.lastPathComponent, options: .init(prefixCacheBytes: 0))
+        let engine = try Engine(
+            model: policy, tokenizer: Tokenizer.load(directory: dir), template: chat ? ChatTemplate.detect(directory: dir) : nil,
+            name: dir.lastPathComponent, options: .init(prefixCacheBytes: 0))
         let reference = c.objective.beta != 0 ? try ModelDirectory.load(dir, dtype: flags.computeDType!) : nil
         let problems = try Self.problems(URL(fileURLWithPath: data), promptField: promptField, answerField: answerField)
         let chat = self.chat
@@ -78,7 +82,8 @@ struct GRPO: AsyncParsableCommand {
         case "length": return LengthReward()
         case "repetition": return try RepetitionPenaltyReward()
         default:
-            throw ValidationError("unknown reward \"\(name)\" (known: accuracy, format, soft_format, tag_count, reasoning_steps, length, repetition)")
+            throw ValidationError(
+                "unknown reward \"\(name)\" (known: accuracy, format, soft_format, tag_count, reasoning_steps, length, repetition)")
         }
     }
 
@@ -89,7 +94,11 @@ struct GRPO: AsyncParsableCommand {
                 throw TrainingError.badData(path: url.path, line: i + 1, reason: "field \"\(promptField)\" is missing or not a string")
             }
             let raw: String
-            if let s = object[answerField] as? String { raw = s } else if let n = object[answerField] as? NSNumber { raw = n.stringValue } else {
+            if let s = object[answerField] as? String {
+                raw = s
+            } else if let n = object[answerField] as? NSNumber {
+                raw = n.stringValue
+            } else {
                 throw TrainingError.badData(path: url.path, line: i + 1, reason: "field \"\(answerField)\" is missing")
             }
             let answer = raw.components(separatedBy: "####").last!.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -37,7 +37,9 @@ struct Generate: AsyncParsableCommand {
                 }
                 if !delta.reasoning.isEmpty { Self.write(delta.reasoning, section: .reasoning, index: chunk.index, current: &sections) }
                 if !delta.answer.isEmpty { Self.write(delta.answer, section: .answer, index: chunk.index, current: &sections) }
-                if let reason = chunk.finishReason { FileHandle.standardOutput.write(Data("\n[\(chunk.index)] finished: \(reason.rawValue)\n".utf8)) }
+                if let reason = chunk.finishReason {
+                    FileHandle.standardOutput.write(Data("\n[\(chunk.index)] finished: \(reason.rawValue)\n".utf8))
+                }
             }
         } else {
             let response = try await engine.complete(request)
@@ -53,9 +55,12 @@ struct Generate: AsyncParsableCommand {
             }
             let u = response.usage
             let seconds = Date().timeIntervalSince(start)
-            FileHandle.standardError.write(Data(String(
-                format: "usage: %d prompt, %d completion (%d reasoning) tokens in %.2f s, %.1f tokens/s\n",
-                u.promptTokens, u.completionTokens, u.reasoningTokens, seconds, Double(u.completionTokens) / seconds).utf8))
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "usage: %d prompt, %d completion (%d reasoning) tokens in %.2f s, %.1f tokens/s\n",
+                        u.promptTokens, u.completionTokens, u.reasoningTokens, seconds, Double(u.completionTokens) / seconds
+                    ).utf8))
         }
     }
 

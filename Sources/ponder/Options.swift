@@ -28,8 +28,10 @@ struct ModelOptions: ParsableArguments {
         let url = URL(fileURLWithPath: model)
         let engine = try Engine.load(url, options: Engine.Options(dtype: dtype.flatMap(DType.init(name:))))
         let c = engine.model.configuration
-        FileHandle.standardError.write(Data(
-            "loaded \(url.lastPathComponent): \(c.family.rawValue), \(engine.model.parameterCount) parameters, \(engine.model.dtype), device \(Device.best), \(Torch.threadCount) threads\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "loaded \(url.lastPathComponent): \(c.family.rawValue), \(engine.model.parameterCount) parameters, \(engine.model.dtype), device \(Device.best), \(Torch.threadCount) threads\n"
+                    .utf8))
         return engine
     }
 }
@@ -54,7 +56,8 @@ struct SamplingOptions: ParsableArguments {
             budget = ThinkingBudget(minThinkingTokens: minThinkingTokens, maxThinkingTokens: maxThinkingTokens ?? budget?.maxThinkingTokens)
         }
         return SamplingParameters(
-            maxTokens: maxTokens ?? 256, temperature: temperature, topK: topK, topP: topP, minP: minP, stop: stop, seed: seed, n: n, thinking: budget)
+            maxTokens: maxTokens ?? 256, temperature: temperature, topK: topK, topP: topP, minP: minP, stop: stop, seed: seed, n: n,
+            thinking: budget)
     }
 
     func validate() throws {

@@ -11,7 +11,10 @@ struct Pretrain: AsyncParsableCommand {
 
     @Option(name: .long, help: "Model directory (config.json, tokenizer.json; weights unless --from-scratch).") var model: String
     @Flag(name: .long, help: "Initialise fresh weights from the directory's config.json instead of loading them.") var fromScratch = false
-    @Option(name: .long, help: "Training text: a .jsonl file (see --text-field) or a plain text file (one document per blank-line-separated block).") var data: String
+    @Option(
+        name: .long,
+        help: "Training text: a .jsonl file (see --text-field) or a plain text file (one document per blank-line-separated block).")
+    var data: String
     @Option(name: .long, help: "The JSONL field holding a document.") var textField = "text"
     @Option(name: .long, help: "Tokens per window.") var contextLength: Int?
     @Option(name: .long, help: "Windows per micro-batch.") var batchSize: Int?
@@ -20,11 +23,13 @@ struct Pretrain: AsyncParsableCommand {
     func run() async throws {
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
-        var config = try flags.base(Pretrainer.Configuration.self, fallback: Pretrainer.Configuration(training: TrainingOptions(steps: 100)))
+        var config = try flags.base(
+            Pretrainer.Configuration.self, fallback: Pretrainer.Configuration(training: TrainingOptions(steps: 100)))
         flags.apply(to: &config.training)
         if let contextLength { config.contextLength = contextLength }
         if let batchSize { config.batchSize = batchSize }
-        let network = fromScratch
+        let network =
+            fromScratch
             ? try CausalLM(configuration: ModelDirectory.configuration(at: dir), seed: config.training.seed, dtype: flags.computeDType!)
             : try ModelDirectory.load(dir, dtype: flags.computeDType!)
         let documents = try Self.documents(URL(fileURLWithPath: data), field: textField)
@@ -32,7 +37,10 @@ struct Pretrain: AsyncParsableCommand {
             throw ValidationError("\(model): the tokenizer and config name no end-of-sequence token to separate documents")
         }
         let trainer = try Pretrainer(configuration: config, model: network, tokenizer: tokenizer, documents: documents, endToken: end)
-        FileHandle.standardError.write(Data("pretraining \(network.parameterCount) parameters on \(trainer.windowCount) windows of \(config.contextLength) tokens\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "pretraining \(network.parameterCount) parameters on \(trainer.windowCount) windows of \(config.contextLength) tokens\n"
+                    .utf8))
         let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
         let last = try trainer.train(
             run: RunDirectory(URL(fileURLWithPath: flags.run)), resume: flags.resume, tokenizerFiles: tokenizerFiles(dir),

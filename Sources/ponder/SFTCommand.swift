@@ -6,7 +6,8 @@ import PonderTokenizers
 import PonderTraining
 
 struct SFT: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sft", abstract: "Supervised fine-tuning with the loss on completion tokens only.")
+    static let configuration = CommandConfiguration(
+        commandName: "sft", abstract: "Supervised fine-tuning with the loss on completion tokens only.")
 
     @Option(name: .long, help: "Model directory to fine-tune.") var model: String
     @Option(name: .long, help: "JSONL examples.") var data: String
@@ -20,19 +21,22 @@ struct SFT: AsyncParsableCommand {
     func run() async throws {
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
-        var config = try flags.base(SFTTrainer.Configuration.self, fallback: SFTTrainer.Configuration(training: TrainingOptions(steps: 100)))
+        var config = try flags.base(
+            SFTTrainer.Configuration.self, fallback: SFTTrainer.Configuration(training: TrainingOptions(steps: 100)))
         flags.apply(to: &config.training)
         if let batchSize { config.batchSize = batchSize }
         if let maxLength { config.maxLength = maxLength }
         let network = try ModelDirectory.load(dir, dtype: flags.computeDType!)
         let url = URL(fileURLWithPath: data)
-        let prompts = try JSONLines.strings(url, field: promptField), completions = try JSONLines.strings(url, field: completionField)
+        let prompts = try JSONLines.strings(url, field: promptField)
+        let completions = try JSONLines.strings(url, field: completionField)
         let examples = zip(prompts, completions).map { SFTExample(prompt: chat ? .chat([.user($0)]) : .text($0), completion: $1) }
         let template = chat ? try ChatTemplate.detect(directory: dir) : nil
         guard let end = tokenizer.specialTokenIDs.eos.first ?? network.configuration.eosTokenIds.first else {
             throw ValidationError("\(model): no end-of-sequence token is configured")
         }
-        let trainer = try SFTTrainer(configuration: config, model: network, tokenizer: tokenizer, template: template, examples: examples, endToken: end)
+        let trainer = try SFTTrainer(
+            configuration: config, model: network, tokenizer: tokenizer, template: template, examples: examples, endToken: end)
         let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
         let last = try trainer.train(
             run: RunDirectory(URL(fileURLWithPath: flags.run)), resume: flags.resume, tokenizerFiles: tokenizerFiles(dir),

@@ -18,7 +18,9 @@ struct TrainingFlags: ParsableArguments {
     @Option(name: .long, help: "Checkpoint every N steps.") var saveEvery: Int?
     @Option(name: .long, help: "Checkpoints kept.") var keepCheckpoints: Int?
     @Option(name: .long, help: "Seed for data order and sampling.") var seed: UInt64?
-    @Option(name: .long, help: "Compute dtype for training: float32 (default) or bfloat16 (weights, gradients and optimizer state in bfloat16).")
+    @Option(
+        name: .long, help: "Compute dtype for training: float32 (default) or bfloat16 (weights, gradients and optimizer state in bfloat16)."
+    )
     var dtype = "float32"
 
     func validate() throws {

@@ -3,7 +3,8 @@ import XCTest
 
 /// Runs the built `ponder` executable (it sits beside the test bundle in the build directory).
 final class CLITests: XCTestCase {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let fixtureModel = repository.appendingPathComponent("Tests/PonderModelsTests/Fixtures/tiny-qwen3")
 
     var binary: URL {
@@ -16,7 +17,8 @@ final class CLITests: XCTestCase {
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
@@ -25,7 +27,8 @@ final class CLITests: XCTestCase {
 
     func ponder(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let (p, out, err) = try launch(arguments)
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
@@ -35,11 +38,16 @@ final class CLITests: XCTestCase {
     }
 
     func testGenerateOnAFixtureModel() throws {
-        let r = try ponder(["generate", "--model", Self.fixtureModel.path, "--prompt", "Question 3:", "--max-tokens", "8", "--seed", "1", "--n", "2"])
+        let r = try ponder([
+            "generate", "--model", Self.fixtureModel.path, "--prompt", "Question 3:", "--max-tokens", "8", "--seed", "1", "--n", "2",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("=== completion 1"), r.stdout)
         XCTAssertTrue(r.stderr.contains("usage: 3 prompt, 16 completion"), r.stderr)
-        let streamed = try ponder(["generate", "--model", Self.fixtureModel.path, "--prompt", "hi <think>", "--stream", "--max-tokens", "6", "--max-thinking-tokens", "2", "--seed", "2"])
+        let streamed = try ponder([
+            "generate", "--model", Self.fixtureModel.path, "--prompt", "hi <think>", "--stream", "--max-tokens", "6",
+            "--max-thinking-tokens", "2", "--seed", "2",
+        ])
         XCTAssertEqual(streamed.status, 0, streamed.stderr)
         XCTAssertTrue(streamed.stdout.contains("[0] finished"), streamed.stdout)
         let bad = try ponder(["generate", "--model", "/nonexistent", "--prompt", "x"])
@@ -55,7 +63,8 @@ final class CLITests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-verify-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let input = dir.appendingPathComponent("pairs.jsonl")
-        try "{\"gold\": \"42\", \"prediction\": \"#### 42\"}\n{\"gold\": \"3\", \"prediction\": \"\\\\boxed{4}\"}\n".write(to: input, atomically: true, encoding: .utf8)
+        try "{\"gold\": \"42\", \"prediction\": \"#### 42\"}\n{\"gold\": \"3\", \"prediction\": \"\\\\boxed{4}\"}\n".write(
+            to: input, atomically: true, encoding: .utf8)
         let batch = try ponder(["verify", "--input", input.path, "--output", dir.appendingPathComponent("out.jsonl").path])
         XCTAssertEqual(batch.status, 0, batch.stderr)
         let lines = try String(contentsOf: dir.appendingPathComponent("out.jsonl"), encoding: .utf8).split(separator: "\n")
@@ -71,10 +80,15 @@ final class CLITests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let corpus = dir.appendingPathComponent("corpus.txt")
-        try (0..<200).map { "Question \($0): what is \($0) + 4? The answer is \($0 + 4)." }.joined(separator: "\n\n").write(to: corpus, atomically: true, encoding: .utf8)
+        try (0..<200).map { "Question \($0): what is \($0) + 4? The answer is \($0 + 4)." }.joined(separator: "\n\n").write(
+            to: corpus, atomically: true, encoding: .utf8)
         func args(_ run: String) -> [String] {
-            ["pretrain", "--model", Self.fixtureModel.path, "--from-scratch", "--data", corpus.path, "--run", dir.appendingPathComponent(run).path,
-             "--steps", "40", "--save-every", "3", "--batch-size", "4", "--context-length", "48", "--seed", "5", "--learning-rate", "0.002"]
+            [
+                "pretrain", "--model", Self.fixtureModel.path, "--from-scratch", "--data", corpus.path, "--run",
+                dir.appendingPathComponent(run).path,
+                "--steps", "40", "--save-every", "3", "--batch-size", "4", "--context-length", "48", "--seed", "5", "--learning-rate",
+                "0.002",
+            ]
         }
         let straight = try ponder(args("straight"))
         XCTAssertEqual(straight.status, 0, straight.stderr)
@@ -109,14 +123,18 @@ extension CLITests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-int-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let corpus = dir.appendingPathComponent("corpus.txt")
-        try (0..<200).map { "Question \($0): what is \($0) + 4? The answer is \($0 + 4)." }.joined(separator: "\n\n").write(to: corpus, atomically: true, encoding: .utf8)
+        try (0..<200).map { "Question \($0): what is \($0) + 4? The answer is \($0 + 4)." }.joined(separator: "\n\n").write(
+            to: corpus, atomically: true, encoding: .utf8)
         let (p, _, err) = try launch([
-            "pretrain", "--model", Self.fixtureModel.path, "--from-scratch", "--data", corpus.path, "--run", dir.appendingPathComponent("run").path,
+            "pretrain", "--model", Self.fixtureModel.path, "--from-scratch", "--data", corpus.path, "--run",
+            dir.appendingPathComponent("run").path,
             "--steps", "100000", "--save-every", "100000", "--batch-size", "2", "--context-length", "32", "--dtype", "bfloat16",
         ])
         let metrics = dir.appendingPathComponent("run/metrics.jsonl")
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, ((try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 3 { usleep(5_000) }
+        while Date() < deadline, ((try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 3 {
+            usleep(5_000)
+        }
         kill(p.processIdentifier, SIGINT)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()

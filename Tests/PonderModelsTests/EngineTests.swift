@@ -1,8 +1,9 @@
 import PonderCore
-@testable import PonderModels
 import PonderTokenizers
 import Torch
 import XCTest
+
+@testable import PonderModels
 
 /// A tiny random model over a Ponder-trained byte-level tokenizer with `<think>` tokens.
 func makeTestEngine(prefixCacheBytes: Int = 0) throws -> Engine {
@@ -12,8 +13,9 @@ func makeTestEngine(prefixCacheBytes: Int = 0) throws -> Engine {
         family: .qwen3, vocabularySize: tokenizer.vocabularySize, hiddenSize: 32, intermediateSize: 64, layerCount: 2, headCount: 4,
         keyValueHeadCount: 2, maxPositionEmbeddings: 256, eosTokenIds: [0])
     let model = try CausalLM(configuration: config, seed: 11)
-    return Engine(model: model, tokenizer: tokenizer, template: .chatML(defaultSystemPrompt: nil), name: "test",
-                  options: Engine.Options(prefixCacheBytes: prefixCacheBytes))
+    return Engine(
+        model: model, tokenizer: tokenizer, template: .chatML(defaultSystemPrompt: nil), name: "test",
+        options: Engine.Options(prefixCacheBytes: prefixCacheBytes))
 }
 
 final class EngineTests: XCTestCase {
@@ -75,7 +77,10 @@ final class EngineTests: XCTestCase {
             XCTAssertEqual(c.reasoningTokens, 3)
             XCTAssertEqual(r.usage.reasoningTokens, 3)
         }
-        XCTAssertThrowsError(try engine.completeBatch([request("x", SamplingParameters(thinking: ThinkingBudget(minThinkingTokens: 5, maxThinkingTokens: 2)))]))
+        XCTAssertThrowsError(
+            try engine.completeBatch([
+                request("x", SamplingParameters(thinking: ThinkingBudget(minThinkingTokens: 5, maxThinkingTokens: 2)))
+            ]))
         XCTAssertEqual(ReasoningEffort.low.budget.maxThinkingTokens, 256)
     }
 
@@ -84,7 +89,8 @@ final class EngineTests: XCTestCase {
         let engine = try makeTestEngine()
         let a = request("Question 1:", SamplingParameters(maxTokens: 10, temperature: 0))
         let b = request("Question 22: what", SamplingParameters(maxTokens: 14, temperature: 1.3, topK: 5, stop: ["?"], seed: 9, n: 2))
-        let soloA = try engine.completeBatch([a])[0], soloB = try engine.completeBatch([b])[0]
+        let soloA = try engine.completeBatch([a])[0]
+        let soloB = try engine.completeBatch([b])[0]
         async let ra = engine.complete(a)
         async let rb = engine.complete(b)
         let (x, y) = try await (ra, rb)
@@ -117,7 +123,8 @@ final class EngineTests: XCTestCase {
     func testPrefixReuseIsReported() throws {
         let engine = try makeTestEngine(prefixCacheBytes: 1 << 24)
         let first = try engine.completeBatch([request("Question 5: what is 5 + 15?", .greedy(maxTokens: 6))])[0]
-        let continued = CompletionRequest(prompt: .text("Question 5: what is 5 + 15?"), continuation: first.completions[0].text, parameters: .greedy(maxTokens: 4))
+        let continued = CompletionRequest(
+            prompt: .text("Question 5: what is 5 + 15?"), continuation: first.completions[0].text, parameters: .greedy(maxTokens: 4))
         let second = try engine.completeBatch([continued])[0]
         XCTAssertGreaterThan(second.usage.cachedPromptTokens, first.usage.promptTokens - 1)
     }

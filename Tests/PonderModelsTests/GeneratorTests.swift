@@ -1,22 +1,33 @@
 import PonderCore
-@testable import PonderModels
 import Torch
 import XCTest
+
+@testable import PonderModels
 
 final class GeneratorTests: XCTestCase {
     var model: CausalLM!
     override func setUpWithError() throws { model = try ModelDirectory.load(fixtureURL("tiny-qwen3")) }
 
-    func row(_ prompt: [Int], temperature: Double = 0, maxTokens: Int = 10, seed: UInt64 = 0, index: Int = 0, controller: SequenceController? = nil) -> GenerationRow {
-        GenerationRow(prompt: prompt, sampling: RowSampling(temperature: temperature), maxTokens: maxTokens, random: SampleRandom(seed: seed, index: index), controller: controller)
+    func row(
+        _ prompt: [Int], temperature: Double = 0, maxTokens: Int = 10, seed: UInt64 = 0, index: Int = 0,
+        controller: SequenceController? = nil
+    ) -> GenerationRow {
+        GenerationRow(
+            prompt: prompt, sampling: RowSampling(temperature: temperature), maxTokens: maxTokens,
+            random: SampleRandom(seed: seed, index: index), controller: controller)
     }
 
     func testBatchingDoesNotChangeAResult() throws {
         let g = Generator(model: model, endTokens: [])
-        let a = [5, 17, 33, 8, 41, 9], b = [70, 3], c = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+        let a = [5, 17, 33, 8, 41, 9]
+        let b = [70, 3]
+        let c = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
         for temperature in [0.0, 1.0] {
             let (alone, _) = try g.generate([row(a, temperature: temperature, seed: 3)])
-            let (batched, _) = try g.generate([row(b, temperature: temperature, seed: 9), row(a, temperature: temperature, seed: 3), row(c, temperature: temperature, seed: 1)])
+            let (batched, _) = try g.generate([
+                row(b, temperature: temperature, seed: 9), row(a, temperature: temperature, seed: 3),
+                row(c, temperature: temperature, seed: 1),
+            ])
             XCTAssertEqual(batched[1].tokens, alone[0].tokens, "temperature \(temperature)")
             for (x, y) in zip(batched[1].logprobs, alone[0].logprobs) { XCTAssertEqual(x, y, accuracy: 1e-4) }
         }
@@ -58,7 +69,8 @@ final class GeneratorTests: XCTestCase {
         let cache = KVCache(configuration: model.configuration, batch: 1, capacity: 20, dtype: model.dtype)
         withNoGrad {
             _ = model(Tensor(prompt.map(Int64.init), shape: [1, 7]), cache: cache)
-            let single = cache.fork(rows: [0]), pair = cache.fork(rows: [0, 0])
+            let single = cache.fork(rows: [0])
+            let pair = cache.fork(rows: [0, 0])
             let next = Tensor([30] as [Int64], shape: [1, 1])
             let original = model(next, cache: cache)
             XCTAssertEqual(maxDifference(model(next, cache: single), original), 0, "same shapes: bit-identical")
@@ -91,22 +103,30 @@ final class GeneratorTests: XCTestCase {
     }
 
     func testBudgetForcing() throws {
-        let thinkEnd = 90, wait = [91, 92]
+        let thinkEnd = 90
+        let wait = [91, 92]
         // Maximum: after 3 thinking tokens the end of thinking is forced in.
-        let capped = try BudgetController(budget: ThinkingBudget(maxThinkingTokens: 3), startsThinking: true, thinkStart: [89], thinkEnd: [thinkEnd], continuation: wait, endTokens: [])
+        let capped = try BudgetController(
+            budget: ThinkingBudget(maxThinkingTokens: 3), startsThinking: true, thinkStart: [89], thinkEnd: [thinkEnd], continuation: wait,
+            endTokens: [])
         let (out, _) = try Generator(model: model, endTokens: []).generate([row([1, 2, 3], maxTokens: 8, controller: capped)])
         XCTAssertEqual(out[0].tokens[3], thinkEnd)
         XCTAssertFalse(capped.thinking)
         XCTAssertEqual(capped.thinkingTokens, 3)
         // Minimum: an early end of thinking (or of the sequence) becomes "Wait" and thinking goes on.
-        let floor = try BudgetController(budget: ThinkingBudget(minThinkingTokens: 4), startsThinking: true, thinkStart: [89], thinkEnd: [thinkEnd], continuation: wait, endTokens: [2])
+        let floor = try BudgetController(
+            budget: ThinkingBudget(minThinkingTokens: 4), startsThinking: true, thinkStart: [89], thinkEnd: [thinkEnd], continuation: wait,
+            endTokens: [2])
         XCTAssertEqual(floor.replace(sampled: thinkEnd), 91)
         XCTAssertEqual(floor.forcedToken(), 92)
         XCTAssertNil(floor.forcedToken())
         XCTAssertEqual(floor.replace(sampled: 2), 91, "EOS while thinking is an early end too")
         for t in [91, 92, 40, 41] { XCTAssertNil(floor.accept(t)) }
         XCTAssertEqual(floor.replace(sampled: thinkEnd), thinkEnd, "after the minimum the model may close")
-        XCTAssertThrowsError(try BudgetController(budget: ThinkingBudget(minThinkingTokens: 2), startsThinking: true, thinkStart: [], thinkEnd: [5, 6], continuation: wait, endTokens: []))
+        XCTAssertThrowsError(
+            try BudgetController(
+                budget: ThinkingBudget(minThinkingTokens: 2), startsThinking: true, thinkStart: [], thinkEnd: [5, 6], continuation: wait,
+                endTokens: []))
     }
 }
 
@@ -116,7 +136,8 @@ final class SamplerTests: XCTestCase {
     func draws(_ s: RowSampling, count: Int = 3000) -> [Int] {
         var random = SampleRandom(seed: 5, index: 0)
         let batch = logits.expanded([count, 6]).contiguous()
-        return Sampler.sample(logits: batch, rows: Array(repeating: s, count: count), uniforms: (0..<count).map { _ in random.uniform() }).tokens
+        return Sampler.sample(logits: batch, rows: Array(repeating: s, count: count), uniforms: (0..<count).map { _ in random.uniform() })
+            .tokens
     }
 
     func testTruncationNeverEmitsExcludedTokens() {
@@ -144,9 +165,12 @@ final class SamplerTests: XCTestCase {
 
     func testPerRowSettingsInOneBatch() {
         let batch = concatenated([logits, logits])
-        let (tokens, logprobs) = Sampler.sample(logits: batch, rows: [RowSampling(temperature: 0), RowSampling(temperature: 2, topK: 1)], uniforms: [0.5, 0.99])
+        let (tokens, logprobs) = Sampler.sample(
+            logits: batch, rows: [RowSampling(temperature: 0), RowSampling(temperature: 2, topK: 1)], uniforms: [0.5, 0.99])
         XCTAssertEqual(tokens, [3, 3])
         let scaled = [0.0, 1, 2, 3, -1, 0.5].map { Foundation.exp($0 / 2) }
-        XCTAssertEqual(logprobs[1], Foundation.log(scaled[3] / scaled.reduce(0, +)), accuracy: 1e-5, "log-probability of the temperature-scaled distribution")
+        XCTAssertEqual(
+            logprobs[1], Foundation.log(scaled[3] / scaled.reduce(0, +)), accuracy: 1e-5,
+            "log-probability of the temperature-scaled distribution")
     }
 }

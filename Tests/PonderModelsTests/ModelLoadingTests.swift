@@ -1,8 +1,9 @@
 import Foundation
 import PonderCore
-@testable import PonderModels
 import Torch
 import XCTest
+
+@testable import PonderModels
 
 func fixtureURL(_ name: String) -> URL {
     Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures")!
@@ -34,7 +35,9 @@ final class ModelLoadingTests: XCTestCase {
             let expected = try Safetensors.read(fixtureURL(name).appendingPathComponent("expected.safetensors"))
             let generator = Generator(model: model, endTokens: [])
             let prompt = expected["prompt_ids"]!.toArray(Int.self)
-            let (out, stats) = try generator.generate([GenerationRow(prompt: prompt, sampling: RowSampling(temperature: 0), maxTokens: 12, random: SampleRandom(seed: 0, index: 0))])
+            let (out, stats) = try generator.generate([
+                GenerationRow(prompt: prompt, sampling: RowSampling(temperature: 0), maxTokens: 12, random: SampleRandom(seed: 0, index: 0))
+            ])
             XCTAssertEqual(out[0].tokens, expected["greedy_ids"]!.toArray(Int.self), name)
             XCTAssertEqual(out[0].finishReason, .length)
             XCTAssertEqual(stats.prefillTokens, prompt.count)
@@ -59,7 +62,9 @@ final class ModelLoadingTests: XCTestCase {
         var classic = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL("tiny-llama/config.json"))) as! [String: Any]
         classic.removeValue(forKey: "rope_parameters")
         classic["rope_theta"] = 500000.0
-        classic["rope_scaling"] = ["type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16]
+        classic["rope_scaling"] = [
+            "type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16,
+        ]
         XCTAssertEqual(try ModelConfiguration(json: JSONSerialization.data(withJSONObject: classic), path: "c.json"), llama)
     }
 
@@ -68,8 +73,11 @@ final class ModelLoadingTests: XCTestCase {
         func expect(_ change: (inout [String: Any]) -> Void, _ fragment: String, line: UInt = #line) {
             var d = base
             change(&d)
-            XCTAssertThrowsError(try ModelConfiguration(json: JSONSerialization.data(withJSONObject: d), path: "m/config.json"), line: line) {
-                XCTAssertTrue($0.localizedDescription.contains(fragment) && $0.localizedDescription.contains("m/config.json"), $0.localizedDescription, line: line)
+            XCTAssertThrowsError(try ModelConfiguration(json: JSONSerialization.data(withJSONObject: d), path: "m/config.json"), line: line)
+            {
+                XCTAssertTrue(
+                    $0.localizedDescription.contains(fragment) && $0.localizedDescription.contains("m/config.json"),
+                    $0.localizedDescription, line: line)
             }
         }
         expect({ $0.removeValue(forKey: "hidden_size") }, "\"hidden_size\" is missing")
@@ -93,7 +101,8 @@ final class ModelLoadingTests: XCTestCase {
         }
         store["model.layers.1.self_attn.k_norm.weight"] = Tensor.ones([5])
         XCTAssertThrowsError(try CausalLM(configuration: config, parameters: store, path: "dir")) {
-            XCTAssertEqual($0 as? ModelError, .weightShape(path: "dir", key: "model.layers.1.self_attn.k_norm.weight", expected: [24], found: [5]))
+            XCTAssertEqual(
+                $0 as? ModelError, .weightShape(path: "dir", key: "model.layers.1.self_attn.k_norm.weight", expected: [24], found: [5]))
         }
         store["model.layers.1.self_attn.k_norm.weight"] = Tensor.ones([24])
         store["model.layers.9.extra.weight"] = Tensor.ones([1])
@@ -130,15 +139,19 @@ final class ModelLoadingTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let weights = try Safetensors.read(source.appendingPathComponent("model.safetensors"))
         let keys = Array(weights.keys)
-        let first = keys.prefix(keys.count / 2), second = keys.dropFirst(keys.count / 2)
+        let first = keys.prefix(keys.count / 2)
+        let second = keys.dropFirst(keys.count / 2)
         try Safetensors.write(weights.filter { first.contains($0.key) }, to: dir.appendingPathComponent("model-00001-of-00002.safetensors"))
-        try Safetensors.write(weights.filter { second.contains($0.key) }, to: dir.appendingPathComponent("model-00002-of-00002.safetensors"))
+        try Safetensors.write(
+            weights.filter { second.contains($0.key) }, to: dir.appendingPathComponent("model-00002-of-00002.safetensors"))
         var map: [String: String] = [:]
         for k in first { map[k] = "model-00001-of-00002.safetensors" }
         for k in second { map[k] = "model-00002-of-00002.safetensors" }
-        try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(
+            to: dir.appendingPathComponent("model.safetensors.index.json"))
         try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
-        let sharded = try ModelDirectory.load(dir), whole = try ModelDirectory.load(source)
+        let sharded = try ModelDirectory.load(dir)
+        let whole = try ModelDirectory.load(source)
         let ids = Tensor.arange(3, 12).reshaped(1, 9)
         XCTAssertEqual(withNoGrad { maxDifference(sharded(ids), whole(ids)) }, 0)
     }

@@ -28,7 +28,10 @@ import Testing
 
     @Test func badJSON() {
         let e = error { try Tokenizer(tokenizerJSON: Data("{\"model\": ".utf8), source: "broken.json") }
-        guard case .invalidJSON(let file, _) = e else { Issue.record("got \(String(describing: e))"); return }
+        guard case .invalidJSON(let file, _) = e else {
+            Issue.record("got \(String(describing: e))")
+            return
+        }
         #expect(file == "broken.json")
         #expect(e?.errorDescription?.contains("broken.json") == true)
     }
@@ -55,7 +58,10 @@ import Testing
         model["merges"] = merges
         object["model"] = model
         let e = error { try load(object) }
-        guard case .invalidValue(let path, let reason) = e else { Issue.record("got \(String(describing: e))"); return }
+        guard case .invalidValue(let path, let reason) = e else {
+            Issue.record("got \(String(describing: e))")
+            return
+        }
         #expect(path == "model.merges[7]")
         #expect(reason.contains("not-a-token"))
     }
@@ -66,7 +72,10 @@ import Testing
         model["merges"] = ["a b c"]
         object["model"] = model
         let e = error { try load(object) }
-        guard case .invalidValue(let path, _) = e else { Issue.record("got \(String(describing: e))"); return }
+        guard case .invalidValue(let path, _) = e else {
+            Issue.record("got \(String(describing: e))")
+            return
+        }
         #expect(path == "model.merges[0]")
     }
 
@@ -80,7 +89,10 @@ import Testing
             ],
         ]
         let e = error { try load(object) }
-        guard case .invalidValue(let path, _) = e else { Issue.record("got \(String(describing: e))"); return }
+        guard case .invalidValue(let path, _) = e else {
+            Issue.record("got \(String(describing: e))")
+            return
+        }
         #expect(path == "pre_tokenizer.pretokenizers[0].pattern.Regex")
     }
 
@@ -118,7 +130,10 @@ import Testing
 
     @Test func missingFile() {
         let e = error { try Tokenizer(contentsOf: URL(fileURLWithPath: "/nonexistent/tokenizer.json")) }
-        guard case .unreadableFile(let path, _) = e else { Issue.record("got \(String(describing: e))"); return }
+        guard case .unreadableFile(let path, _) = e else {
+            Issue.record("got \(String(describing: e))")
+            return
+        }
         #expect(path == "/nonexistent/tokenizer.json")
     }
 }
@@ -128,7 +143,10 @@ import Testing
     @Test func parsesEscapesAndNumbers() throws {
         let text = #"{"a": "x\u00e9\ud83c\udf89\n\"\\\/", "b": [1, -2.5e3, true, false, null], "a": 7}"#
         let value = try JSONValue.parse(Array(text.utf8), file: "t.json")
-        guard case .array(let items)? = value["b"] else { Issue.record("no array"); return }
+        guard case .array(let items)? = value["b"] else {
+            Issue.record("no array")
+            return
+        }
         #expect(items.count == 5)
         if case .double(let d) = items[1] { #expect(d == -2500) } else { Issue.record("not a double") }
         if case .int(let n)? = value["a"] { #expect(n == 7) } else { Issue.record("repeated key: the last one wins") }
@@ -145,7 +163,10 @@ import Testing
             _ = try JSONValue.parse(Array("{\n  \"a\": [1,\n  2 x]\n}".utf8), file: "t.json")
             Issue.record("parsed invalid JSON")
         } catch let error as TokenizerError {
-            guard case .invalidJSON(let file, let reason) = error else { Issue.record("\(error)"); return }
+            guard case .invalidJSON(let file, let reason) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(file == "t.json")
             #expect(reason.contains("line 3, column 5"), "\(reason)")
         } catch {

@@ -2,10 +2,11 @@ import Foundation
 import PonderCore
 import PonderModels
 import PonderTokenizers
-@testable import PonderTraining
 import PonderVerifiers
 import Torch
 import XCTest
+
+@testable import PonderTraining
 
 /// The tiny fixture model directory (random Qwen2 with a byte-level tokenizer).
 let fixtureModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -17,7 +18,9 @@ func temporaryDirectory(_ name: String) -> URL {
     return url
 }
 
-let arithmeticCorpus = (0..<120).map { i in "Question \(i): what is \(i) + \(i % 7)? <think>\(i) + \(i % 7) = \(i + i % 7)</think> The answer is \(i + i % 7)." }
+let arithmeticCorpus = (0..<120).map { i in
+    "Question \(i): what is \(i) + \(i % 7)? <think>\(i) + \(i % 7) = \(i + i % 7)</think> The answer is \(i + i % 7)."
+}
 
 final class TrainingTests: XCTestCase {
     func testScheduleMatchesTransformers() {
@@ -27,7 +30,8 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(s.rate(at: 10), 1)
         XCTAssertEqual(s.rate(at: 60), 0.5, accuracy: 1e-12)
         XCTAssertEqual(s.rate(at: 110), 0, accuracy: 1e-12)
-        XCTAssertEqual(LearningRateSchedule(peak: 1, totalSteps: 100, decay: .cosine, minimumRatio: 0.1).rate(at: 50), 0.55, accuracy: 1e-12)
+        XCTAssertEqual(
+            LearningRateSchedule(peak: 1, totalSteps: 100, decay: .cosine, minimumRatio: 0.1).rate(at: 50), 0.55, accuracy: 1e-12)
         XCTAssertEqual(LearningRateSchedule(peak: 2, totalSteps: 100, decay: .linear).rate(at: 75), 0.5, accuracy: 1e-12)
         XCTAssertEqual(LearningRateSchedule(peak: 2, totalSteps: 100, decay: .constant).rate(at: 75), 2)
     }
@@ -77,8 +81,10 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(stopped, 3)
         XCTAssertEqual(broken.checkpoints().last?.step, 3)
         // A half-written checkpoint directory and one without its state file are never used.
-        try FileManager.default.createDirectory(at: broken.checkpointsURL.appendingPathComponent(".step-5.tmp"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: broken.checkpointsURL.appendingPathComponent("step-9"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: broken.checkpointsURL.appendingPathComponent(".step-5.tmp"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: broken.checkpointsURL.appendingPathComponent("step-9"), withIntermediateDirectories: true)
         XCTAssertEqual(broken.checkpoints().last?.step, 3)
         let finished = try pretrainer(steps: 6).train(run: broken, resume: true)
         XCTAssertEqual(finished, 6)
@@ -97,8 +103,12 @@ final class TrainingTests: XCTestCase {
         options.decay = .constant
         let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: 2)
         let tokenizer = try Tokenizer.load(directory: fixtureModel)
-        let examples = (0..<16).map { SFTExample(prompt: .text("Question \($0): what is \($0) + 1?"), completion: " The answer is \($0 + 1).") }
-        let sft = try SFTTrainer(configuration: .init(training: options, batchSize: 4), model: model, tokenizer: tokenizer, template: nil, examples: examples, endToken: 0)
+        let examples = (0..<16).map {
+            SFTExample(prompt: .text("Question \($0): what is \($0) + 1?"), completion: " The answer is \($0 + 1).")
+        }
+        let sft = try SFTTrainer(
+            configuration: .init(training: options, batchSize: 4), model: model, tokenizer: tokenizer, template: nil, examples: examples,
+            endToken: 0)
         // The loss counts exactly the completion tokens (and the end token) of the batch.
         let (_, targets) = sft.loss([0, 1])
         let expected = [0, 1].reduce(0) { $0 + tokenizer.encode(examples[$1].completion, addSpecialTokens: false).count + 1 }
@@ -131,10 +141,13 @@ final class GRPOTrainerTests: XCTestCase {
         // A freshly initialised policy samples nearly uniformly, so every group has reward spread to learn from.
         let config = try ModelDirectory.configuration(at: fixtureModel)
         let policy = try CausalLM(configuration: config, seed: 7)
-        let engine = Engine(model: policy, tokenizer: try Tokenizer.load(directory: fixtureModel), template: nil, name: "policy", options: .init(prefixCacheBytes: 0))
+        let engine = Engine(
+            model: policy, tokenizer: try Tokenizer.load(directory: fixtureModel), template: nil, name: "policy",
+            options: .init(prefixCacheBytes: 0))
         let problems = (0..<12).map { Problem.math(id: "p\($0)", prompt: "Question \($0): what is \($0) + 2?", answer: "\($0 + 2)") }
         let reference = c.objective.beta != 0 ? try CausalLM(configuration: config, seed: 7) : nil
-        return try GRPOTrainer(configuration: c, policy: policy, engine: engine, rewards: [DigitShareReward()], problems: problems, reference: reference)
+        return try GRPOTrainer(
+            configuration: c, policy: policy, engine: engine, rewards: [DigitShareReward()], problems: problems, reference: reference)
     }
 
     func testRewardRisesAndMetricsAreLogged() async throws {
@@ -144,11 +157,15 @@ final class GRPOTrainerTests: XCTestCase {
         _ = try await trainer.train(run: run) { rewards.append($0.metrics["reward"]!) }
         XCTAssertEqual(rewards.count, 16)
         XCTAssertGreaterThan(rewards.suffix(4).reduce(0, +), rewards.prefix(4).reduce(0, +) + 0.1, "\(rewards)")
-        let first = try JSONSerialization.jsonObject(with: Data(String(contentsOf: run.metricsURL, encoding: .utf8).split(separator: "\n")[0].utf8)) as! [String: Any]
-        for key in ["reward", "reward_std", "rewards/digits/mean", "rewards/digits/std", "frac_reward_zero_std", "completions/mean_length",
-                    "completions/min_length", "completions/max_length", "completions/clipped_ratio", "entropy", "clip_ratio/low_mean",
-                    "clip_ratio/high_mean", "clip_ratio/region_mean", "grad_norm", "learning_rate", "step_time", "time/generation",
-                    "time/scoring", "time/training"] {
+        let first =
+            try JSONSerialization.jsonObject(with: Data(String(contentsOf: run.metricsURL, encoding: .utf8).split(separator: "\n")[0].utf8))
+            as! [String: Any]
+        for key in [
+            "reward", "reward_std", "rewards/digits/mean", "rewards/digits/std", "frac_reward_zero_std", "completions/mean_length",
+            "completions/min_length", "completions/max_length", "completions/clipped_ratio", "entropy", "clip_ratio/low_mean",
+            "clip_ratio/high_mean", "clip_ratio/region_mean", "grad_norm", "learning_rate", "step_time", "time/generation",
+            "time/scoring", "time/training",
+        ] {
             XCTAssertNotNil(first[key] as? Double, key)
         }
         let completions = try String(contentsOf: run.completionsURL, encoding: .utf8).split(separator: "\n")
@@ -169,7 +186,8 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertNotNil(reports[0].metrics["kl"])
         XCTAssertNotNil(reports[1].metrics["time/training"])
         XCTAssertNil(reports[1].metrics["time/generation"], "the second iteration reuses the batch")
-        XCTAssertGreaterThan(reports[1].metrics["clip_ratio/region_mean"]! + reports[3].metrics["clip_ratio/region_mean"]! + reports[1].metrics["kl"]!, 0)
+        XCTAssertGreaterThan(
+            reports[1].metrics["clip_ratio/region_mean"]! + reports[3].metrics["clip_ratio/region_mean"]! + reports[1].metrics["kl"]!, 0)
     }
 
     func testTruncatedCompletionsCanBeMasked() async throws {
@@ -201,15 +219,20 @@ final class GRPOTrainerTests: XCTestCase {
             let alone = withNoGrad { trainer.logps(trainer.policy, trainer.makeBatch([group])).0 }
             for k in 0..<2 {
                 let n = group.completions[k].tokens.count
-                let a = together[2 * g + k].narrow(axis: 0, start: 0, length: n), b = alone[k].narrow(axis: 0, start: 0, length: n)
+                let a = together[2 * g + k].narrow(axis: 0, start: 0, length: n)
+                let b = alone[k].narrow(axis: 0, start: 0, length: n)
                 XCTAssertLessThan((a - b).abs().max().item(), 1e-4)
             }
         }
     }
 
     func testConfigurationErrors() throws {
-        XCTAssertThrowsError(try makeTrainer { $0.numGenerations = 1 }) { XCTAssertTrue("\($0.localizedDescription)".contains("numGenerations")) }
-        XCTAssertThrowsError(try makeTrainer { $0.rewardWeights = [1, 2] }) { XCTAssertTrue("\($0.localizedDescription)".contains("rewardWeights")) }
+        XCTAssertThrowsError(try makeTrainer { $0.numGenerations = 1 }) {
+            XCTAssertTrue("\($0.localizedDescription)".contains("numGenerations"))
+        }
+        XCTAssertThrowsError(try makeTrainer { $0.rewardWeights = [1, 2] }) {
+            XCTAssertTrue("\($0.localizedDescription)".contains("rewardWeights"))
+        }
         XCTAssertEqual(GRPOTrainer.overlongPenalty(length: 90, limit: 100, buffer: 20, penalty: 1), -0.5)
         XCTAssertEqual(GRPOTrainer.overlongPenalty(length: 70, limit: 100, buffer: 20, penalty: 1), 0)
     }

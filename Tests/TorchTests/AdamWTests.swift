@@ -6,7 +6,8 @@ final class AdamWTests: XCTestCase {
     /// Three steps with fixed gradients equal torch.optim.AdamW(fused=True) on the same values.
     func testMatchesPyTorch() throws {
         let f = try Safetensors.read(fixtureURL("adamw.safetensors"))
-        let p0 = f["p0"]!.clone().requiringGrad(), p1 = f["p1"]!.clone().requiringGrad()
+        let p0 = f["p0"]!.clone().requiringGrad()
+        let p1 = f["p1"]!.clone().requiringGrad()
         let opt = AdamW(
             parameters: ["a": p0, "b": p1],
             configuration: .init(learningRate: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1))
@@ -46,7 +47,8 @@ final class AdamWTests: XCTestCase {
     }
 
     func testClipGradNorm() {
-        let a = Tensor([3, 0] as [Float]).requiringGrad(), b = Tensor([4] as [Float]).requiringGrad()
+        let a = Tensor([3, 0] as [Float]).requiringGrad()
+        let b = Tensor([4] as [Float]).requiringGrad()
         (a.sum() * 3 + b.sum() * 4).backward()  // grads [3, 3] and [4]: norm √34
         let norm = clipGradNorm([a, b], maxNorm: 1)
         XCTAssertEqual(norm, 34.0.squareRoot(), accuracy: 1e-5)

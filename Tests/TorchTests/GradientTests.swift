@@ -36,7 +36,8 @@ final class GradientTests: XCTestCase {
     func randn(_ shape: [Int], seed: UInt64) -> Tensor { Tensor.randn(shape, dtype: .float64, generator: RandomGenerator(seed: seed)) }
 
     func testElementwiseAndReductions() {
-        let a = randn([3, 4], seed: 1), b = randn([3, 4], seed: 2)
+        let a = randn([3, 4], seed: 1)
+        let b = randn([3, 4], seed: 2)
         checkGradients("add/mul/div", [a, b]) { $0[0] * $0[1] + $0[0] / ($0[1].abs() + 1) - $0[1] }
         checkGradients("exp/log/sqrt", [a]) { ($0[0].exp() + 1).log() + ($0[0].square() + 1).sqrt() }
         checkGradients("silu", [a]) { $0[0].silu() }
@@ -49,7 +50,9 @@ final class GradientTests: XCTestCase {
     }
 
     func testMatmulLinearSoftmax() {
-        let x = randn([2, 3, 5], seed: 3), w = randn([4, 5], seed: 4), bias = randn([4], seed: 5)
+        let x = randn([2, 3, 5], seed: 3)
+        let w = randn([4, 5], seed: 4)
+        let bias = randn([4], seed: 5)
         checkGradients("matmul", [x, w]) { $0[0].matmul($0[1].transposed()) }
         checkGradients("bmm", [x, randn([2, 5, 3], seed: 6)]) { bmm($0[0], $0[1]) }
         checkGradients("linear", [x, w, bias]) { linear($0[0], weight: $0[1], bias: $0[2]) }
@@ -60,11 +63,16 @@ final class GradientTests: XCTestCase {
     func testShapeOpsPassGradients() {
         let x = randn([2, 3, 4], seed: 7)
         checkGradients("reshape/permute/transpose", [x]) { $0[0].permuted(2, 0, 1).reshaped(4, 6).transposed() }
-        checkGradients("narrow/cat/stack", [x]) { concatenated([$0[0].narrow(axis: 2, start: 1, length: 2), stacked([$0[0][0], $0[0][1]], axis: 0)], axis: 2) }
+        checkGradients("narrow/cat/stack", [x]) {
+            concatenated([$0[0].narrow(axis: 2, start: 1, length: 2), stacked([$0[0][0], $0[0][1]], axis: 0)], axis: 2)
+        }
         checkGradients("expand/repeatInterleave", [randn([2, 1], seed: 8)]) { $0[0].expanded([2, 3]).repeatInterleaved(2, axis: 0) }
-        checkGradients("gather", [x]) { $0[0].gather(axis: 2, index: Tensor([0, 3, 3, 1, 2, 0] as [Int], shape: [1, 3, 2]).expanded([2, 3, 2])) }
+        checkGradients("gather", [x]) {
+            $0[0].gather(axis: 2, index: Tensor([0, 3, 3, 1, 2, 0] as [Int], shape: [1, 3, 2]).expanded([2, 3, 2]))
+        }
         checkGradients("indexSelect/maskedFill/tril", [randn([4, 4], seed: 9)]) {
-            $0[0].indexSelect(axis: 0, index: Tensor([3, 1] as [Int])).maskedFill(Tensor([true, false, false, true]), with: 0.0) + $0[0].tril()[0]
+            $0[0].indexSelect(axis: 0, index: Tensor([3, 1] as [Int])).maskedFill(Tensor([true, false, false, true]), with: 0.0)
+                + $0[0].tril()[0]
         }
     }
 
@@ -72,10 +80,13 @@ final class GradientTests: XCTestCase {
         let weight = randn([6, 3], seed: 10)
         checkGradients("embedding", [weight]) { embedding(Tensor([1, 5, 1, 0] as [Int], shape: [2, 2]), weight: $0[0]) }
         // RMSNorm built from ops, as model code writes it, and libtorch's fused kernel.
-        let x = randn([2, 3, 8], seed: 11), g = randn([8], seed: 12)
+        let x = randn([2, 3, 8], seed: 11)
+        let g = randn([8], seed: 12)
         checkGradients("rmsnorm(ops)", [x, g]) { i in i[0] * (i[0].square().mean(axis: -1, keepDims: true) + 1e-6).rsqrt() * i[1] }
         checkGradients("rmsnorm(fused)", [x, g]) { rmsNorm($0[0], weight: $0[1], eps: 1e-6) }
-        let q = randn([1, 4, 5, 6], seed: 13), k = randn([1, 2, 5, 6], seed: 14), v = randn([1, 2, 5, 6], seed: 15)
+        let q = randn([1, 4, 5, 6], seed: 13)
+        let k = randn([1, 2, 5, 6], seed: 14)
+        let v = randn([1, 2, 5, 6], seed: 15)
         checkGradients("attention(causal, GQA)", [q, k, v]) {
             scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], causal: true, grouped: true)
         }

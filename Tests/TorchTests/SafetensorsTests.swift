@@ -63,20 +63,26 @@ final class SafetensorsTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("model.safetensors")
-        let store = ParameterStore(["model.embed_tokens.weight": Tensor.randn([5, 4]), "lm_head.weight": Tensor.randn([5, 4]).to(.bfloat16)])
+        let store = ParameterStore([
+            "model.embed_tokens.weight": Tensor.randn([5, 4]), "lm_head.weight": Tensor.randn([5, 4]).to(.bfloat16),
+        ])
         try store.save(to: url)
         try store.save(to: url)  // overwriting goes through a temporary file and a rename
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.safetensors"], "no temporary file left")
         let loaded = try Safetensors.read(url)
         XCTAssertEqual(Array(loaded.keys), store.keys, "order is kept")
         for key in store.keys { XCTAssertEqual(loaded[key]!.bytes(), store[key]!.bytes()) }
-        let other = ParameterStore(["model.embed_tokens.weight": Tensor.zeros([5, 4]), "lm_head.weight": Tensor.zeros([5, 4], dtype: .bfloat16)])
+        let other = ParameterStore([
+            "model.embed_tokens.weight": Tensor.zeros([5, 4]), "lm_head.weight": Tensor.zeros([5, 4], dtype: .bfloat16),
+        ])
         try other.update(from: loaded)
         XCTAssertEqual(other["lm_head.weight"]!.bytes(), store["lm_head.weight"]!.bytes())
         XCTAssertThrowsError(try other.update(from: ["lm_head.weight": Tensor.zeros([2])], strict: false)) {
             XCTAssertEqual($0 as? ParameterError, .shapeMismatch(key: "lm_head.weight", expected: [5, 4], found: [2]))
         }
-        XCTAssertThrowsError(try other.require("model.layers.0.weight")) { XCTAssertTrue("\($0.localizedDescription)".contains("model.layers.0.weight")) }
+        XCTAssertThrowsError(try other.require("model.layers.0.weight")) {
+            XCTAssertTrue("\($0.localizedDescription)".contains("model.layers.0.weight"))
+        }
         XCTAssertThrowsError(try Safetensors.write(["x": Tensor.zeros([1])], to: dir.appendingPathComponent("missing/dir/x.safetensors")))
     }
 
@@ -105,11 +111,15 @@ final class SafetensorsTests: XCTestCase {
         assertCorrupt(huge, "runs past the end")
         assertCorrupt(header("{not json", data: []), "JSON does not parse")
         assertCorrupt(header("[1, 2]", data: []), "not an object")
-        assertCorrupt(header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8)), "overlap")
+        assertCorrupt(
+            header(
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                data: Array(repeating: 0, count: 8)), "overlap")
         assertCorrupt(header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: [0, 0, 0, 0]), "run past")
         assertCorrupt(header(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8)), "gap")
         assertCorrupt(header(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)), "needs 12")
-        assertCorrupt(header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: Array(repeating: 0, count: 8)), "begin <= end")
+        assertCorrupt(
+            header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: Array(repeating: 0, count: 8)), "begin <= end")
         assertCorrupt(header(#"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}}"#, data: [0]), "dtype \"Q4\"")
         assertCorrupt(header(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "non-negative")
         assertCorrupt(header(#"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "\"dtype\"")

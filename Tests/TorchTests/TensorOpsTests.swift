@@ -77,7 +77,8 @@ final class TensorOpsTests: XCTestCase {
         let m = Tensor([10, 20, 30, 40] as [Int])
         XCTAssertEqual(m.indexSelect(axis: 0, index: Tensor([3, 0] as [Int])).toArray(Int.self), [40, 10])
         XCTAssertEqual(m.scatter(axis: 0, index: Tensor([1] as [Int]), source: Tensor([99] as [Int])).toArray(Int.self), [10, 99, 30, 40])
-        XCTAssertEqual(m.scatterAdd(axis: 0, index: Tensor([1, 1] as [Int]), source: Tensor([1, 2] as [Int])).toArray(Int.self), [10, 23, 30, 40])
+        XCTAssertEqual(
+            m.scatterAdd(axis: 0, index: Tensor([1, 1] as [Int]), source: Tensor([1, 2] as [Int])).toArray(Int.self), [10, 23, 30, 40])
         XCTAssertEqual(m.maskedFill(Tensor([true, false, true, false]), with: 0).toArray(Int.self), [0, 20, 0, 40])
         XCTAssertEqual(a.repeatInterleaved(2, axis: 0).toArray(Int.self), [1, 1, 2, 2])
         XCTAssertEqual(a.tiled([2]).toArray(Int.self), [1, 2, 1, 2])
@@ -122,7 +123,8 @@ final class TensorOpsTests: XCTestCase {
         // multinomial draws only categories with weight; with one non-zero weight it must pick it.
         let probs = Tensor([0, 0, 1, 0] as [Float], shape: [1, 4])
         XCTAssertEqual(multinomial(probs, count: 1, generator: RandomGenerator(seed: 1)).toArray(Int.self), [2])
-        let draws = multinomial(Tensor([0.2, 0.8] as [Float], shape: [1, 2]), count: 4000, replacement: true, generator: RandomGenerator(seed: 2))
+        let draws = multinomial(
+            Tensor([0.2, 0.8] as [Float], shape: [1, 2]), count: 4000, replacement: true, generator: RandomGenerator(seed: 2))
         XCTAssertEqual(draws.to(.float64).mean().item(), 0.8, accuracy: 0.03)
     }
 
@@ -130,7 +132,13 @@ final class TensorOpsTests: XCTestCase {
     func testOpsMatchPyTorch() throws {
         let f = try Safetensors.read(fixtureURL("ops.safetensors"))
         func t(_ k: String) -> Tensor { f[k]! }
-        let x = t("x"), y = t("y"), w = t("w"), b = t("b"), q = t("q"), k = t("k"), v = t("v")
+        let x = t("x")
+        let y = t("y")
+        let w = t("w")
+        let b = t("b")
+        let q = t("q")
+        let k = t("k")
+        let v = t("v")
         let cases: [(String, Tensor)] = [
             ("add", x + y), ("sub", x - y), ("mul", x * y), ("div", x / y), ("pow", x.abs().pow(y)), ("neg", -x),
             ("exp", x.exp()), ("log", x.abs().log()), ("sqrt", x.abs().sqrt()), ("rsqrt", x.abs().rsqrt()), ("abs", x.abs()),

@@ -14,7 +14,9 @@ func fixtureSourceURL(_ name: String) -> URL {
 }
 
 /// Asserts two tensors have equal shapes and values within `tolerance` (max absolute difference).
-func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Double = 1e-9, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ a: Tensor, _ b: Tensor, tolerance: Double = 1e-9, _ message: String = "", file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(a.shape, b.shape, "shape \(message)", file: file, line: line)
     guard a.shape == b.shape else { return }
     let x = a.toArray(Double.self)

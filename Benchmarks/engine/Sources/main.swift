@@ -15,7 +15,8 @@ let root = URL(fileURLWithPath: arguments[1])
 let quick = arguments.contains("--quick")
 
 // Copy bandwidth: bytes read plus written per second for a 256 MiB copy (best of 5).
-let source = Tensor.ones([64 << 20]), target = Tensor.zeros([64 << 20])
+let source = Tensor.ones([64 << 20])
+let target = Tensor.zeros([64 << 20])
 var best = Double.infinity
 for _ in 0..<5 {
     let start = now()
@@ -34,16 +35,29 @@ for name in ["tiny", "qwen2.5-0.5b-shape"] {
             let g = RandomGenerator(seed: 1)
             let prompts = Tensor.randint(0, model.configuration.vocabularySize, [batch, promptLength], generator: g).toArray(Int.self)
             let rows = (0..<batch).map { b in
-                GenerationRow(prompt: Array(prompts[(b * promptLength)..<((b + 1) * promptLength)]), sampling: RowSampling(temperature: 0),
-                              maxTokens: new, random: SampleRandom(seed: 0, index: b))
+                GenerationRow(
+                    prompt: Array(prompts[(b * promptLength)..<((b + 1) * promptLength)]), sampling: RowSampling(temperature: 0),
+                    maxTokens: new, random: SampleRandom(seed: 0, index: b))
             }
             let generator = Generator(model: model, endTokens: [])
-            _ = try generator.generate(Array(rows.prefix(1)).map { var r = $0; r.prompt = Array(r.prompt.prefix(8)); r.maxTokens = 2; return r })
+            _ = try generator.generate(
+                Array(rows.prefix(1)).map {
+                    var r = $0
+                    r.prompt = Array(r.prompt.prefix(8))
+                    r.maxTokens = 2
+                    return r
+                })
             // Best of several repetitions (the tiny model's runs are short enough for timer noise to matter).
-            var prefill = Double.infinity, decode = Double.infinity
+            var prefill = Double.infinity
+            var decode = Double.infinity
             for _ in 0..<(big ? 1 : 5) {
                 var start = now()
-                _ = try generator.generate(rows.map { var r = $0; r.maxTokens = 1; return r })
+                _ = try generator.generate(
+                    rows.map {
+                        var r = $0
+                        r.maxTokens = 1
+                        return r
+                    })
                 let p = now() - start
                 start = now()
                 _ = try generator.generate(rows)

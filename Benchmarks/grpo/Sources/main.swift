@@ -16,7 +16,8 @@ struct DigitShare: RewardFunction {
 
 let root = URL(fileURLWithPath: CommandLine.arguments[1])
 let beta = Double(CommandLine.arguments[2])!
-let steps = 12, warmup = 2
+let steps = 12
+let warmup = 2
 var options = TrainingOptions(steps: steps)
 options.learningRate = 1e-4
 options.saveEvery = 1_000_000
@@ -30,7 +31,8 @@ c.objective.lossType = .dapo
 c.objective.beta = beta
 c.chunkRows = 32
 let policy = try ModelDirectory.load(root, dtype: .float32)
-let engine = Engine(model: policy, tokenizer: try Tokenizer.load(directory: root), template: nil, name: "bench", options: .init(prefixCacheBytes: 0))
+let engine = Engine(
+    model: policy, tokenizer: try Tokenizer.load(directory: root), template: nil, name: "bench", options: .init(prefixCacheBytes: 0))
 let problems = (0..<64).map { Problem.math(id: "\($0)", prompt: "Question \($0): what is \($0) + \(3 * $0)?", answer: "\(4 * $0)") }
 let trainer = try GRPOTrainer(
     configuration: c, policy: policy, engine: engine, rewards: [DigitShare()], problems: problems,

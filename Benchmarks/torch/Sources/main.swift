@@ -27,7 +27,8 @@ let quick = CommandLine.arguments.contains("--quick")
 print("# threads \(Torch.threadCount), cuda \(Torch.cudaIsAvailable)")
 
 // (a) per-op overhead: a + b on one-element float32 tensors.
-let a = Tensor([1] as [Float]), b = Tensor([2] as [Float])
+let a = Tensor([1] as [Float])
+let b = Tensor([2] as [Float])
 let iterations = quick ? 20_000 : 300_000
 for _ in 0..<3 {
     var cppNs = 0.0
@@ -42,7 +43,8 @@ for _ in 0..<3 {
 for n in quick ? [256, 1024] : [1024, 4096] {
     for dtype in [DType.float32, .bfloat16] {
         let g = RandomGenerator(seed: 0)
-        let x = Tensor.randn([n, n], generator: g).to(dtype), y = Tensor.randn([n, n], generator: g).to(dtype)
+        let x = Tensor.randn([n, n], generator: g).to(dtype)
+        let y = Tensor.randn([n, n], generator: g).to(dtype)
         let seconds = timed(seconds: quick ? 0.2 : 2) { _ = x.matmul(y) }
         emit(["bench": "matmul", "n": n, "dtype": dtype.description, "gflops": 2 * pow(Double(n), 3) / seconds / 1e9])
     }
