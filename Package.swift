@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "PonderModels", targets: ["PonderModels"]),
         .library(name: "PonderVerifiers", targets: ["PonderVerifiers"]),
         .library(name: "PonderTraining", targets: ["PonderTraining"]),
+        .library(name: "PonderTasks", targets: ["PonderTasks"]),
         .executable(name: "ponder", targets: ["ponder"]),
     ],
     dependencies: [
@@ -74,6 +75,7 @@ let package = Package(
                 "PonderCore", .product(name: "BigInt", package: "BigInt"), .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
+        .target(name: "PonderTasks", dependencies: ["PonderCore", "PonderVerifiers"]),
         .target(
             name: "PonderTraining",
             dependencies: [
@@ -101,6 +103,7 @@ let package = Package(
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
         .testTarget(name: "PonderTokenizersTests", dependencies: ["PonderTokenizers", "PonderCore"], exclude: ["Fixtures"]),
         .testTarget(name: "PonderVerifiersTests", dependencies: ["PonderCore", "PonderVerifiers"], exclude: ["Fixtures"]),
+        .testTarget(name: "PonderTasksTests", dependencies: ["PonderTasks", "PonderVerifiers"]),
         .testTarget(name: "PonderCLITests", dependencies: ["ponder"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining"], resources: [.copy("Fixtures")]),
     ],
