@@ -76,6 +76,7 @@ let package = Package(
             ]
         ),
         .target(name: "PonderTasks", dependencies: ["PonderCore", "PonderVerifiers"]),
+        .target(name: "PonderEval", dependencies: ["PonderCore", "PonderVerifiers"]),
         .target(
             name: "PonderTraining",
             dependencies: [
@@ -86,7 +87,8 @@ let package = Package(
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "PonderModels", "PonderTraining", "PonderVerifiers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PonderModels", "PonderTraining", "PonderVerifiers", "PonderTasks", "PonderEval",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -43,13 +43,14 @@ public struct PretrainingCorpus: Sendable {
         self.mix = mix
     }
 
-    /// `count` documents drawn with `seed`. Problems come from stream `problemSeed`, which must differ from the
-    /// seed of any held-out set (their problems then never appear in the corpus).
-    public func documents(count: Int, seed: UInt64, problemSeed: UInt64) -> [String] {
+    /// `count` documents drawn with `seed`. Problems come from stream `problemSeed`; any whose prompt is in
+    /// `excluding` (a held-out set) is skipped, so held-out problems never appear in the corpus.
+    public func documents(count: Int, seed: UInt64, problemSeed: UInt64, excluding: Set<String> = []) -> [String] {
         var r = SeededRandom(seed: seed)
+        var next = 0
         let weights = [mix.noise, mix.direct, mix.untaggedSteps, mix.tagged, mix.taggedEmptyOrBroken]
         let total = weights.reduce(0, +)
-        return (0..<count).map { i in
+        return (0..<count).map { _ in
             var u = Double.random(in: 0..<total, using: &r)
             var kind = 0
             while kind < weights.count - 1 && u >= weights[kind] {
@@ -57,7 +58,12 @@ public struct PretrainingCorpus: Sendable {
                 kind += 1
             }
             if kind == 0 { return noise(&r) }
-            let problem = task.problem(seed: problemSeed, index: i)
+            var problem = task.problem(seed: problemSeed, index: next)
+            next += 1
+            while excluding.contains(problem.prompt) {
+                problem = task.problem(seed: problemSeed, index: next)
+                next += 1
+            }
             let instructed = Double.random(in: 0..<1, using: &r) < mix.instructed
             return ReasoningFormat.prompt(for: problem, instructed: instructed) + reply(kind: kind, problem: problem, &r)
         }

@@ -40,6 +40,8 @@ public struct GRPOTrainer {
         /// (rows × completion length × vocabulary) float32 logits, log-probabilities and their gradients, about
         /// 12 × chunkRows × T × V bytes on top of the weights, gradients and optimizer state (4 × 4 bytes per parameter).
         public var chunkRows = 16
+        /// Log the KL to the reference model (`kl`) even when `beta` is 0 (needs a reference; costs a forward pass).
+        public var logKL = false
         /// Write sampled completions to completions.jsonl every this many steps.
         public var logCompletionsEvery = 1
 
@@ -80,8 +82,8 @@ public struct GRPOTrainer {
         if let w = configuration.rewardWeights, w.count != rewards.count {
             throw TrainingError.invalidConfiguration("rewardWeights has \(w.count) entries for \(rewards.count) reward functions")
         }
-        if configuration.objective.beta != 0 && reference == nil {
-            throw TrainingError.invalidConfiguration("beta = \(configuration.objective.beta) needs a reference model")
+        if (configuration.objective.beta != 0 || configuration.logKL) && reference == nil {
+            throw TrainingError.invalidConfiguration("beta = \(configuration.objective.beta) (or logKL) needs a reference model")
         }
         guard engine.model === policy, engine.generator.prefixCache == nil else {
             throw TrainingError.invalidConfiguration(
@@ -267,7 +269,7 @@ extension GRPOTrainer {
         var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
         if c.numIterations > 1 { batch.oldLogps = withNoGrad { logps(policy, batch).0 } }
-        if c.objective.beta != 0, let reference { batch.refLogps = withNoGrad { logps(reference, batch).0 } }
+        if c.objective.beta != 0 || c.logKL, let reference { batch.refLogps = withNoGrad { logps(reference, batch).0 } }
         timings["time/generation"] = generationTime
         timings["time/scoring"] = scoringTime
         return (batch, metrics(kept, all: all), cursor)
@@ -362,8 +364,13 @@ extension GRPOTrainer {
                 activeTokens: active, sequenceCount: rows)
             result.loss.backward()
             let tokens = part.mask.sum().item()
+            if objective.beta == 0, let ref = part.refLogps {
+                // Logged only: the k3 estimate of KL(π ‖ π_ref) over active tokens.
+                let d = withNoGrad { ref - logps.detached() }
+                kl += withNoGrad { ((d.exp() - d - 1) * part.mask).sum().item() } / active
+            }
             let share = sequenceLevel ? Double(n) / Double(rows) : tokens / active
-            kl += result.kl * (tokens / active)
+            if objective.beta != 0 { kl += result.kl * (tokens / active) }
             entropy += (entropies * part.mask).sum().item() / active
             low += result.clipLow * share
             high += result.clipHigh * share
@@ -376,7 +383,7 @@ extension GRPOTrainer {
         var m: OrderedDictionary<String, Double> = [
             "entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/high_mean": high, "clip_ratio/region_mean": region,
         ]
-        if objective.beta != 0 { m["kl"] = kl }
+        if objective.beta != 0 || batch.refLogps != nil { m["kl"] = kl }
         return (m, norm)
     }
 }

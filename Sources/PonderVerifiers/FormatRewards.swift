@@ -1,7 +1,10 @@
+import Foundation
 import PonderCore
 
 /// 1 when the completion is exactly `<think>\n…\n</think>\n<answer>\n…\n</answer>` (optionally one
-/// trailing newline), else 0. open-r1's `format_reward`, anchored at both ends.
+/// trailing newline), else 0. open-r1's `format_reward`, anchored at both ends. With `requireNewlines` false the
+/// newlines are optional: `<think>…</think>` then whitespace then `<answer>…</answer>` and nothing else (the layout
+/// of Ponder's synthetic tasks).
 public struct StrictFormatReward: RewardFunction {
     /// `format`.
     public var name: String { "format" }
@@ -9,11 +12,14 @@ public struct StrictFormatReward: RewardFunction {
     public var thinkTag: String
     /// The answer tag name.
     public var answerTag: String
+    /// Whether the tags must sit on their own lines (open-r1's layout).
+    public var requireNewlines: Bool
 
     /// Makes the reward.
-    public init(thinkTag: String = "think", answerTag: String = "answer") {
+    public init(thinkTag: String = "think", answerTag: String = "answer", requireNewlines: Bool = true) {
         self.thinkTag = thinkTag
         self.answerTag = answerTag
+        self.requireNewlines = requireNewlines
     }
 
     /// Scores each completion.
@@ -23,6 +29,16 @@ public struct StrictFormatReward: RewardFunction {
 
     /// Whether `text` has the strict format.
     public func matches(_ text: String) -> Bool {
+        if !requireNewlines {
+            let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let open = "<\(thinkTag)>", closeThink = "</\(thinkTag)>", openAnswer = "<\(answerTag)>", close = "</\(answerTag)>"
+            guard t.hasPrefix(open), t.hasSuffix(close), let end = t.range(of: closeThink) else { return false }
+            let rest = t[end.upperBound...].drop(while: \.isWhitespace)
+            guard rest.hasPrefix(openAnswer) else { return false }
+            let reasoning = t[t.index(t.startIndex, offsetBy: open.count)..<end.lowerBound]
+            let answer = rest.dropFirst(openAnswer.count).dropLast(close.count)
+            return !reasoning.contains(open) && !answer.contains(openAnswer) && !answer.contains(close) && !answer.contains(closeThink)
+        }
         var t = Substring(text)
         if t.hasSuffix("\n") { t = t.dropLast() }
         let open = "<\(thinkTag)>\n"

@@ -108,6 +108,19 @@ final class SyntheticTaskTests: XCTestCase {
     }
 }
 
+final class TaggedFormatTests: XCTestCase {
+    func testStrictFormatWithoutNewlines() {
+        let f = StrictFormatReward(requireNewlines: false)
+        XCTAssertTrue(f.matches("<think>1+2=3</think><answer>3</answer>"))
+        XCTAssertTrue(f.matches("<think>1+2=3</think>\n<answer>3</answer>\n"))
+        XCTAssertFalse(f.matches("<think></think><answer>3</answer> and more"))
+        XCTAssertFalse(f.matches("<think>a</think><answer>3</answer><answer>4</answer>"))
+        XCTAssertFalse(f.matches("The answer is 3."))
+        XCTAssertFalse(f.matches("<think>a<think>b</think><answer>3</answer>"))
+        XCTAssertFalse(StrictFormatReward().matches("<think>1+2=3</think><answer>3</answer>"), "open-r1's layout needs the newlines")
+    }
+}
+
 final class CorpusTests: XCTestCase {
     func testMixAndHeldOutProblems() throws {
         let task = try ArithmeticChain()
@@ -138,8 +151,10 @@ final class CorpusTests: XCTestCase {
         let (slipped, answer) = PretrainingCorpus.slip(["34+27=61", "61-15=46", "46+8=54"], at: 0, by: 1)
         XCTAssertEqual(slipped, ["34+27=62", "62-15=47", "47+8=55"])
         XCTAssertEqual(answer, "55")
-        // Held-out problems (another stream) never appear.
-        let heldOut = Set(task.problems(seed: 7, count: 256).map(\.prompt))
-        XCTAssertTrue(problems.allSatisfy { doc in !heldOut.contains(where: { doc.contains($0) }) })
+        // Held-out problems never appear, even those the corpus stream itself would produce.
+        let heldOut = Set(task.problems(seed: 100, count: 40).map(\.prompt))
+        let filtered = corpus.documents(count: 2000, seed: 1, problemSeed: 100, excluding: heldOut)
+        XCTAssertTrue(filtered.allSatisfy { doc in !heldOut.contains(where: { doc.contains($0 + "\n") }) })
+        XCTAssertTrue(docs.contains { doc in heldOut.contains(where: { doc.contains($0 + "\n") }) }, "without the exclusion they would appear")
     }
 }

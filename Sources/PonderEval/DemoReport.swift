@@ -1,0 +1,66 @@
+import Foundation
+
+/// The HTML page `ponder demo` writes: the before/after table, training curves as SVG, and sample completions.
+public struct DemoReport: Sendable {
+    public var title: String
+    public var before: TaskEvaluation
+    public var after: TaskEvaluation
+    /// Per-step metrics (metrics.jsonl lines).
+    public var metrics: [[String: Double]]
+    public var notes: [String]
+
+    public init(title: String, before: TaskEvaluation, after: TaskEvaluation, metrics: [[String: Double]], notes: [String] = []) {
+        self.title = title
+        self.before = before
+        self.after = after
+        self.metrics = metrics
+        self.notes = notes
+    }
+
+    /// The charts drawn from the metrics: reward, accuracy, completion length, KL and entropy against step.
+    public var charts: [SVGChart] {
+        func series(_ key: String, _ name: String, _ color: String) -> SVGChart.Series {
+            SVGChart.Series(name: name, points: metrics.compactMap { m in m[key].flatMap { v in m["step"].map { ($0, v) } } }, color: color)
+        }
+        return [
+            SVGChart(title: "Reward", xLabel: "step", series: [series("reward", "reward", "#2563eb")]),
+            SVGChart(title: "Accuracy reward", xLabel: "step", series: [series("rewards/accuracy/mean", "accuracy", "#16a34a")]),
+            SVGChart(title: "Format reward", xLabel: "step", series: [series("rewards/format/mean", "format", "#9333ea")]),
+            SVGChart(title: "Completion length (tokens)", xLabel: "step", series: [series("completions/mean_length", "mean length", "#ea580c")]),
+            SVGChart(title: "KL to the base model", xLabel: "step", series: [series("kl", "kl", "#dc2626")]),
+            SVGChart(title: "Entropy", xLabel: "step", series: [series("entropy", "entropy", "#0891b2")]),
+        ]
+    }
+
+    /// The page.
+    public func html() -> String {
+        let e = SVGChart.escape
+        func row(_ name: String, _ a: Double, _ b: Double, percent: Bool = true) -> String {
+            let f = { (v: Double) in percent ? String(format: "%.1f%%", v * 100) : String(format: "%.1f", v) }
+            return "<tr><td>\(name)</td><td>\(f(a))</td><td>\(f(b))</td><td>\(String(format: "%+.1f", (b - a) * (percent ? 100 : 1)))</td></tr>"
+        }
+        var s = "<!doctype html><html><head><meta charset=\"utf-8\"><title>\(e(title))</title><style>"
+        s += "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#111}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+        s += "td:first-child,th:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}pre{background:#f3f4f6;padding:8px;white-space:pre-wrap}"
+        s += ".ok{color:#16a34a}.bad{color:#dc2626}</style></head><body>"
+        s += "<h1>\(e(title))</h1>"
+        for n in notes { s += "<p>\(e(n))</p>" }
+        s += "<h2>Before and after</h2><table><tr><th></th><th>base</th><th>after RL</th><th>change</th></tr>"
+        s += row("greedy pass@1", before.greedyAccuracy, after.greedyAccuracy)
+        s += row("sampled pass@1", before.sampledAccuracy, after.sampledAccuracy)
+        s += row("maj@\(after.samples)", before.majorityAccuracy, after.majorityAccuracy)
+        s += row("format compliance", before.formatCompliance, after.formatCompliance)
+        s += row("completions with steps", before.stepsUsed, after.stepsUsed)
+        s += row("accuracy with steps", before.accuracyWithSteps, after.accuracyWithSteps)
+        s += row("accuracy without steps", before.accuracyWithoutSteps, after.accuracyWithoutSteps)
+        s += row("mean completion length (tokens)", before.meanLength, after.meanLength, percent: false)
+        s += "</table><h2>Training</h2><div class=\"charts\">" + charts.map { $0.render() }.joined() + "</div>"
+        for (name, evaluation) in [("Base model", before), ("After RL", after)] {
+            s += "<h2>Sample completions: \(name) (greedy)</h2>"
+            for x in evaluation.examples {
+                s += "<p class=\"\(x.correct ? "ok" : "bad")\">\(x.correct ? "✓" : "✗") \(e(x.prompt))</p><pre>\(e(x.completion))</pre>"
+            }
+        }
+        return s + "</body></html>"
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// A small line chart rendered as standalone SVG (no scripts, no external assets), for HTML reports.
+public struct SVGChart: Sendable {
+    /// One line of the chart.
+    public struct Series: Sendable {
+        public var name: String
+        public var points: [(x: Double, y: Double)]
+        public var color: String
+
+        public init(name: String, points: [(x: Double, y: Double)], color: String = "#2563eb") {
+            self.name = name
+            self.points = points
+            self.color = color
+        }
+    }
+
+    public var title: String
+    public var xLabel: String
+    public var series: [Series]
+    public var width = 460.0
+    public var height = 240.0
+
+    public init(title: String, xLabel: String, series: [Series]) {
+        self.title = title
+        self.xLabel = xLabel
+        self.series = series
+    }
+
+    /// The chart as an `<svg>` element.
+    public func render() -> String {
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
+        let (left, right, top, bottom) = (52.0, 12.0, 28.0, 36.0)
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
+        svg += "<text x=\"\(Int(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(Self.escape(title))</text>"
+        guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(), var minY = all.map(\.y).min(), var maxY = all.map(\.y).max() else {
+            return svg + "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" text-anchor=\"middle\">no data</text></svg>"
+        }
+        if maxY - minY < 1e-12 { (minY, maxY) = (minY - 0.5, maxY + 0.5) }
+        let pad = (maxY - minY) * 0.05
+        (minY, maxY) = (minY - pad, maxY + pad)
+        let spanX = Swift.max(maxX - minX, 1e-12)
+        func px(_ x: Double) -> Double { left + (x - minX) / spanX * (width - left - right) }
+        func py(_ y: Double) -> Double { height - bottom - (y - minY) / (maxY - minY) * (height - top - bottom) }
+        // Axes, grid and tick labels.
+        for k in 0...4 {
+            let y = minY + (maxY - minY) * Double(k) / 4
+            svg += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(py(y))\" y2=\"\(py(y))\" stroke=\"#e5e7eb\"/>"
+            svg += "<text x=\"\(left - 4)\" y=\"\(py(y) + 4)\" text-anchor=\"end\">\(Self.format(y))</text>"
+        }
+        for k in 0...4 {
+            let x = minX + spanX * Double(k) / 4
+            svg += "<text x=\"\(px(x))\" y=\"\(height - bottom + 14)\" text-anchor=\"middle\">\(Self.format(x))</text>"
+        }
+        svg += "<text x=\"\(Int((left + width - right) / 2))\" y=\"\(Int(height - 6))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>"
+        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"none\" stroke=\"#9ca3af\"/>"
+        for (i, s) in series.enumerated() {
+            let points = s.points.filter { $0.x.isFinite && $0.y.isFinite }
+            let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
+            svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.8\" points=\"\(path)\"/>"
+            if points.count == 1 { svg += "<circle cx=\"\(px(points[0].x))\" cy=\"\(py(points[0].y))\" r=\"3\" fill=\"\(s.color)\"/>" }
+            if series.count > 1 {
+                svg += "<text x=\"\(left + 8)\" y=\"\(top + 14 + 13 * Double(i))\" fill=\"\(s.color)\">\(Self.escape(s.name))</text>"
+            }
+        }
+        return svg + "</svg>"
+    }
+
+    static func format(_ v: Double) -> String {
+        let a = Swift.abs(v)
+        if a >= 1000 || (a < 0.01 && a > 0) { return String(format: "%.2g", v) }
+        if a >= 10 { return String(format: "%.0f", v) }
+        return String(format: "%.2f", v)
+    }
+
+    /// Text made safe for XML and HTML.
+    public static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

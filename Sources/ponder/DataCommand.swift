@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import PonderCore
+import PonderTasks
+
+/// The synthetic tasks by command-line name.
+enum TaskName: String, ExpressibleByArgument, CaseIterable {
+    case arithmetic, addition, multiplication, countdown
+
+    func make() throws -> any SyntheticTask {
+        switch self {
+        case .arithmetic: try ArithmeticChain()
+        case .addition: try MultiDigit(operation: .addition)
+        case .multiplication: try MultiDigit(operation: .multiplication, digits: 2...3, otherDigits: 1...2)
+        case .countdown: try Countdown()
+        }
+    }
+}
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Write synthetic verifiable data: a base-model pretraining corpus, problems, or teacher SFT traces.")
+
+    enum Kind: String, ExpressibleByArgument { case corpus, problems, sft }
+
+    @Argument(help: "corpus (plain text, blank-line separated), problems (JSONL prompt/answer), or sft (JSONL prompt/completion).")
+    var kind: Kind
+    @Option(name: .long, help: "arithmetic, addition, multiplication or countdown.") var task: TaskName = .arithmetic
+    @Option(name: .long, help: "How many documents or problems.") var count: Int
+    @Option(name: .long, help: "Seed of the problem stream (use different seeds for training and held-out data).") var seed: UInt64 = 0
+    @Option(name: .long, help: "Seed of the corpus mix.") var mixSeed: UInt64 = 1
+    @Option(name: .long, help: "Output file.") var out: String
+    @Option(name: .long, help: "A problems JSONL file (held-out data) whose problems the corpus must not contain.") var exclude: String?
+
+    func validate() throws { if count < 1 { throw ValidationError("--count must be at least 1") } }
+
+    func run() throws {
+        let generator = try task.make()
+        let url = URL(fileURLWithPath: out)
+        let text: String
+        switch kind {
+        case .corpus:
+            var held = Set<String>()
+            if let exclude {
+                for line in try String(contentsOf: URL(fileURLWithPath: exclude), encoding: .utf8).split(separator: "\n") {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let prompt = object["prompt"] as? String else {
+                        throw ValidationError("\(exclude): every line must be a JSON object with a \"prompt\"")
+                    }
+                    // The problems file stores the formatted prompt; the question is its second-to-last line.
+                    held.insert(prompt.split(separator: "\n").last.map(String.init) ?? prompt)
+                }
+            }
+            text = PretrainingCorpus(task: generator).documents(count: count, seed: mixSeed, problemSeed: seed, excluding: held)
+                .joined(separator: "\n\n") + "\n"
+        case .problems, .sft:
+            let lines = try generator.problems(seed: seed, count: count).map { p -> String in
+                var object: [String: String] = ["id": p.id, "prompt": ReasoningFormat.prompt(for: p), "answer": p.answer ?? ""]
+                if kind == .sft { object["completion"] = generator.teacherSolution(for: p) }
+                return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            }
+            text = lines.joined(separator: "\n") + "\n"
+        }
+        do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
+            throw ValidationError("\(out): cannot write (\(error.localizedDescription))")
+        }
+        FileHandle.standardError.write(Data("wrote \(count) \(kind.rawValue) lines of \(task.rawValue) to \(out)\n".utf8))
+    }
+}

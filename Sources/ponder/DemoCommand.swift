@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import PonderCore
+import PonderEval
+import PonderModels
+import PonderTasks
+import PonderTokenizers
+import PonderTraining
+import PonderVerifiers
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The R1 story on a CPU: evaluate the bundled base model, train it with GRPO on verifiable rewards, evaluate again, write a report.")
+
+    enum Recipe: String, ExpressibleByArgument {
+        /// GRPO from the base model with accuracy and format rewards only.
+        case r1zero = "r1-zero"
+        /// An SFT cold start on the teacher's worked solutions, then GRPO.
+        case r1
+    }
+
+    @Option(name: .long, help: "Base model directory (default: the bundled Models/ponder-tiny-base).") var model: String?
+    @Option(name: .long, help: "r1-zero (GRPO from the base) or r1 (SFT cold start first).") var recipe: Recipe = .r1zero
+    @Flag(name: .long, help: "A smoke test that finishes in about a minute.") var quick = false
+    @Option(name: .long, help: "GRPO steps (default 300, or 10 with --quick).") var steps: Int?
+    @Option(name: .long, help: "Held-out problems to evaluate on (default 256, or 24 with --quick).") var heldOut: Int?
+    @Option(name: .long, help: "Run directory.") var run = "runs/demo"
+    @Option(name: .long, help: "Seed.") var seed: UInt64 = 0
+
+    func run() async throws {
+        let started = Date()
+        let dir = try Self.locateModel(model)
+        let say = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
+        let task = try ArithmeticChain()
+        let held = task.problems(seed: 7, count: heldOut ?? (quick ? 24 : 256))
+        let heldPrompts = Set(held.map(\.prompt))
+        let training = task.problems(seed: 11, count: 4000).filter { !heldPrompts.contains($0.prompt) }
+        let policy = try ModelDirectory.load(dir, dtype: .float32)
+        let tokenizer = try Tokenizer.load(directory: dir)
+        let engine = Engine(model: policy, tokenizer: tokenizer, template: nil, name: dir.lastPathComponent, options: .init(prefixCacheBytes: 0))
+        let makePrompt: @Sendable (Problem) -> Prompt = { .text(ReasoningFormat.prompt(for: $0)) }
+        let samples = quick ? 4 : 8
+        let runDir = try RunDirectory(URL(fileURLWithPath: run))
+        for stale in [runDir.metricsURL, runDir.completionsURL] { try? FileManager.default.removeItem(at: stale) }
+        say("ponder demo: \(recipe.rawValue) on \(dir.lastPathComponent) (\(policy.parameterCount) parameters), \(held.count) held-out problems")
+
+        say("[1/4] evaluating the base model…")
+        let before = try await TaskEvaluation.run(model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
+        say(Self.summary(before))
+
+        if recipe == .r1 {
+            say("[2/4] SFT cold start on the teacher's worked solutions…")
+            var options = TrainingOptions(steps: quick ? 5 : 60)
+            options.learningRate = 1e-3
+            options.seed = seed
+            options.saveEvery = 1_000_000
+            let examples = training.prefix(512).map { SFTExample(prompt: makePrompt($0), completion: task.teacherSolution(for: $0)) }
+            let sft = try SFTTrainer(
+                configuration: .init(training: options, batchSize: 16), model: policy, tokenizer: tokenizer, template: nil, examples: Array(examples),
+                endToken: engine.endTokens.min()!)
+            _ = try sft.train(run: RunDirectory(URL(fileURLWithPath: run).appendingPathComponent("sft")), onStep: ProgressBar(keys: ["loss"], every: 10).update)
+        } else {
+            say("[2/4] (r1-zero: no SFT cold start)")
+        }
+
+        say("[3/4] GRPO with accuracy and format rewards…")
+        var options = TrainingOptions(steps: steps ?? (quick ? 10 : 300))
+        options.learningRate = 2e-4
+        options.decay = .linear
+        options.minimumLearningRateRatio = 0
+        options.seed = seed
+        options.saveEvery = quick ? 1_000_000 : 100
+        options.keepCheckpoints = 1
+        var c = GRPOTrainer.Configuration(training: options)
+        c.numGenerations = 8
+        c.promptsPerStep = quick ? 4 : 8
+        c.temperature = 1
+        c.objective.maxCompletionLength = 80
+        c.objective.lossType = .dapo
+        c.rewardWeights = [1, 0.2]
+        c.chunkRows = 32
+        c.logKL = true  // the report charts how far the policy moves from the base
+        let rewards: [any RewardFunction] = [
+            AccuracyReward(math: MathVerifier(policy: ExtractionPolicy(sources: [.answerTag]))), StrictFormatReward(requireNewlines: false),
+        ]
+        let reference = try ModelDirectory.load(dir, dtype: .float32)
+        let trainer = try GRPOTrainer(
+            configuration: c, policy: policy, engine: engine, rewards: rewards, problems: training, reference: reference, makePrompt: makePrompt)
+        let bar = ProgressBar(keys: ["reward", "rewards/accuracy/mean", "completions/mean_length"], every: 10)
+        _ = try await trainer.train(run: runDir, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(), onStep: bar.update)
+
+        say("[4/4] evaluating the trained model…")
+        let after = try await TaskEvaluation.run(model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
+        say(Self.summary(after))
+
+        let metrics = try Self.readMetrics(runDir.metricsURL)
+        let elapsed = Date().timeIntervalSince(started)
+        let report = DemoReport(
+            title: "ponder demo (\(recipe.rawValue))", before: before, after: after, metrics: metrics,
+            notes: [
+                "Task: arithmetic chains (Compute 34+27-15+8.), answered as <think>steps</think><answer>n</answer>; graded strictly on the tagged answer.",
+                "Model: \(dir.lastPathComponent), \(policy.parameterCount) parameters. GRPO: \(c.promptsPerStep) prompts × \(c.numGenerations) samples, \(options.steps) steps, rewards accuracy + 0.2 × format.",
+                String(format: "Total time %.0f s; evaluation tokens %d before, %d after.", elapsed, before.tokens, after.tokens),
+            ])
+        let reportURL = runDir.url.appendingPathComponent("report.html")
+        try report.html().write(to: reportURL, atomically: true, encoding: .utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(["before": before, "after": after]).write(to: runDir.url.appendingPathComponent("results.json"), options: .atomic)
+        print(Self.table(before, after, samples: samples))
+        print(String(format: "time %.0f s; report: %@", elapsed, reportURL.path))
+    }
+
+    static func summary(_ e: TaskEvaluation) -> String {
+        String(format: "      greedy %.1f%%, sampled %.1f%%, maj %.1f%%, format %.1f%%, mean length %.1f tokens (%.0f s)",
+               e.greedyAccuracy * 100, e.sampledAccuracy * 100, e.majorityAccuracy * 100, e.formatCompliance * 100, e.meanLength, e.seconds)
+    }
+
+    static func table(_ a: TaskEvaluation, _ b: TaskEvaluation, samples: Int) -> String {
+        func row(_ name: String, _ x: Double, _ y: Double, _ percent: Bool = true) -> String {
+            let f = { (v: Double) in percent ? String(format: "%6.1f%%", v * 100) : String(format: "%7.1f", v) }
+            return name.padding(toLength: 26, withPad: " ", startingAt: 0) + " " + f(x) + "   " + f(y)
+        }
+        return [
+            "                              base   after RL",
+            row("greedy pass@1", a.greedyAccuracy, b.greedyAccuracy), row("sampled pass@1", a.sampledAccuracy, b.sampledAccuracy),
+            row("maj@\(samples)", a.majorityAccuracy, b.majorityAccuracy), row("format compliance", a.formatCompliance, b.formatCompliance),
+            row("samples with steps", a.stepsUsed, b.stepsUsed), row("  accuracy with steps", a.accuracyWithSteps, b.accuracyWithSteps),
+            row("  accuracy without steps", a.accuracyWithoutSteps, b.accuracyWithoutSteps),
+            row("mean length (tokens)", a.meanLength, b.meanLength, false),
+            row("tokens generated", Double(a.tokens), Double(b.tokens), false), row("evaluation seconds", a.seconds, b.seconds, false),
+        ].joined(separator: "\n")
+    }
+
+    static func readMetrics(_ url: URL) throws -> [[String: Double]] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+        }
+    }
+
+    /// The model directory: as given, else the bundled one beside the working directory or the executable.
+    static func locateModel(_ given: String?) throws -> URL {
+        if let given { return URL(fileURLWithPath: given) }
+        let candidates = [
+            URL(fileURLWithPath: "Models/ponder-tiny-base"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+                .appendingPathComponent("../../Models/ponder-tiny-base").standardizedFileURL,
+        ]
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }) else {
+            throw ValidationError("the bundled model Models/ponder-tiny-base was not found (looked in \(candidates.map(\.path).joined(separator: ", "))); pass --model DIR")
+        }
+        return found
+    }
+}
