@@ -28,6 +28,8 @@ let package = Package(
         .library(name: "PonderVerifiers", targets: ["PonderVerifiers"]),
         .library(name: "PonderTraining", targets: ["PonderTraining"]),
         .library(name: "PonderTasks", targets: ["PonderTasks"]),
+        .library(name: "PonderSearch", targets: ["PonderSearch"]),
+        .library(name: "PonderEval", targets: ["PonderEval"]),
         .executable(name: "ponder", targets: ["ponder"]),
     ],
     dependencies: [
@@ -76,6 +78,7 @@ let package = Package(
             ]
         ),
         .target(name: "PonderTasks", dependencies: ["PonderCore", "PonderVerifiers"]),
+        .target(name: "PonderSearch", dependencies: ["PonderCore", "PonderVerifiers"]),
         .target(name: "PonderEval", dependencies: ["PonderCore", "PonderVerifiers"]),
         .target(
             name: "PonderTraining",
@@ -106,6 +109,8 @@ let package = Package(
         .testTarget(name: "PonderTokenizersTests", dependencies: ["PonderTokenizers", "PonderCore"], exclude: ["Fixtures"]),
         .testTarget(name: "PonderVerifiersTests", dependencies: ["PonderCore", "PonderVerifiers"], exclude: ["Fixtures"]),
         .testTarget(name: "PonderTasksTests", dependencies: ["PonderTasks", "PonderVerifiers"]),
+        .testTarget(name: "PonderSearchTests", dependencies: ["PonderSearch", "PonderCore", "PonderVerifiers"]),
+        .testTarget(name: "PonderEvalTests", dependencies: ["PonderEval"]),
         .testTarget(name: "PonderCLITests", dependencies: ["ponder"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining"], resources: [.copy("Fixtures")]),
     ],

@@ -1,0 +1,89 @@
+import Foundation
+import PonderCore
+
+/// Model as judge: asks a language model to rate a solution and parses the rating robustly.
+///
+/// The judge sees the problem and the solution through ``template`` (`{problem}` and `{solution}` are replaced) and
+/// should answer with a score from 0 to ``scale``. The parser ignores the judge's reasoning (text before
+/// `</think>`), prefers `Score: 7`, `7/10` or `7 out of 10`, else takes the last number; the score is clamped and
+/// divided by `scale`. An answer without a number scores ``fallbackScore``.
+public struct JudgeScorer: Scorer {
+    /// The judge.
+    public var model: any LanguageModel
+    /// The request text, with `{problem}` and `{solution}` placeholders.
+    public var template: String
+    /// The top of the rating scale.
+    public var scale: Double
+    /// Score of an unparseable answer, in [0, 1].
+    public var fallbackScore: Double
+    /// Decoding settings for the judge (greedy by default).
+    public var parameters: SamplingParameters
+
+    /// The default request.
+    public static let defaultTemplate = """
+        Rate the following solution to the problem for correctness on a scale from 0 (wrong) to 10 (certainly correct).
+
+        Problem:
+        {problem}
+
+        Solution:
+        {solution}
+
+        Reply with "Score: N".
+        """
+
+    /// Makes the scorer.
+    public init(
+        model: any LanguageModel, template: String = JudgeScorer.defaultTemplate, scale: Double = 10, fallbackScore: Double = 0,
+        parameters: SamplingParameters = .greedy(maxTokens: 512)
+    ) {
+        self.model = model
+        self.template = template
+        self.scale = scale
+        self.fallbackScore = fallbackScore
+        self.parameters = parameters
+    }
+
+    public func scoreOutcomes(_ solutions: [String], in context: ScoringContext) async throws -> ScoreBatch {
+        try SearchError.require(scale > 0 && scale.isFinite, "scale", scale, "must be a finite number > 0")
+        var scores: [Double] = []
+        var cost = ScoringCost()
+        for s in solutions {
+            let text = template.replacingOccurrences(of: "{problem}", with: context.problem.prompt)
+                .replacingOccurrences(of: "{solution}", with: s)
+            var p = parameters
+            p.n = 1
+            let response = try await model.complete(CompletionRequest(prompt: .chat([.user(text)]), parameters: p))
+            cost = cost + ScoringCost(usage: response.usage, modelCalls: 1)
+            let rating = response.completions.first.flatMap { Self.parseRating($0.text, scale: scale) }
+            scores.append(rating.map { min(max($0, 0), scale) / scale } ?? fallbackScore)
+        }
+        return ScoreBatch(scores: scores, cost: cost)
+    }
+
+    /// The rating in a judge's answer, or `nil` when it has none. Reasoning before `</think>` is ignored.
+    public static func parseRating(_ answer: String, scale: Double = 10) -> Double? {
+        var text = answer
+        if let r = text.range(of: "</think>", options: .backwards) { text = String(text[r.upperBound...]) }
+        let lower = text.lowercased()
+        let number = #"(-?\d+(?:\.\d+)?)"#
+        let patterns = [
+            #"score\s*[:=]?\s*\**\s*"# + number, number + #"\s*/\s*"# + Self.format(scale),
+            number + #"\s+out\s+of\s+"# + Self.format(scale),
+            #"rating\s*[:=]?\s*\**\s*"# + number,
+        ]
+        for p in patterns {
+            if let v = lastMatch(p, in: lower) { return v }
+        }
+        return lastMatch(number, in: lower)
+    }
+
+    static func format(_ scale: Double) -> String { scale == scale.rounded() ? String(Int(scale)) : String(scale) }
+
+    static func lastMatch(_ pattern: String, in text: String) -> Double? {
+        guard let re = try? NSRegularExpression(pattern: pattern) else { return nil }
+        let ns = text as NSString
+        guard let m = re.matches(in: text, range: NSRange(location: 0, length: ns.length)).last, m.numberOfRanges > 1 else { return nil }
+        return Double(ns.substring(with: m.range(at: 1)))
+    }
+}

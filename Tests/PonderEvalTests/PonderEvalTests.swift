@@ -1,0 +1,102 @@
+import Foundation
+import PonderEval
+import XCTest
+
+final class PassAtKTests: XCTestCase {
+    func testHandComputedValues() throws {
+        XCTAssertEqual(try PassAtK.estimate(n: 5, c: 2, k: 1), 0.4, accuracy: 1e-12)  // 1 − 3/5
+        XCTAssertEqual(try PassAtK.estimate(n: 5, c: 2, k: 2), 0.7, accuracy: 1e-12)  // 1 − C(3,2)/C(5,2) = 1 − 3/10
+        XCTAssertEqual(try PassAtK.estimate(n: 5, c: 2, k: 3), 0.9, accuracy: 1e-12)  // 1 − 1/10
+        XCTAssertEqual(try PassAtK.estimate(n: 10, c: 3, k: 5), 1 - 21.0 / 252, accuracy: 1e-12)
+        XCTAssertEqual(try PassAtK.estimate(n: 5, c: 0, k: 3), 0)
+        XCTAssertEqual(try PassAtK.estimate(n: 5, c: 5, k: 1), 1)
+    }
+
+    func testKBeyondFailuresIsOne() throws {
+        // n − c = 3 < k = 4: every 4-subset of 5 contains a correct sample.
+        XCTAssertEqual(try PassAtK.estimate(n: 5, c: 2, k: 4), 1)
+        XCTAssertEqual(try PassAtK.estimate(n: 5, c: 2, k: 5), 1)
+        XCTAssertEqual(try PassAtK.estimate(n: 1, c: 1, k: 1), 1)
+    }
+
+    func testLargeNDoesNotOverflow() throws {
+        XCTAssertEqual(try PassAtK.estimate(n: 10_000, c: 1, k: 1), 1e-4, accuracy: 1e-15)
+        // Compare with log-gamma: C(n−c, k)/C(n, k) for n = 2000, c = 500, k = 100.
+        let n = 2000.0
+        let c = 500.0
+        let k = 100.0
+        let numerator: Double = lgamma(n - c + 1) - lgamma(n - c - k + 1)
+        let denominator: Double = lgamma(n + 1) - lgamma(n - k + 1)
+        let logRatio = numerator - denominator
+        XCTAssertEqual(try PassAtK.estimate(n: 2000, c: 500, k: 100), 1 - exp(logRatio), accuracy: 1e-12)
+        let v = try PassAtK.estimate(n: 2000, c: 3, k: 7)
+        XCTAssertTrue(v > 0 && v < 1)
+    }
+
+    func testRejectsBadArguments() {
+        XCTAssertThrowsError(try PassAtK.estimate(n: 5, c: 2, k: 0)) { XCTAssertTrue("\($0)".contains("k = 0")) }
+        XCTAssertThrowsError(try PassAtK.estimate(n: 5, c: 2, k: 6)) { XCTAssertTrue("\($0)".contains("k = 6")) }
+        XCTAssertThrowsError(try PassAtK.estimate(n: 5, c: 6, k: 1)) { XCTAssertTrue("\($0)".contains("c = 6")) }
+        XCTAssertThrowsError(try PassAtK.estimate(n: 0, c: 0, k: 1))
+    }
+
+    func testMeanOverProblems() throws {
+        XCTAssertEqual(try PassAtK.mean([(n: 5, c: 2), (n: 5, c: 0)], k: 2), 0.35, accuracy: 1e-12)
+    }
+}
+
+final class MajorityAtKTests: XCTestCase {
+    typealias S = MajorityAtK.Sample
+
+    func testMajorityAndTies() throws {
+        let samples = [
+            S(answerClass: "a", isCorrect: true), S(answerClass: "b", isCorrect: false), S(answerClass: "b", isCorrect: false),
+            S(answerClass: "a", isCorrect: true), S(answerClass: "a", isCorrect: true),
+        ]
+        XCTAssertEqual(try MajorityAtK.estimate(samples, k: 1), 1)
+        XCTAssertEqual(try MajorityAtK.estimate(samples, k: 3), 0)  // b 2 : a 1
+        XCTAssertEqual(try MajorityAtK.estimate(samples, k: 4), 0.5)  // 2 : 2 tie
+        XCTAssertEqual(try MajorityAtK.estimate(samples, k: 5), 1)
+        XCTAssertEqual(try MajorityAtK.estimate([S(answerClass: nil, isCorrect: false)], k: 1), 0)
+        XCTAssertThrowsError(try MajorityAtK.estimate(samples, k: 6))
+    }
+}
+
+final class BootstrapTests: XCTestCase {
+    func testSeededAndBracketsTheMean() throws {
+        let values: [Double] = [1, 0, 1, 1, 0, 1, 0, 1, 1, 1]
+        let a = try Bootstrap(resamples: 500, seed: 7).meanInterval(values)
+        let b = try Bootstrap(resamples: 500, seed: 7).meanInterval(values)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a.estimate, 0.7, accuracy: 1e-12)
+        XCTAssertLessThan(a.lower, 0.7)
+        XCTAssertGreaterThan(a.upper, 0.7)
+        XCTAssertGreaterThanOrEqual(a.lower, 0.2)
+        XCTAssertLessThanOrEqual(a.upper, 1)
+        let spread: [Double] = [0.13, 0.57, 0.91, 0.24, 0.66, 0.08, 0.73]
+        XCTAssertNotEqual(
+            try Bootstrap(resamples: 500, seed: 7).meanInterval(spread), try Bootstrap(resamples: 500, seed: 8).meanInterval(spread))
+        let constant = try Bootstrap(resamples: 100).meanInterval([1, 1, 1])
+        XCTAssertEqual([constant.lower, constant.upper], [1, 1])
+        XCTAssertThrowsError(try Bootstrap(level: 1).meanInterval(values))
+    }
+}
+
+final class AccuracyBudgetCurveTests: XCTestCase {
+    func testAggregatesPerStrategyAndBudget() throws {
+        let records = [
+            EvalRecord(strategy: "sc", budget: 4, problemID: "1", isCorrect: true, tokens: 100),
+            EvalRecord(strategy: "sc", budget: 4, problemID: "2", isCorrect: false, tokens: 300),
+            EvalRecord(strategy: "sc", budget: 8, problemID: "1", isCorrect: true, tokens: 500),
+            EvalRecord(strategy: "beam", budget: 4, problemID: "1", isCorrect: false, tokens: 50),
+        ]
+        let curve = try AccuracyBudgetCurve(records: records, bootstrap: Bootstrap(resamples: 200, seed: 1))
+        XCTAssertEqual(curve.points.map(\.strategy), ["beam", "sc", "sc"])
+        XCTAssertEqual(curve.points(for: "sc").map(\.budget), [4, 8])
+        XCTAssertEqual(curve.points(for: "sc").map(\.accuracy.estimate), [0.5, 1])
+        XCTAssertEqual(curve.points(for: "sc").map(\.meanTokens), [200, 500])
+        XCTAssertEqual(curve.points(for: "sc")[0].problems, 2)
+        let data = try JSONEncoder().encode(curve)
+        XCTAssertEqual(try JSONDecoder().decode(AccuracyBudgetCurve.self, from: data), curve)
+    }
+}

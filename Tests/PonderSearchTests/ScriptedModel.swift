@@ -1,0 +1,94 @@
+import PonderCore
+import Synchronization
+
+/// Which requests a scripted response answers: a continuation, optionally only for one prompt.
+struct ScriptKey: Hashable, Sendable {
+    var prompt: String?
+    var continuation: String
+}
+
+/// A deterministic fake `LanguageModel`: responses are chosen by prompt and continuation and served in order
+/// (cycling), with their token counts and logprobs; every request is logged.
+final class ScriptedModel: LanguageModel, Sendable {
+    struct Missing: Error, CustomStringConvertible {
+        var prompt: String
+        var continuation: String
+        var description: String { "no scripted response for prompt '\(prompt)' continuation '\(continuation)'" }
+    }
+
+    let name = "scripted"
+    let promptTokens: Int
+    private let script: [ScriptKey: [Completion]]
+    private let fallback: (@Sendable (CompletionRequest) -> Completion?)?
+    private let state = Mutex<(served: [ScriptKey: Int], requests: [CompletionRequest])>(([:], []))
+
+    init(promptTokens: Int = 7, script: [ScriptKey: [Completion]] = [:], fallback: (@Sendable (CompletionRequest) -> Completion?)? = nil) {
+        self.promptTokens = promptTokens
+        self.script = script
+        self.fallback = fallback
+    }
+
+    /// A model that answers every request with `respond`.
+    convenience init(promptTokens: Int = 7, respond: @escaping @Sendable (CompletionRequest) -> Completion?) {
+        self.init(promptTokens: promptTokens, script: [:], fallback: respond)
+    }
+
+    /// A model that answers every request for `continuation` with `responses`, in order.
+    convenience init(promptTokens: Int = 7, _ responses: [String: [Completion]]) {
+        var s: [ScriptKey: [Completion]] = [:]
+        for (k, v) in responses { s[ScriptKey(prompt: nil, continuation: k)] = v }
+        self.init(promptTokens: promptTokens, script: s)
+    }
+
+    static func text(of prompt: Prompt) -> String {
+        switch prompt {
+        case .text(let t): t
+        case .chat(let messages): messages.map(\.content).joined(separator: "\n")
+        }
+    }
+
+    var requests: [CompletionRequest] { state.withLock { $0.requests } }
+
+    func complete(_ request: CompletionRequest) async throws -> CompletionResponse {
+        let prompt = Self.text(of: request.prompt)
+        let exact = ScriptKey(prompt: prompt, continuation: request.continuation)
+        let loose = ScriptKey(prompt: nil, continuation: request.continuation)
+        let key: ScriptKey? = script[exact] != nil ? exact : script[loose] != nil ? loose : nil
+        var out: [Completion] = []
+        try state.withLock { s in
+            s.requests.append(request)
+            for _ in 0..<request.parameters.n {
+                if let key, let list = script[key], !list.isEmpty {
+                    let i = s.served[key, default: 0]
+                    s.served[key] = i + 1
+                    out.append(list[i % list.count])
+                } else if let f = fallback, let c = f(request) {
+                    out.append(c)
+                } else {
+                    throw Missing(prompt: prompt, continuation: request.continuation)
+                }
+            }
+        }
+        var completions: [Completion] = []
+        for var c in out {
+            if !request.parameters.logprobs { c.logprobs = nil }
+            completions.append(c)
+        }
+        let usage = Usage(
+            promptTokens: promptTokens, completionTokens: completions.reduce(0) { $0 + $1.tokens.count },
+            reasoningTokens: completions.reduce(0) { $0 + $1.reasoningTokens })
+        return CompletionResponse(completions: completions, usage: usage)
+    }
+}
+
+/// A completion of `text` with `tokens` tokens, each with log-probability `logprob` (or the listed values).
+func sample(_ text: String, tokens: Int = 5, logprob: Double = -0.1, logprobs: [Double]? = nil, finish: FinishReason = .stop) -> Completion
+{
+    let lp = logprobs ?? Array(repeating: logprob, count: tokens)
+    return Completion(text: text, tokens: Array(0..<lp.count), logprobs: lp, finishReason: finish)
+}
+
+/// A boxed final answer.
+func boxed(_ answer: String, tokens: Int = 5, logprob: Double = -0.1) -> Completion {
+    sample("so \\boxed{\(answer)}", tokens: tokens, logprob: logprob)
+}
