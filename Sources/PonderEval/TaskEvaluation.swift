@@ -43,7 +43,7 @@ extension TaskEvaluation {
     /// Grading is strict: only an answer inside `<answer>` tags counts, so a model that answers in prose scores 0
     /// however right it is (the format is part of the task).
     public static func run(
-        model: any LanguageModel, problems: [Problem], makePrompt: @Sendable (Problem) -> Prompt, samples: Int = 8, maxTokens: Int = 96,
+        model: any LanguageModel, problems: [Problem], makePrompt: (Problem) -> Prompt, samples: Int = 8, maxTokens: Int = 96,
         seed: UInt64 = 0, examples: Int = 4
     ) async throws -> TaskEvaluation {
         let start = Date()
@@ -52,12 +52,23 @@ extension TaskEvaluation {
         var greedyCorrect = 0, sampledCorrect = 0, majorityCorrect = 0, compliant = 0, withSteps = 0, lengths = 0, tokens = 0
         var correctWithSteps = 0, correctWithoutSteps = 0
         var shown: [Example] = []
+        // All requests go out at once, so a batching model (the local engine) runs many problems per batch.
+        let responses = try await withThrowingTaskGroup(of: (Int, CompletionResponse, CompletionResponse).self) { group in
+            for (i, problem) in problems.enumerated() {
+                let prompt = makePrompt(problem)
+                group.addTask {
+                    async let greedy = model.complete(CompletionRequest(prompt: prompt, parameters: .greedy(maxTokens: maxTokens)))
+                    async let sampled = model.complete(CompletionRequest(
+                        prompt: prompt, parameters: SamplingParameters(maxTokens: maxTokens, temperature: 1, seed: seed &+ UInt64(i), n: samples)))
+                    return try await (i, greedy, sampled)
+                }
+            }
+            var out = [(CompletionResponse, CompletionResponse)?](repeating: nil, count: problems.count)
+            for try await (i, g, s) in group { out[i] = (g, s) }
+            return out.map { $0! }
+        }
         for (i, problem) in problems.enumerated() {
-            let prompt = makePrompt(problem)
-            async let greedyResponse = model.complete(CompletionRequest(prompt: prompt, parameters: .greedy(maxTokens: maxTokens)))
-            async let sampledResponse = model.complete(CompletionRequest(
-                prompt: prompt, parameters: SamplingParameters(maxTokens: maxTokens, temperature: 1, seed: seed &+ UInt64(i), n: samples)))
-            let (greedy, sampled) = try await (greedyResponse, sampledResponse)
+            let (greedy, sampled) = responses[i]
             tokens += greedy.usage.completionTokens + sampled.usage.completionTokens
             let greedyText = greedy.completions[0].text
             let greedyOK = try await verifier.verify(greedyText, against: problem).isEquivalent

@@ -146,3 +146,34 @@ extension CLITests {
         XCTAssertTrue(config.contains("bfloat16"), "the checkpoint records its dtype")
     }
 }
+
+extension CLITests {
+    /// `ponder demo --quick` runs end to end and writes a well-formed report, metrics and results.
+    func testDemoQuick() throws {
+        let model = Self.repository.appendingPathComponent("Models/ponder-tiny-base")
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-demo-\(UUID().uuidString)")
+        let r = try ponder(["demo", "--quick", "--model", model.path, "--held-out", "8", "--steps", "3", "--run", run.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("greedy pass@1") && r.stdout.contains("format compliance"), r.stdout)
+        let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 6, "six charts")
+        XCTAssertTrue(html.contains("<polyline"), "the charts have data")
+        XCTAssertFalse(html.contains("nan") || html.contains("inf"), "no placeholder numbers")
+        let lines = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        for line in lines {
+            let m = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            for key in ["reward", "rewards/accuracy/mean", "rewards/format/mean", "completions/mean_length", "entropy", "step_time"] {
+                XCTAssertNotNil(m[key] as? Double, key)
+            }
+        }
+        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("results.json"))) as! [String: [String: Any]]
+        for side in ["before", "after"] {
+            for key in ["greedyAccuracy", "sampledAccuracy", "majorityAccuracy", "formatCompliance", "meanLength"] {
+                let v = results[side]?[key] as? Double
+                XCTAssertNotNil(v, "\(side).\(key)")
+                XCTAssertTrue((v ?? -1) >= 0, "\(side).\(key)")
+            }
+        }
+    }
+}
