@@ -170,6 +170,7 @@ public final class Engine: LanguageModel, @unchecked Sendable {
         var plans: [RowPlan] = []
         var results = [Result<CompletionResponse, Error>?](repeating: nil, count: requests.count)
         var promptLengths = [Int](repeating: 0, count: requests.count)
+        var promptTokens = [[Int]?](repeating: nil, count: requests.count)
         let thinkStart = tokenizer.encode("<think>", addSpecialTokens: false)
         let thinkEnd = tokenizer.encode("</think>", addSpecialTokens: false)
         for (ri, request) in requests.enumerated() {
@@ -178,6 +179,7 @@ public final class Engine: LanguageModel, @unchecked Sendable {
                 let addSpecial: Bool = { if case .text = request.prompt { return true } else { return false } }()
                 let prompt = tokenizer.encode(text, addSpecialTokens: addSpecial)
                 promptLengths[ri] = prompt.count
+                promptTokens[ri] = prompt
                 let p = request.parameters
                 let opened =
                     text.range(of: "<think>", options: .backwards).map { open in
@@ -251,7 +253,7 @@ public final class Engine: LanguageModel, @unchecked Sendable {
             let usage = Usage(
                 promptTokens: promptLengths[ri], completionTokens: cs.reduce(0) { $0 + $1.tokens.count },
                 reasoningTokens: cs.reduce(0) { $0 + $1.reasoningTokens },
-                cachedPromptTokens: requests.count == 1 ? stats.reusedTokens : 0)
+                cachedPromptTokens: promptTokens[ri].flatMap { stats.reusedByPrompt[$0] } ?? 0)
             results[ri] = .success(CompletionResponse(completions: cs, usage: usage))
         }
         return results.map { $0! }

@@ -56,6 +56,8 @@ public struct GenerationStats: Sendable, Equatable {
     public var generatedTokens = 0
     /// Bytes of the KV cache allocated.
     public var cacheBytes = 0
+    /// Prompt tokens served from the prefix cache, per prompt.
+    public var reusedByPrompt: [[Int]: Int] = [:]
 }
 
 /// Batched prefill and decode over a `CausalLM` with a preallocated KV cache.
@@ -162,16 +164,33 @@ public final class Generator {
         let needed = KVCache.bytes(configuration: c, batch: Swift.max(rows, prompts.count), capacity: longest + extra, dtype: model.dtype)
         guard needed <= maxCacheBytes else { throw ModelError.cacheTooLarge(bytes: needed, limit: maxCacheBytes) }
         stats.cacheBytes = needed
-        // One prompt that extends a cached sequence: copy that cache and compute only the new tokens.
-        if prompts.count == 1, let prefixCache, let (cached, shared) = prefixCache.longestPrefix(of: prompts[0]) {
-            let reuse = Swift.min(shared, prompts[0].count - 1)  // the last prompt token must run to give logits
-            if reuse > 0 {
-                let cache = cached.fork(rows: [0], capacity: cached.padding[0] + prompts[0].count + extra)
-                cache.truncate(to: cached.padding[0] + reuse)
-                let tail = Array(prompts[0][reuse...])
-                stats.prefillTokens += tail.count
-                stats.reusedTokens += reuse
-                return (cache, forward([tail], cache: cache))
+        // Prompts that extend cached sequences: copy those caches and compute only the new tokens, each prompt on
+        // its own, then lay the rows side by side (right-aligned, left-padded) as one batch cache.
+        if let prefixCache {
+            let hits = prompts.map { prompt -> (KVCache, Int)? in
+                guard let (cached, shared) = prefixCache.longestPrefix(of: prompt) else { return nil }
+                let reuse = Swift.min(shared, prompt.count - 1)  // the last prompt token must run to give logits
+                return reuse > 0 ? (cached, reuse) : nil
+            }
+            if hits.contains(where: { $0 != nil }) {
+                var rowsCaches: [KVCache] = []
+                var logits: [Tensor] = []
+                for (prompt, hit) in zip(prompts, hits) {
+                    let cache: KVCache
+                    var tail = prompt
+                    if let (cached, reuse) = hit {
+                        cache = cached.fork(rows: [0], capacity: cached.padding[0] + prompt.count, length: cached.padding[0] + reuse)
+                        tail = Array(prompt[reuse...])
+                        stats.reusedTokens += reuse
+                        stats.reusedByPrompt[prompt] = reuse
+                    } else {
+                        cache = KVCache(configuration: c, batch: 1, capacity: prompt.count, dtype: model.dtype)
+                    }
+                    stats.prefillTokens += tail.count
+                    logits.append(forward([tail], cache: cache))
+                    rowsCaches.append(cache)
+                }
+                return (KVCache.merge(rowsCaches, capacity: longest + extra), concatenated(logits))
             }
         }
         let padding = prompts.map { longest - $0.count }

@@ -55,21 +55,46 @@ public final class KVCache {
     /// Marks `count` more columns as filled (after every layer stored them).
     func advance(by count: Int) { length += count }
 
-    /// A new cache holding copies of `rows` (repeats allowed, in order), with room for `capacity` columns.
-    public func fork(rows: [Int], capacity newCapacity: Int? = nil) -> KVCache {
+    /// A new cache holding copies of `rows` (repeats allowed, in order) and of their first `length` columns
+    /// (default: all that are filled), with room for `capacity` columns.
+    public func fork(rows: [Int], capacity newCapacity: Int? = nil, length keep: Int? = nil) -> KVCache {
         let index = Tensor(rows.map(Int64.init))
+        let kept = keep ?? length
         let cap = newCapacity ?? capacity
-        precondition(cap >= length, "a forked cache needs room for the \(length) cached columns")
+        precondition(kept <= length && cap >= kept, "a forked cache needs room for the \(kept) copied columns")
         func copy(_ t: Tensor) -> Tensor {
-            let picked = t.indexSelect(axis: 0, index: index).narrow(axis: 2, start: 0, length: length)
-            if cap == length { return picked.contiguous() }
+            let picked = t.indexSelect(axis: 0, index: index).narrow(axis: 2, start: 0, length: kept)
+            if cap == kept { return picked.contiguous() }
             var shape = picked.shape
             shape[2] = cap
             let out = Tensor.zeros(shape, dtype: t.dtype)
-            out.narrow(axis: 2, start: 0, length: length).copy_(picked)
+            out.narrow(axis: 2, start: 0, length: kept).copy_(picked)
             return out
         }
-        return KVCache(keys: keys.map(copy), values: values.map(copy), length: length, capacity: cap, padding: rows.map { padding[$0] })
+        return KVCache(keys: keys.map(copy), values: values.map(copy), length: kept, capacity: cap, padding: rows.map { padding[$0] })
+    }
+
+    /// One-row caches laid side by side as a batch: each row's filled columns are right-aligned at the longest
+    /// row's length and the columns before them become padding.
+    public static func merge(_ rows: [KVCache], capacity: Int) -> KVCache {
+        let lengths = rows.map { $0.length - $0.padding[0] }
+        let longest = lengths.max() ?? 0
+        precondition(capacity >= longest, "merged cache needs room for \(longest) columns")
+        let layers = rows[0].keys.count
+        func merged(_ pick: (KVCache) -> [Tensor]) -> [Tensor] {
+            (0..<layers).map { l in
+                var shape = pick(rows[0])[l].shape
+                shape[0] = rows.count
+                shape[2] = capacity
+                let out = Tensor.zeros(shape, dtype: pick(rows[0])[l].dtype)
+                for (i, row) in rows.enumerated() where lengths[i] > 0 {
+                    out.narrow(axis: 0, start: i, length: 1).narrow(axis: 2, start: longest - lengths[i], length: lengths[i])
+                        .copy_(pick(row)[l].narrow(axis: 2, start: row.padding[0], length: lengths[i]))
+                }
+                return out
+            }
+        }
+        return KVCache(keys: merged(\.keys), values: merged(\.values), length: longest, capacity: capacity, padding: lengths.map { longest - $0 })
     }
 
     /// Keeps only the first `newLength` columns (later columns are overwritten by the next writes).

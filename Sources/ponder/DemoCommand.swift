@@ -50,8 +50,9 @@ struct Demo: AsyncParsableCommand {
 
         if recipe == .r1 {
             say("[2/4] SFT cold start on the teacher's worked solutions…")
-            var options = TrainingOptions(steps: quick ? 5 : 60)
-            options.learningRate = 1e-3
+            var options = TrainingOptions(steps: quick ? 10 : 100)
+            options.learningRate = 3e-4
+            options.decay = .constant
             options.seed = seed
             options.saveEvery = 1_000_000
             let examples = training.prefix(512).map { SFTExample(prompt: makePrompt($0), completion: task.teacherSolution(for: $0)) }

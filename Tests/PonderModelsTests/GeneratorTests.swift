@@ -89,6 +89,22 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(rest[0].tokens, Array(full[0].tokens.dropFirst(4)))
     }
 
+    /// Several prompts in one batch, each extending a different cached sequence, reuse their caches and continue
+    /// exactly as a batch computed from scratch.
+    func testPrefixReuseForSeveralPrompts() throws {
+        let a = [9, 8, 7, 6, 5, 4, 3], b = [20, 21, 22, 23]
+        let reuse = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26))
+        let (first, _) = try reuse.generate([row(a, maxTokens: 5), row(b, maxTokens: 5)])
+        let extended = [a + Array(first[0].tokens.prefix(3)), b + Array(first[1].tokens.prefix(2)) + [40], [50, 51, 52]]
+        let (plain, _) = try Generator(model: model, endTokens: []).generate(extended.map { row($0, maxTokens: 6) })
+        let (reused, stats) = try reuse.generate(extended.map { row($0, maxTokens: 6) })
+        XCTAssertEqual(reused.map(\.tokens), plain.map(\.tokens))
+        XCTAssertEqual(stats.reusedByPrompt[extended[0]], extended[0].count - 1)
+        XCTAssertEqual(stats.reusedByPrompt[extended[1]], b.count + 2)
+        XCTAssertNil(stats.reusedByPrompt[extended[2]], "a new prompt is computed in full")
+        XCTAssertEqual(stats.prefillTokens, 1 + 1 + 3)
+    }
+
     func testContextAndMemoryLimits() throws {
         let g = Generator(model: model, endTokens: [])
         XCTAssertThrowsError(try g.generate([row(Array(repeating: 3, count: 120), maxTokens: 20)])) {
