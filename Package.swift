@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "PonderModels", "PonderTraining", "PonderVerifiers", "PonderTasks", "PonderEval",
+                "PonderModels", "PonderTraining", "PonderVerifiers", "PonderTasks", "PonderEval", "PonderSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -8,13 +8,39 @@ public struct DemoReport: Sendable {
     /// Per-step metrics (metrics.jsonl lines).
     public var metrics: [[String: Double]]
     public var notes: [String]
+    /// Accuracy against tokens per strategy, for the base and the trained model.
+    public var budgetCurves: [(model: String, curve: AccuracyBudgetCurve)]
 
-    public init(title: String, before: TaskEvaluation, after: TaskEvaluation, metrics: [[String: Double]], notes: [String] = []) {
+    public init(
+        title: String, before: TaskEvaluation, after: TaskEvaluation, metrics: [[String: Double]], notes: [String] = [],
+        budgetCurves: [(model: String, curve: AccuracyBudgetCurve)] = []
+    ) {
         self.title = title
         self.before = before
         self.after = after
         self.metrics = metrics
         self.notes = notes
+        self.budgetCurves = budgetCurves
+    }
+
+    /// One chart of accuracy against mean tokens per problem, a line per strategy and model.
+    public var budgetChart: SVGChart? {
+        guard !budgetCurves.isEmpty else { return nil }
+        let colors = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#4b5563", "#ca8a04", "#db2777", "#65a30d"]
+        var series: [SVGChart.Series] = []
+        for (model, curve) in budgetCurves {
+            for strategy in Array(Set(curve.points.map(\.strategy))).sorted() {
+                series.append(
+                    SVGChart.Series(
+                        name: "\(model): \(strategy)", points: curve.points(for: strategy).map { ($0.meanTokens, $0.accuracy.estimate) },
+                        color: colors[series.count % colors.count]))
+            }
+        }
+        var chart = SVGChart(
+            title: "Accuracy against tokens per problem (test-time compute)", xLabel: "mean tokens per problem", series: series)
+        chart.width = 920
+        chart.height = 360
+        return chart
     }
 
     /// The charts drawn from the metrics: reward, accuracy, completion length, KL and entropy against step.
@@ -26,7 +52,8 @@ public struct DemoReport: Sendable {
             SVGChart(title: "Reward", xLabel: "step", series: [series("reward", "reward", "#2563eb")]),
             SVGChart(title: "Accuracy reward", xLabel: "step", series: [series("rewards/accuracy/mean", "accuracy", "#16a34a")]),
             SVGChart(title: "Format reward", xLabel: "step", series: [series("rewards/format/mean", "format", "#9333ea")]),
-            SVGChart(title: "Completion length (tokens)", xLabel: "step", series: [series("completions/mean_length", "mean length", "#ea580c")]),
+            SVGChart(
+                title: "Completion length (tokens)", xLabel: "step", series: [series("completions/mean_length", "mean length", "#ea580c")]),
             SVGChart(title: "KL to the base model", xLabel: "step", series: [series("kl", "kl", "#dc2626")]),
             SVGChart(title: "Entropy", xLabel: "step", series: [series("entropy", "entropy", "#0891b2")]),
         ]
@@ -37,11 +64,14 @@ public struct DemoReport: Sendable {
         let e = SVGChart.escape
         func row(_ name: String, _ a: Double, _ b: Double, percent: Bool = true) -> String {
             let f = { (v: Double) in percent ? String(format: "%.1f%%", v * 100) : String(format: "%.1f", v) }
-            return "<tr><td>\(name)</td><td>\(f(a))</td><td>\(f(b))</td><td>\(String(format: "%+.1f", (b - a) * (percent ? 100 : 1)))</td></tr>"
+            return
+                "<tr><td>\(name)</td><td>\(f(a))</td><td>\(f(b))</td><td>\(String(format: "%+.1f", (b - a) * (percent ? 100 : 1)))</td></tr>"
         }
         var s = "<!doctype html><html><head><meta charset=\"utf-8\"><title>\(e(title))</title><style>"
-        s += "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#111}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-        s += "td:first-child,th:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}pre{background:#f3f4f6;padding:8px;white-space:pre-wrap}"
+        s +=
+            "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#111}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+        s +=
+            "td:first-child,th:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}pre{background:#f3f4f6;padding:8px;white-space:pre-wrap}"
         s += ".ok{color:#16a34a}.bad{color:#dc2626}</style></head><body>"
         s += "<h1>\(e(title))</h1>"
         for n in notes { s += "<p>\(e(n))</p>" }
@@ -55,6 +85,19 @@ public struct DemoReport: Sendable {
         s += row("accuracy without steps", before.accuracyWithoutSteps, after.accuracyWithoutSteps)
         s += row("mean completion length (tokens)", before.meanLength, after.meanLength, percent: false)
         s += "</table><h2>Training</h2><div class=\"charts\">" + charts.map { $0.render() }.joined() + "</div>"
+        if let budgetChart {
+            s +=
+                "<h2>Test-time compute</h2>" + budgetChart.render()
+                + "<table><tr><th>model</th><th>strategy</th><th>budget</th><th>accuracy</th><th>95% interval</th><th>mean tokens</th></tr>"
+            for (model, curve) in budgetCurves {
+                for p in curve.points {
+                    s +=
+                        "<tr><td>\(e(model))</td><td>\(e(p.strategy))</td><td>\(p.budget)</td><td>\(String(format: "%.3f", p.accuracy.estimate))</td>"
+                        + "<td>[\(String(format: "%.3f", p.accuracy.lower)), \(String(format: "%.3f", p.accuracy.upper))]</td><td>\(String(format: "%.1f", p.meanTokens))</td></tr>"
+                }
+            }
+            s += "</table>"
+        }
         for (name, evaluation) in [("Base model", before), ("After RL", after)] {
             s += "<h2>Sample completions: \(name) (greedy)</h2>"
             for x in evaluation.examples {

@@ -31,9 +31,12 @@ public struct SVGChart: Sendable {
     public func render() -> String {
         let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         let (left, right, top, bottom) = (52.0, 12.0, 28.0, 36.0)
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
-        svg += "<text x=\"\(Int(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(Self.escape(title))</text>"
-        guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(), var minY = all.map(\.y).min(), var maxY = all.map(\.y).max() else {
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
+        svg +=
+            "<text x=\"\(Int(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(Self.escape(title))</text>"
+        guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(), var minY = all.map(\.y).min(), var maxY = all.map(\.y).max()
+        else {
             return svg + "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" text-anchor=\"middle\">no data</text></svg>"
         }
         if maxY - minY < 1e-12 { (minY, maxY) = (minY - 0.5, maxY + 0.5) }
@@ -52,8 +55,10 @@ public struct SVGChart: Sendable {
             let x = minX + spanX * Double(k) / 4
             svg += "<text x=\"\(px(x))\" y=\"\(height - bottom + 14)\" text-anchor=\"middle\">\(Self.format(x))</text>"
         }
-        svg += "<text x=\"\(Int((left + width - right) / 2))\" y=\"\(Int(height - 6))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>"
-        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"none\" stroke=\"#9ca3af\"/>"
+        svg +=
+            "<text x=\"\(Int((left + width - right) / 2))\" y=\"\(Int(height - 6))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>"
+        svg +=
+            "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"none\" stroke=\"#9ca3af\"/>"
         for (i, s) in series.enumerated() {
             let points = s.points.filter { $0.x.isFinite && $0.y.isFinite }
             let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
@@ -75,7 +80,9 @@ public struct SVGChart: Sendable {
 
     /// Text made safe for XML and HTML.
     public static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;"
+        )
+        .replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

@@ -49,8 +49,15 @@ extension TaskEvaluation {
         let start = Date()
         let verifier = MathVerifier(policy: ExtractionPolicy(sources: [.answerTag]))
         let format = StrictFormatReward(requireNewlines: false)
-        var greedyCorrect = 0, sampledCorrect = 0, majorityCorrect = 0, compliant = 0, withSteps = 0, lengths = 0, tokens = 0
-        var correctWithSteps = 0, correctWithoutSteps = 0
+        var greedyCorrect = 0
+        var sampledCorrect = 0
+        var majorityCorrect = 0
+        var compliant = 0
+        var withSteps = 0
+        var lengths = 0
+        var tokens = 0
+        var correctWithSteps = 0
+        var correctWithoutSteps = 0
         var shown: [Example] = []
         // All requests go out at once, so a batching model (the local engine) runs many problems per batch.
         let responses = try await withThrowingTaskGroup(of: (Int, CompletionResponse, CompletionResponse).self) { group in
@@ -58,8 +65,10 @@ extension TaskEvaluation {
                 let prompt = makePrompt(problem)
                 group.addTask {
                     async let greedy = model.complete(CompletionRequest(prompt: prompt, parameters: .greedy(maxTokens: maxTokens)))
-                    async let sampled = model.complete(CompletionRequest(
-                        prompt: prompt, parameters: SamplingParameters(maxTokens: maxTokens, temperature: 1, seed: seed &+ UInt64(i), n: samples)))
+                    async let sampled = model.complete(
+                        CompletionRequest(
+                            prompt: prompt,
+                            parameters: SamplingParameters(maxTokens: maxTokens, temperature: 1, seed: seed &+ UInt64(i), n: samples)))
                     return try await (i, greedy, sampled)
                 }
             }
@@ -93,12 +102,15 @@ extension TaskEvaluation {
             }
             if let top = votes.max(by: { $0.count < $1.count }), top.correct { majorityCorrect += 1 }
         }
-        let n = Double(Swift.max(1, problems.count)), m = n * Double(samples)
+        let n = Double(Swift.max(1, problems.count))
+        let m = n * Double(samples)
         return TaskEvaluation(
-            greedyAccuracy: Double(greedyCorrect) / n, sampledAccuracy: Double(sampledCorrect) / m, majorityAccuracy: Double(majorityCorrect) / n,
+            greedyAccuracy: Double(greedyCorrect) / n, sampledAccuracy: Double(sampledCorrect) / m,
+            majorityAccuracy: Double(majorityCorrect) / n,
             samples: samples, formatCompliance: Double(compliant) / m, stepsUsed: Double(withSteps) / m,
             accuracyWithSteps: withSteps == 0 ? 0 : Double(correctWithSteps) / Double(withSteps),
-            accuracyWithoutSteps: Int(m) == withSteps ? 0 : Double(correctWithoutSteps) / (m - Double(withSteps)), meanLength: Double(lengths) / m,
+            accuracyWithoutSteps: Int(m) == withSteps ? 0 : Double(correctWithoutSteps) / (m - Double(withSteps)),
+            meanLength: Double(lengths) / m,
             tokens: tokens, seconds: Date().timeIntervalSince(start), examples: shown)
     }
 }

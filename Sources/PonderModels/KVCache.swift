@@ -94,7 +94,8 @@ public final class KVCache {
                 return out
             }
         }
-        return KVCache(keys: merged(\.keys), values: merged(\.values), length: longest, capacity: capacity, padding: lengths.map { longest - $0 })
+        return KVCache(
+            keys: merged(\.keys), values: merged(\.values), length: longest, capacity: capacity, padding: lengths.map { longest - $0 })
     }
 
     /// Keeps only the first `newLength` columns (later columns are overwritten by the next writes).

@@ -31,7 +31,10 @@ public struct StrictFormatReward: RewardFunction {
     public func matches(_ text: String) -> Bool {
         if !requireNewlines {
             let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            let open = "<\(thinkTag)>", closeThink = "</\(thinkTag)>", openAnswer = "<\(answerTag)>", close = "</\(answerTag)>"
+            let open = "<\(thinkTag)>"
+            let closeThink = "</\(thinkTag)>"
+            let openAnswer = "<\(answerTag)>"
+            let close = "</\(answerTag)>"
             guard t.hasPrefix(open), t.hasSuffix(close), let end = t.range(of: closeThink) else { return false }
             let rest = t[end.upperBound...].drop(while: \.isWhitespace)
             guard rest.hasPrefix(openAnswer) else { return false }

@@ -43,14 +43,17 @@ struct DataCommand: ParsableCommand {
             var held = Set<String>()
             if let exclude {
                 for line in try String(contentsOf: URL(fileURLWithPath: exclude), encoding: .utf8).split(separator: "\n") {
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let prompt = object["prompt"] as? String else {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                        let prompt = object["prompt"] as? String
+                    else {
                         throw ValidationError("\(exclude): every line must be a JSON object with a \"prompt\"")
                     }
                     // The problems file stores the formatted prompt; the question is its second-to-last line.
                     held.insert(prompt.split(separator: "\n").last.map(String.init) ?? prompt)
                 }
             }
-            text = PretrainingCorpus(task: generator).documents(count: count, seed: mixSeed, problemSeed: seed, excluding: held)
+            text =
+                PretrainingCorpus(task: generator).documents(count: count, seed: mixSeed, problemSeed: seed, excluding: held)
                 .joined(separator: "\n\n") + "\n"
         case .problems, .sft:
             let lines = try generator.problems(seed: seed, count: count).map { p -> String in

@@ -3,6 +3,7 @@ import Foundation
 import PonderCore
 import PonderEval
 import PonderModels
+import PonderSearch
 import PonderTasks
 import PonderTokenizers
 import PonderTraining
@@ -10,7 +11,9 @@ import PonderVerifiers
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The R1 story on a CPU: evaluate the bundled base model, train it with GRPO on verifiable rewards, evaluate again, write a report.")
+        abstract:
+            "The R1 story on a CPU: evaluate the bundled base model, train it with GRPO on verifiable rewards, evaluate again, write a report."
+    )
 
     enum Recipe: String, ExpressibleByArgument {
         /// GRPO from the base model with accuracy and format rewards only.
@@ -37,15 +40,19 @@ struct Demo: AsyncParsableCommand {
         let training = task.problems(seed: 11, count: 4000).filter { !heldPrompts.contains($0.prompt) }
         let policy = try ModelDirectory.load(dir, dtype: .float32)
         let tokenizer = try Tokenizer.load(directory: dir)
-        let engine = Engine(model: policy, tokenizer: tokenizer, template: nil, name: dir.lastPathComponent, options: .init(prefixCacheBytes: 0))
+        let engine = Engine(
+            model: policy, tokenizer: tokenizer, template: nil, name: dir.lastPathComponent, options: .init(prefixCacheBytes: 0))
         let makePrompt: @Sendable (Problem) -> Prompt = { .text(ReasoningFormat.prompt(for: $0)) }
         let samples = quick ? 4 : 8
         let runDir = try RunDirectory(URL(fileURLWithPath: run))
         for stale in [runDir.metricsURL, runDir.completionsURL] { try? FileManager.default.removeItem(at: stale) }
-        say("ponder demo: \(recipe.rawValue) on \(dir.lastPathComponent) (\(policy.parameterCount) parameters), \(held.count) held-out problems")
+        say(
+            "ponder demo: \(recipe.rawValue) on \(dir.lastPathComponent) (\(policy.parameterCount) parameters), \(held.count) held-out problems"
+        )
 
         say("[1/4] evaluating the base model…")
-        let before = try await TaskEvaluation.run(model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
+        let before = try await TaskEvaluation.run(
+            model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
         say(Self.summary(before))
 
         if recipe == .r1 {
@@ -57,9 +64,12 @@ struct Demo: AsyncParsableCommand {
             options.saveEvery = 1_000_000
             let examples = training.prefix(512).map { SFTExample(prompt: makePrompt($0), completion: task.teacherSolution(for: $0)) }
             let sft = try SFTTrainer(
-                configuration: .init(training: options, batchSize: 16), model: policy, tokenizer: tokenizer, template: nil, examples: Array(examples),
+                configuration: .init(training: options, batchSize: 16), model: policy, tokenizer: tokenizer, template: nil,
+                examples: Array(examples),
                 endToken: engine.endTokens.min()!)
-            _ = try sft.train(run: RunDirectory(URL(fileURLWithPath: run).appendingPathComponent("sft")), onStep: ProgressBar(keys: ["loss"], every: 10).update)
+            _ = try sft.train(
+                run: RunDirectory(URL(fileURLWithPath: run).appendingPathComponent("sft")),
+                onStep: ProgressBar(keys: ["loss"], every: 10).update)
         } else {
             say("[2/4] (r1-zero: no SFT cold start)")
         }
@@ -86,13 +96,35 @@ struct Demo: AsyncParsableCommand {
         ]
         let reference = try ModelDirectory.load(dir, dtype: .float32)
         let trainer = try GRPOTrainer(
-            configuration: c, policy: policy, engine: engine, rewards: rewards, problems: training, reference: reference, makePrompt: makePrompt)
+            configuration: c, policy: policy, engine: engine, rewards: rewards, problems: training, reference: reference,
+            makePrompt: makePrompt)
         let bar = ProgressBar(keys: ["reward", "rewards/accuracy/mean", "completions/mean_length"], every: 10)
-        _ = try await trainer.train(run: runDir, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(), onStep: bar.update)
+        _ = try await trainer.train(
+            run: runDir, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(), onStep: bar.update)
 
         say("[4/4] evaluating the trained model…")
-        let after = try await TaskEvaluation.run(model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
+        let after = try await TaskEvaluation.run(
+            model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
         say(Self.summary(after))
+
+        say("[+] test-time compute: accuracy against tokens for both models…")
+        let sweep = Array(held.prefix(quick ? 6 : 48))
+        let budgets = quick ? [1, 2] : [1, 4, 16]
+        let baseEngine = Engine(
+            model: reference, tokenizer: tokenizer, template: nil, name: "base", options: .init(prefixCacheBytes: 64 << 20))
+        let trainedEngine = Engine(
+            model: policy, tokenizer: tokenizer, template: nil, name: "trained", options: .init(prefixCacheBytes: 64 << 20))
+        var curves: [(model: String, curve: AccuracyBudgetCurve)] = []
+        for (label, model) in [("base", baseEngine), ("after RL", trainedEngine)] {
+            let curve = try await Self.budgetSweep(model: model, problems: sweep, budgets: budgets, makePrompt: makePrompt, seed: seed)
+            curves.append((label, curve))
+            for p in curve.points {
+                say(
+                    String(
+                        format: "      %@ %@ budget %d: accuracy %.3f, %.0f tokens", label, p.strategy, p.budget, p.accuracy.estimate,
+                        p.meanTokens))
+            }
+        }
 
         let metrics = try Self.readMetrics(runDir.metricsURL)
         let elapsed = Date().timeIntervalSince(started)
@@ -102,19 +134,62 @@ struct Demo: AsyncParsableCommand {
                 "Task: arithmetic chains (Compute 34+27-15+8.), answered as <think>steps</think><answer>n</answer>; graded strictly on the tagged answer.",
                 "Model: \(dir.lastPathComponent), \(policy.parameterCount) parameters. GRPO: \(c.promptsPerStep) prompts × \(c.numGenerations) samples, \(options.steps) steps, rewards accuracy + 0.2 × format.",
                 String(format: "Total time %.0f s; evaluation tokens %d before, %d after.", elapsed, before.tokens, after.tokens),
-            ])
+                "Test-time compute: \(sweep.count) held-out problems; best-of-N uses the verifier as an oracle scorer, beam search and MCTS a Monte-Carlo process scorer (verified rollouts); answers graded by equivalence, whatever their format.",
+            ], budgetCurves: curves)
         let reportURL = runDir.url.appendingPathComponent("report.html")
         try report.html().write(to: reportURL, atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(["before": before, "after": after]).write(to: runDir.url.appendingPathComponent("results.json"), options: .atomic)
+        try encoder.encode(["before": before, "after": after]).write(
+            to: runDir.url.appendingPathComponent("results.json"), options: .atomic)
         print(Self.table(before, after, samples: samples))
         print(String(format: "time %.0f s; report: %@", elapsed, reportURL.path))
     }
 
+    /// Chain of thought, self-consistency, best-of-N (verifier), beam search and MCTS (Monte-Carlo scorer) at each budget.
+    static func budgetSweep(
+        model: Engine, problems: [Problem], budgets: [Int], makePrompt: @escaping @Sendable (Problem) -> Prompt, seed: UInt64
+    ) async throws -> AccuracyBudgetCurve {
+        var factory = StrategyFactory()
+        factory.delimiter = ", "
+        factory.rollouts = 2
+        factory.maxTokens = 80
+        factory.seed = seed
+        var oracle = factory
+        oracle.scorer = "oracle"
+        let verifier = MathVerifier()
+        var records: [EvalRecord] = []
+        let plans: [(StrategyName, StrategyFactory, [Int])] = [
+            (.cot, factory, [1]), (.selfConsistency, factory, budgets), (.bestOfN, oracle, budgets), (.beam, factory, budgets),
+            (.mcts, factory, budgets),
+        ]
+        for (name, f, list) in plans {
+            for budget in list {
+                let strategy = f.strategy(name, budget: budget, model: model)
+                let results = try await withThrowingTaskGroup(of: (Int, SearchResult).self) { group in
+                    for (i, p) in problems.enumerated() {
+                        group.addTask { (i, try await strategy.run(problem: p, prompt: makePrompt(p), model: model)) }
+                    }
+                    var out = [SearchResult?](repeating: nil, count: problems.count)
+                    for try await (i, r) in group { out[i] = r }
+                    return out.map { $0! }
+                }
+                for (p, r) in zip(problems, results) {
+                    var correct = false
+                    if let answer = r.answer { correct = try await verifier.verify("<answer>\(answer)</answer>", against: p).isEquivalent }
+                    records.append(
+                        EvalRecord(
+                            strategy: strategy.name, budget: budget, problemID: p.id, isCorrect: correct, tokens: r.usage.totalTokens))
+                }
+            }
+        }
+        return try AccuracyBudgetCurve(records: records)
+    }
+
     static func summary(_ e: TaskEvaluation) -> String {
-        String(format: "      greedy %.1f%%, sampled %.1f%%, maj %.1f%%, format %.1f%%, mean length %.1f tokens (%.0f s)",
-               e.greedyAccuracy * 100, e.sampledAccuracy * 100, e.majorityAccuracy * 100, e.formatCompliance * 100, e.meanLength, e.seconds)
+        String(
+            format: "      greedy %.1f%%, sampled %.1f%%, maj %.1f%%, format %.1f%%, mean length %.1f tokens (%.0f s)",
+            e.greedyAccuracy * 100, e.sampledAccuracy * 100, e.majorityAccuracy * 100, e.formatCompliance * 100, e.meanLength, e.seconds)
     }
 
     static func table(_ a: TaskEvaluation, _ b: TaskEvaluation, samples: Int) -> String {
@@ -136,7 +211,9 @@ struct Demo: AsyncParsableCommand {
     static func readMetrics(_ url: URL) throws -> [[String: Double]] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?.compactMapValues {
+                ($0 as? NSNumber)?.doubleValue
+            }
         }
     }
 
@@ -148,8 +225,11 @@ struct Demo: AsyncParsableCommand {
             URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
                 .appendingPathComponent("../../Models/ponder-tiny-base").standardizedFileURL,
         ]
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }) else {
-            throw ValidationError("the bundled model Models/ponder-tiny-base was not found (looked in \(candidates.map(\.path).joined(separator: ", "))); pass --model DIR")
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) })
+        else {
+            throw ValidationError(
+                "the bundled model Models/ponder-tiny-base was not found (looked in \(candidates.map(\.path).joined(separator: ", "))); pass --model DIR"
+            )
         }
         return found
     }

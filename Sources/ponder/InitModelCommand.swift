@@ -10,7 +10,8 @@ struct InitModel: ParsableCommand {
         abstract: "Create a new model directory: train a byte-level BPE tokenizer on a corpus and write config.json with fresh weights.")
 
     @Option(name: .long, help: "Output model directory.") var out: String
-    @Option(name: .long, help: "Text corpus for the tokenizer (blank-line separated documents, or JSONL with a \"text\" field).") var corpus: String
+    @Option(name: .long, help: "Text corpus for the tokenizer (blank-line separated documents, or JSONL with a \"text\" field).")
+    var corpus: String
     @Option(name: .long, help: "Tokenizer vocabulary size (special tokens and the 256 bytes included).") var vocabularySize = 320
     @Option(name: .long, parsing: .upToNextOption, help: "Special tokens; the first ends documents.")
     var specialTokens = ["<|endoftext|>", "<think>", "</think>", "<answer>", "</answer>"]
@@ -35,15 +36,19 @@ struct InitModel: ParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let documents = try Pretrain.documents(URL(fileURLWithPath: corpus), field: "text")
         let tokenizer = try BPETrainer(vocabularySize: vocabularySize, specialTokens: specialTokens).train(documents)
-        try tokenizer.save(to: dir, config: TokenizerConfig(eosToken: specialTokens[0], padToken: specialTokens[0], modelMaxLength: context))
+        try tokenizer.save(
+            to: dir, config: TokenizerConfig(eosToken: specialTokens[0], padToken: specialTokens[0], modelMaxLength: context))
         let eos = tokenizer.id(for: specialTokens[0])!
         let config = ModelConfiguration(
             family: ModelFamily(rawValue: family)!, vocabularySize: tokenizer.vocabularySize, hiddenSize: hiddenSize,
-            intermediateSize: intermediateSize, layerCount: layers, headCount: heads, keyValueHeadCount: keyValueHeads, ropeTheta: ropeTheta,
+            intermediateSize: intermediateSize, layerCount: layers, headCount: heads, keyValueHeadCount: keyValueHeads,
+            ropeTheta: ropeTheta,
             maxPositionEmbeddings: context, tieWordEmbeddings: true, eosTokenIds: [eos])
         let model = try CausalLM(configuration: config, seed: seed)
         try ModelDirectory.save(model, to: dir)
-        FileHandle.standardError.write(Data(
-            "wrote \(out): \(family), \(model.parameterCount) parameters, vocabulary \(tokenizer.vocabularySize) (trained on \(documents.count) documents)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "wrote \(out): \(family), \(model.parameterCount) parameters, vocabulary \(tokenizer.vocabularySize) (trained on \(documents.count) documents)\n"
+                    .utf8))
     }
 }

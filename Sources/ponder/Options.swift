@@ -15,6 +15,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Threads for libtorch (default: all cores).")
     var threads: Int?
 
+    @Flag(name: .long, help: "Do not reuse cached prompt prefixes across requests (to measure what reuse saves).")
+    var noPrefixCache = false
+
     func validate() throws {
         if let dtype, DType(name: dtype)?.isFloatingPoint != true {
             throw ValidationError("--dtype \(dtype) is not a floating-point dtype (use float32, bfloat16 or float16)")
@@ -26,7 +29,8 @@ struct ModelOptions: ParsableArguments {
     func loadEngine() throws -> Engine {
         if let threads { Torch.threadCount = threads }
         let url = URL(fileURLWithPath: model)
-        let engine = try Engine.load(url, options: Engine.Options(dtype: dtype.flatMap(DType.init(name:))))
+        let engine = try Engine.load(
+            url, options: Engine.Options(dtype: dtype.flatMap(DType.init(name:)), prefixCacheBytes: noPrefixCache ? 0 : 256 << 20))
         let c = engine.model.configuration
         FileHandle.standardError.write(
             Data(

@@ -156,7 +156,8 @@ extension CLITests {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("greedy pass@1") && r.stdout.contains("format compliance"), r.stdout)
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
-        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 6, "six charts")
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7, "six training charts and the test-time compute chart")
+        XCTAssertTrue(html.contains("after RL: self-consistency"), "the budget chart covers both models")
         XCTAssertTrue(html.contains("<polyline"), "the charts have data")
         XCTAssertFalse(html.contains("nan") || html.contains("inf"), "no placeholder numbers")
         let lines = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
@@ -167,7 +168,8 @@ extension CLITests {
                 XCTAssertNotNil(m[key] as? Double, key)
             }
         }
-        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("results.json"))) as! [String: [String: Any]]
+        let results =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("results.json"))) as! [String: [String: Any]]
         for side in ["before", "after"] {
             for key in ["greedyAccuracy", "sampledAccuracy", "majorityAccuracy", "formatCompliance", "meanLength"] {
                 let v = results[side]?[key] as? Double

@@ -92,7 +92,8 @@ final class GeneratorTests: XCTestCase {
     /// Several prompts in one batch, each extending a different cached sequence, reuse their caches and continue
     /// exactly as a batch computed from scratch.
     func testPrefixReuseForSeveralPrompts() throws {
-        let a = [9, 8, 7, 6, 5, 4, 3], b = [20, 21, 22, 23]
+        let a = [9, 8, 7, 6, 5, 4, 3]
+        let b = [20, 21, 22, 23]
         let reuse = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26))
         let (first, _) = try reuse.generate([row(a, maxTokens: 5), row(b, maxTokens: 5)])
         let extended = [a + Array(first[0].tokens.prefix(3)), b + Array(first[1].tokens.prefix(2)) + [40], [50, 51, 52]]

@@ -155,6 +155,7 @@ final class CorpusTests: XCTestCase {
         let heldOut = Set(task.problems(seed: 100, count: 40).map(\.prompt))
         let filtered = corpus.documents(count: 2000, seed: 1, problemSeed: 100, excluding: heldOut)
         XCTAssertTrue(filtered.allSatisfy { doc in !heldOut.contains(where: { doc.contains($0 + "\n") }) })
-        XCTAssertTrue(docs.contains { doc in heldOut.contains(where: { doc.contains($0 + "\n") }) }, "without the exclusion they would appear")
+        XCTAssertTrue(
+            docs.contains { doc in heldOut.contains(where: { doc.contains($0 + "\n") }) }, "without the exclusion they would appear")
     }
 }

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import PonderCore
+import PonderModels
+import PonderSearch
+
+struct Solve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer one question with a test-time strategy; show the trace and the token usage.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .long, help: "cot, self-consistency, best-of-n, confidence, beam, dvts, mcts, self-refine, budget or allocator.")
+    var strategy: StrategyName = .selfConsistency
+    @OptionGroup var search: SearchOptions
+    @Option(name: .long, help: "The reference answer, if known (needed by --scorer oracle and monte-carlo).") var answer: String?
+    @Flag(name: .long, help: "Send the question through the chat template.") var chat = false
+    @Argument(help: "The question (for the bundled model, e.g. \"Compute 34+27-15+8.\").") var question: String
+
+    func run() async throws {
+        let engine = try modelOptions.loadEngine()
+        let problem = Problem(id: "question", prompt: question, answer: answer)
+        let prompt: Prompt = chat ? .chat([.user(question)]) : .text(Solve.formatted(question))
+        let result = try await search.strategy(strategy, budget: search.n, model: engine).run(
+            problem: problem, prompt: prompt, model: engine)
+        print("answer: \(result.answer ?? "(none)")")
+        print("--- trace (\(result.trace.count) nodes) ---")
+        for node in result.trace.prefix(40) {
+            let text = node.text.replacingOccurrences(of: "\n", with: "⏎")
+            print(
+                String(
+                    format: "#%d ← %@  score %@  visits %d  %@", node.id, node.parent.map { "#\($0)" } ?? "root",
+                    node.score.map { String(format: "%.2f", $0) } ?? "-", node.visits, String(text.prefix(70))))
+        }
+        if result.trace.count > 40 { print("… \(result.trace.count - 40) more nodes") }
+        let u = result.usage
+        print(
+            "usage: \(u.generatedTokens) generated, \(u.scoringTokens) for scoring, \(u.prunedTokens) pruned, \(u.modelCalls) model calls; prompt tokens \(u.model.promptTokens), of which \(u.model.cachedPromptTokens) from the KV cache"
+        )
+    }
+
+    /// Ponder's task format: the reasoning instruction line before the question, for models trained on it.
+    static func formatted(_ question: String) -> String {
+        question.contains("<think>") ? question : "Think in <think></think>, answer in <answer></answer>.\n\(question)\n"
+    }
+}
