@@ -40,6 +40,8 @@ public struct DemoReport: Sendable {
             title: "Accuracy against tokens per problem (test-time compute)", xLabel: "mean tokens per problem", series: series)
         chart.width = 920
         chart.height = 360
+        chart.logX = true
+        chart.legendAtBottomRight = true
         return chart
     }
 

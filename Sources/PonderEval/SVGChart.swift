@@ -20,6 +20,10 @@ public struct SVGChart: Sendable {
     public var series: [Series]
     public var width = 460.0
     public var height = 240.0
+    /// Logarithmic x axis (for quantities spanning orders of magnitude, like tokens).
+    public var logX = false
+    /// Where the legend goes when there are several series.
+    public var legendAtBottomRight = false
 
     public init(title: String, xLabel: String, series: [Series]) {
         self.title = title
@@ -29,7 +33,8 @@ public struct SVGChart: Sendable {
 
     /// The chart as an `<svg>` element.
     public func render() -> String {
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
+        let tx = { (x: Double) in logX ? Foundation.log10(Swift.max(x, 1e-12)) : x }
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }.map { (x: tx($0.x), y: $0.y) }
         let (left, right, top, bottom) = (52.0, 12.0, 28.0, 36.0)
         var svg =
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
@@ -53,19 +58,23 @@ public struct SVGChart: Sendable {
         }
         for k in 0...4 {
             let x = minX + spanX * Double(k) / 4
-            svg += "<text x=\"\(px(x))\" y=\"\(height - bottom + 14)\" text-anchor=\"middle\">\(Self.format(x))</text>"
+            let label = logX ? Foundation.pow(10, x) : x
+            svg += "<text x=\"\(px(x))\" y=\"\(height - bottom + 14)\" text-anchor=\"middle\">\(Self.format(label))</text>"
         }
         svg +=
             "<text x=\"\(Int((left + width - right) / 2))\" y=\"\(Int(height - 6))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>"
         svg +=
             "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"none\" stroke=\"#9ca3af\"/>"
         for (i, s) in series.enumerated() {
-            let points = s.points.filter { $0.x.isFinite && $0.y.isFinite }
+            let points = s.points.filter { $0.x.isFinite && $0.y.isFinite }.map { (x: tx($0.x), y: $0.y) }
             let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.8\" points=\"\(path)\"/>"
             if points.count == 1 { svg += "<circle cx=\"\(px(points[0].x))\" cy=\"\(py(points[0].y))\" r=\"3\" fill=\"\(s.color)\"/>" }
             if series.count > 1 {
-                svg += "<text x=\"\(left + 8)\" y=\"\(top + 14 + 13 * Double(i))\" fill=\"\(s.color)\">\(Self.escape(s.name))</text>"
+                let y = legendAtBottomRight ? height - bottom - 8 - 13 * Double(series.count - 1 - i) : top + 14 + 13 * Double(i)
+                let x = legendAtBottomRight ? width - right - 8 : left + 8
+                svg +=
+                    "<text x=\"\(x)\" y=\"\(y)\" fill=\"\(s.color)\" text-anchor=\"\(legendAtBottomRight ? "end" : "start")\">\(Self.escape(s.name))</text>"
             }
         }
         return svg + "</svg>"
@@ -73,6 +82,7 @@ public struct SVGChart: Sendable {
 
     static func format(_ v: Double) -> String {
         let a = Swift.abs(v)
+        if a >= 1, a < 100_000, v == v.rounded() { return String(format: "%.0f", v) }
         if a >= 1000 || (a < 0.01 && a > 0) { return String(format: "%.2g", v) }
         if a >= 10 { return String(format: "%.0f", v) }
         return String(format: "%.2f", v)

@@ -78,12 +78,16 @@ struct Eval: AsyncParsableCommand {
         try encoder.encode(curve).write(to: dir.appendingPathComponent("results.json"), options: .atomic)
         let colors = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#4b5563", "#ca8a04", "#db2777", "#65a30d"]
         let names = Array(Set(curve.points.map(\.strategy))).sorted()
-        let chart = SVGChart(
+        var chart = SVGChart(
             title: "Accuracy against tokens per problem", xLabel: "mean tokens per problem",
             series: names.enumerated().map { i, s in
                 SVGChart.Series(
                     name: s, points: curve.points(for: s).map { ($0.meanTokens, $0.accuracy.estimate) }, color: colors[i % colors.count])
             })
+        chart.logX = true
+        chart.legendAtBottomRight = true
+        chart.width = 760
+        chart.height = 360
         let html =
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>ponder eval</title></head><body style=\"font-family:sans-serif\"><h1>ponder eval</h1><p>\(SVGChart.escape(dataset)), \(problems.count) problems</p>\(chart.render())</body></html>"
         try html.write(to: dir.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
