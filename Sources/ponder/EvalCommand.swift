@@ -30,6 +30,7 @@ struct Eval: AsyncParsableCommand {
         if let limit { problems = Array(problems.prefix(limit)) }
         let verifier = MathVerifier()
         var records: [EvalRecord] = []
+        var passLines: [String] = []
         var cached = 0
         var prompt = 0
         for name in strategy {
@@ -44,6 +45,21 @@ struct Eval: AsyncParsableCommand {
                     var out = [SearchResult?](repeating: nil, count: problems.count)
                     for try await (i, r) in group { out[i] = r }
                     return out.map { $0! }
+                }
+                // pass@k (unbiased estimator) over each problem's complete candidates, for strategies that sample several.
+                var counts: [(n: Int, c: Int)] = []
+                for (p, r) in zip(problems, results) {
+                    let complete = r.candidates.filter(\.isComplete)
+                    var c = 0
+                    for candidate in complete {
+                        if let a = candidate.answer, try await verifier.verify("<answer>\(a)</answer>", against: p).isEquivalent { c += 1 }
+                    }
+                    if !complete.isEmpty { counts.append((complete.count, c)) }
+                }
+                if let n = counts.map(\.n).min(), n > 1 {
+                    let ks = Array(Set([1, n / 2, n].filter { $0 >= 1 })).sorted()
+                    let values = try ks.map { k in String(format: "pass@%d %.3f", k, try PassAtK.mean(counts, k: k)) }
+                    passLines.append("\(chosen.name) budget \(budget): " + values.joined(separator: ", "))
                 }
                 for (p, r) in zip(problems, results) {
                     var correct = false
@@ -70,6 +86,7 @@ struct Eval: AsyncParsableCommand {
                         format: " %6d   %7.3f   [%5.3f, %5.3f]   %10.1f", p.budget, p.accuracy.estimate, p.accuracy.lower, p.accuracy.upper,
                         p.meanTokens))
         }
+        for line in passLines { print(line) }
         print("prompt tokens \(prompt), served from the KV cache \(cached), computed \(prompt - cached)")
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
