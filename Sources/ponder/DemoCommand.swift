@@ -166,21 +166,9 @@ struct Demo: AsyncParsableCommand {
         for (name, f, list) in plans {
             for budget in list {
                 let strategy = f.strategy(name, budget: budget, model: model)
-                let results = try await withThrowingTaskGroup(of: (Int, SearchResult).self) { group in
-                    for (i, p) in problems.enumerated() {
-                        group.addTask { (i, try await strategy.run(problem: p, prompt: makePrompt(p), model: model)) }
-                    }
-                    var out = [SearchResult?](repeating: nil, count: problems.count)
-                    for try await (i, r) in group { out[i] = r }
-                    return out.map { $0! }
-                }
-                for (p, r) in zip(problems, results) {
-                    var correct = false
-                    if let answer = r.answer { correct = try await verifier.verify("<answer>\(answer)</answer>", against: p).isEquivalent }
-                    records.append(
-                        EvalRecord(
-                            strategy: strategy.name, budget: budget, problemID: p.id, isCorrect: correct, tokens: r.usage.totalTokens))
-                }
+                let results = try await StrategyRuns.run(strategy, problems: problems, prompt: makePrompt, model: model)
+                records += try await StrategyRuns.records(
+                    results, problems: problems, strategy: strategy.name, budget: budget, verifier: verifier)
             }
         }
         return try AccuracyBudgetCurve(records: records)

@@ -37,22 +37,16 @@ struct Eval: AsyncParsableCommand {
             for budget in (name == .cot ? [1] : budgetList) {
                 let chosen = search.strategy(name, budget: budget, model: engine)
                 let start = Date()
-                let results = try await withThrowingTaskGroup(of: (Int, SearchResult).self) { group in
-                    for (i, p) in problems.enumerated() {
-                        let question: Prompt = chat ? .chat([.user(p.prompt)]) : .text(p.prompt)
-                        group.addTask { (i, try await chosen.run(problem: p, prompt: question, model: engine)) }
-                    }
-                    var out = [SearchResult?](repeating: nil, count: problems.count)
-                    for try await (i, r) in group { out[i] = r }
-                    return out.map { $0! }
-                }
+                let chat = self.chat
+                let results = try await StrategyRuns.run(
+                    chosen, problems: problems, prompt: { chat ? .chat([.user($0.prompt)]) : .text($0.prompt) }, model: engine)
                 // pass@k (unbiased estimator) over each problem's complete candidates, for strategies that sample several.
                 var counts: [(n: Int, c: Int)] = []
                 for (p, r) in zip(problems, results) {
                     let complete = r.candidates.filter(\.isComplete)
                     var c = 0
                     for candidate in complete {
-                        if let a = candidate.answer, try await verifier.verify("<answer>\(a)</answer>", against: p).isEquivalent { c += 1 }
+                        if try await StrategyRuns.isCorrect(candidate.answer, p, verifier: verifier) { c += 1 }
                     }
                     if !complete.isEmpty { counts.append((complete.count, c)) }
                 }
@@ -61,14 +55,10 @@ struct Eval: AsyncParsableCommand {
                     let values = try ks.map { k in String(format: "pass@%d %.3f", k, try PassAtK.mean(counts, k: k)) }
                     passLines.append("\(chosen.name) budget \(budget): " + values.joined(separator: ", "))
                 }
-                for (p, r) in zip(problems, results) {
-                    var correct = false
-                    if let answer = r.answer { correct = try await verifier.verify("<answer>\(answer)</answer>", against: p).isEquivalent }
-                    records.append(
-                        EvalRecord(strategy: chosen.name, budget: budget, problemID: p.id, isCorrect: correct, tokens: r.usage.totalTokens))
-                    cached += r.usage.model.cachedPromptTokens
-                    prompt += r.usage.model.promptTokens
-                }
+                records += try await StrategyRuns.records(
+                    results, problems: problems, strategy: chosen.name, budget: budget, verifier: verifier)
+                cached += results.reduce(0) { $0 + $1.usage.model.cachedPromptTokens }
+                prompt += results.reduce(0) { $0 + $1.usage.model.promptTokens }
                 let accuracy = Double(records.suffix(problems.count).filter(\.isCorrect).count) / Double(Swift.max(1, problems.count))
                 FileHandle.standardError.write(
                     Data(
