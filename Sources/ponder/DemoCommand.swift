@@ -208,11 +208,13 @@ struct Demo: AsyncParsableCommand {
     /// The model directory: as given, else the bundled one beside the working directory or the executable.
     static func locateModel(_ given: String?) throws -> URL {
         if let given { return URL(fileURLWithPath: given) }
-        let candidates = [
-            URL(fileURLWithPath: "Models/ponder-tiny-base"),
-            URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-                .appendingPathComponent("../../Models/ponder-tiny-base").standardizedFileURL,
-        ]
+        // The working directory, then the directories above the executable (it sits inside .build/…).
+        var candidates = [URL(fileURLWithPath: "Models/ponder-tiny-base")]
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            candidates.append(dir.appendingPathComponent("Models/ponder-tiny-base"))
+            dir.deleteLastPathComponent()
+        }
         guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) })
         else {
             throw ValidationError(
