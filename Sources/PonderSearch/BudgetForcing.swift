@@ -45,17 +45,11 @@ public struct BudgetForcing: SearchStrategy {
 
     public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try SearchError.require(answerTokens >= 1, "answerTokens", answerTokens, "must be at least 1")
-        let p = effectiveParameters
-        try p.validate()
-        var caller = ModelCaller(model: model, prompt: prompt)
-        let c = try await caller.sample(p, n: 1)[0]
-        var trace = TraceBuilder()
-        let node = trace.add(parent: 0, text: c.text, tokens: c.tokens.count, isTerminal: true)
-        let answer = grouping.answer(of: c.text)
-        let candidate = Candidate(
-            text: c.text, answer: answer, score: nil, tokens: c.tokens.count, node: node, isComplete: c.finishReason == .stop)
-        return SearchResult(
-            strategy: name, answer: answer, text: c.text, chosen: 0, candidates: [candidate], trace: trace.nodes, usage: caller.usage,
-            notes: ["reasoningTokens": "\(c.reasoningTokens)", "maxThinkingTokens": budget.maxThinkingTokens.map(String.init) ?? "none"])
+        // One sample under the budget: chain of thought with the thinking bounds set.
+        var result = try await ChainOfThought(parameters: effectiveParameters, grouping: grouping).run(
+            problem: problem, prompt: prompt, model: model)
+        result.strategy = name
+        result.notes["maxThinkingTokens"] = budget.maxThinkingTokens.map(String.init) ?? "none"
+        return result
     }
 }

@@ -25,6 +25,7 @@ public struct ChainOfThought: SearchStrategy {
         let candidate = Candidate(
             text: c.text, answer: answer, score: nil, tokens: c.tokens.count, node: node, isComplete: c.finishReason == .stop)
         return SearchResult(
-            strategy: name, answer: answer, text: c.text, chosen: 0, candidates: [candidate], trace: trace.nodes, usage: caller.usage)
+            strategy: name, answer: answer, text: c.text, chosen: 0, candidates: [candidate], trace: trace.nodes, usage: caller.usage,
+            notes: ["reasoningTokens": "\(c.reasoningTokens)"])
     }
 }
