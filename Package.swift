@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "PonderTasks", targets: ["PonderTasks"]),
         .library(name: "PonderSearch", targets: ["PonderSearch"]),
         .library(name: "PonderEval", targets: ["PonderEval"]),
+        .library(name: "PonderConfiguration", targets: ["PonderConfiguration"]),
         .executable(name: "ponder", targets: ["ponder"]),
     ],
     dependencies: [
@@ -62,6 +63,10 @@ let package = Package(
         ),
         .target(name: "PonderCore"),
         .target(
+            name: "PonderConfiguration",
+            dependencies: ["PonderCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(
             name: "PonderTokenizers",
             dependencies: ["PonderCore", .product(name: "HeapModule", package: "swift-collections")]
         ),
@@ -78,19 +83,25 @@ let package = Package(
             ]
         ),
         .target(name: "PonderTasks", dependencies: ["PonderCore", "PonderVerifiers"]),
-        .target(name: "PonderSearch", dependencies: ["PonderCore", "PonderVerifiers"]),
-        .target(name: "PonderEval", dependencies: ["PonderCore", "PonderVerifiers"]),
+        .target(
+            name: "PonderSearch",
+            dependencies: [
+                "PonderCore", "PonderVerifiers", "PonderConfiguration", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "PonderEval", dependencies: ["PonderCore", "PonderVerifiers", "PonderTasks", "PonderSearch"]),
         .target(
             name: "PonderTraining",
             dependencies: [
-                "PonderModels", "PonderTokenizers", "PonderVerifiers", "PonderCore", .product(name: "Logging", package: "swift-log"),
-                .product(name: "OrderedCollections", package: "swift-collections"),
+                "PonderModels", "PonderTokenizers", "PonderVerifiers", "PonderCore", "PonderTasks", "PonderConfiguration",
+                .product(name: "Logging", package: "swift-log"), .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "PonderModels", "PonderTraining", "PonderVerifiers", "PonderTasks", "PonderEval", "PonderSearch",
+                "PonderModels", "PonderTraining", "PonderVerifiers", "PonderTasks", "PonderEval", "PonderSearch", "PonderConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,8 +112,8 @@ let package = Package(
         ),
         .executableTarget(name: "verifier-bench", dependencies: ["PonderCore", "PonderVerifiers"]),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
-        .executableTarget(name: "grpo-bench", dependencies: ["PonderTraining"], path: "Benchmarks/grpo/Sources"),
-        .executableTarget(name: "engine-bench", dependencies: ["PonderModels"], path: "Benchmarks/engine/Sources"),
+        .executableTarget(name: "grpo-bench", dependencies: ["PonderTraining", "PonderTasks"], path: "Benchmarks/grpo/Sources"),
+        .executableTarget(name: "engine-bench", dependencies: ["PonderModels", "PonderCore"], path: "Benchmarks/engine/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderModelsTests", dependencies: ["PonderModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
@@ -110,9 +121,10 @@ let package = Package(
         .testTarget(name: "PonderVerifiersTests", dependencies: ["PonderCore", "PonderVerifiers"], exclude: ["Fixtures"]),
         .testTarget(name: "PonderTasksTests", dependencies: ["PonderTasks", "PonderVerifiers"]),
         .testTarget(name: "PonderSearchTests", dependencies: ["PonderSearch", "PonderCore", "PonderVerifiers"]),
-        .testTarget(name: "PonderEvalTests", dependencies: ["PonderEval"]),
+        .testTarget(name: "PonderEvalTests", dependencies: ["PonderEval", "PonderTasks", "PonderCore"]),
+        .testTarget(name: "PonderConfigurationTests", dependencies: ["PonderConfiguration", "PonderTraining", "PonderSearch"]),
         .testTarget(name: "PonderCLITests", dependencies: ["ponder"]),
-        .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20
 )

@@ -6,6 +6,23 @@ public enum FinishReason: String, Sendable, Hashable, Codable {
     case length
 }
 
+/// Which stop ended a completion: the finish reason, made precise.
+public enum StopReason: Sendable, Hashable, Codable {
+    /// The model emitted this end-of-sequence token.
+    case endOfSequence(token: Int)
+    /// The text reached this stop string (cut from the completion's text).
+    case stopString(String)
+    /// The token limit (`maxTokens`) was reached; `inThinking` when the model was still inside its thinking
+    /// section, so it never wrote an answer.
+    case length(inThinking: Bool)
+
+    /// The OpenAI-style finish reason.
+    public var finishReason: FinishReason {
+        if case .length = self { return .length }
+        return .stop
+    }
+}
+
 /// Token accounting for a request, split as the OpenAI API reports it.
 public struct Usage: Sendable, Hashable, Codable {
     /// Prompt tokens (counted once per prompt, however many samples share it).
@@ -41,19 +58,33 @@ public struct Completion: Sendable, Hashable, Codable {
     public var tokens: [Int]
     /// Log-probability of each generated token under the sampling distribution (temperature-scaled), when requested.
     public var logprobs: [Double]?
-    /// Why generation ended.
-    public var finishReason: FinishReason
+    /// Per generated token: `true` when the model sampled it, `false` when the engine forced it in (budget forcing's
+    /// "Wait", a forced `</think>`). Forced tokens are not the policy's choices: trainers give them no loss. Empty
+    /// when the backend cannot tell (then every token counts as sampled).
+    public var sampled: [Bool]
+    /// Why generation ended, and which stop it was.
+    public var stop: StopReason
     /// Tokens of this completion spent inside thinking.
     public var reasoningTokens: Int
 
+    /// Why generation ended, as the OpenAI API reports it.
+    public var finishReason: FinishReason { stop.finishReason }
+
     /// Makes a completion.
-    public init(text: String, tokens: [Int] = [], logprobs: [Double]? = nil, finishReason: FinishReason = .stop, reasoningTokens: Int = 0) {
+    public init(
+        text: String, tokens: [Int] = [], logprobs: [Double]? = nil, sampled: [Bool] = [], stop: StopReason = .length(inThinking: false),
+        reasoningTokens: Int = 0
+    ) {
         self.text = text
         self.tokens = tokens
         self.logprobs = logprobs
-        self.finishReason = finishReason
+        self.sampled = sampled
+        self.stop = stop
         self.reasoningTokens = reasoningTokens
     }
+
+    /// Whether token `i` was sampled by the model (true when the backend did not say).
+    public func isSampled(_ i: Int) -> Bool { i < sampled.count ? sampled[i] : true }
 }
 
 /// What to continue: raw text, or a conversation rendered by the model's chat template.
@@ -82,13 +113,17 @@ public struct CompletionRequest: Sendable, Hashable, Codable {
 
 /// The results of a request.
 public struct CompletionResponse: Sendable, Hashable, Codable {
+    /// The prompt's token ids as the model saw them (template rendered, continuation appended, special tokens
+    /// added), encoded once by the model; empty when the backend does not report them.
+    public var promptTokens: [Int]
     /// `parameters.n` completions, in sample order.
     public var completions: [Completion]
     /// Token accounting.
     public var usage: Usage
 
     /// Makes a response.
-    public init(completions: [Completion], usage: Usage) {
+    public init(promptTokens: [Int] = [], completions: [Completion], usage: Usage) {
+        self.promptTokens = promptTokens
         self.completions = completions
         self.usage = usage
     }
@@ -99,6 +134,60 @@ public struct CompletionResponse: Sendable, Hashable, Codable {
 public protocol LanguageModel: Sendable {
     /// A name for reports.
     var name: String { get }
+    /// The model's own sampling defaults (its `generation_config.json`); see ``GenerationDefaults``.
+    var generationDefaults: GenerationDefaults { get }
     /// Completes one request.
     func complete(_ request: CompletionRequest) async throws -> CompletionResponse
+}
+
+extension LanguageModel {
+    public var generationDefaults: GenerationDefaults { GenerationDefaults() }
+}
+
+/// How fresh weights reach a sampler during on-policy training.
+public enum WeightSync: String, Sendable, Hashable, Codable {
+    /// The sampler computes with the trainer's own parameter tensors (the local engine): an update is visible at
+    /// once; the sampler only drops what it cached under the old weights.
+    case shared
+    /// The sampler loads weights from a model directory the trainer writes after each update (a server's
+    /// reload-from-disk endpoint).
+    case reloadFromDirectory
+}
+
+/// What trainers sample from: a batch of requests in, rollout records out.
+///
+/// Each returned response is a rollout record: ``CompletionResponse/promptTokens`` (the prompt as encoded once by
+/// the sampler), and per completion its token ids, per-token log-probabilities (when requested), the
+/// sampled/forced mask and the ``StopReason``. Trainers consume ids from it and never re-tokenize. The local
+/// `Engine` implements it; an engine behind HTTP can too, declaring how it takes new weights in ``weightSync``.
+public protocol RolloutSource: Sendable {
+    /// A name for logs.
+    var name: String { get }
+    /// How the sampler sees the policy's new weights.
+    var weightSync: WeightSync { get }
+    /// Runs `requests` together (one batch where the backend can) and returns one record per request, in order.
+    func rollouts(_ requests: [CompletionRequest]) async throws -> [CompletionResponse]
+    /// Told after each optimizer update. `directory` holds the new weights as a model directory when
+    /// ``weightSync`` is `.reloadFromDirectory`, and is `nil` for `.shared`.
+    func weightsUpdated(directory: String?) async throws
+}
+
+/// The one sampling default policy: a value the request leaves unset comes from the model's
+/// `generation_config.json` (as transformers and vLLM do), else from these fallbacks: temperature 1, top-p 1,
+/// no top-k, no min-p, at most 256 new tokens (the local engine caps this at half its context).
+public struct GenerationDefaults: Sendable, Hashable, Codable {
+    public var temperature: Double
+    public var topP: Double
+    public var topK: Int?
+    public var minP: Double
+    public var maxTokens: Int
+
+    /// The fallbacks, overridden by whatever the model's generation config gives.
+    public init(temperature: Double? = nil, topP: Double? = nil, topK: Int? = nil, minP: Double? = nil, maxTokens: Int? = nil) {
+        self.temperature = temperature ?? 1
+        self.topP = topP ?? 1
+        self.topK = topK
+        self.minP = minP ?? 0
+        self.maxTokens = maxTokens ?? 256
+    }
 }

@@ -98,6 +98,26 @@ public struct ThinkParser: Sendable, Hashable {
         return parse(text)
     }
 
+    /// Whether `prompt` leaves a thinking section open, so the model's output starts inside reasoning (chat
+    /// templates that pre-fill the opening tag): the last opening tag comes after the last closing tag.
+    public func opensReasoning(_ prompt: String) -> Bool {
+        let bytes = Array(prompt.utf8)
+        guard let open = Self.findLast(Array(openTag.utf8), in: bytes) else { return false }
+        guard let close = Self.findLast(Array(closeTag.utf8), in: bytes) else { return true }
+        return close < open
+    }
+
+    /// A parser for a completion of `prompt`: it starts inside reasoning when the prompt leaves thinking open.
+    public func continuing(_ prompt: String) -> ThinkParser {
+        var copy = self
+        copy.startsInReasoning = opensReasoning(prompt)
+        return copy
+    }
+
+    /// The final answer region of a completion: what follows the reasoning (`""` while thinking is unfinished),
+    /// detecting a pre-filled opening tag. Graders, judges and voters read this.
+    public func answerRegion(_ text: String) -> String { split(text).answer }
+
     /// Removes reasoning from an assistant turn, e.g. when re-templating a conversation.
     public func stripReasoning(_ text: String) -> String { split(text).trimmedAnswer }
 
@@ -113,6 +133,17 @@ public struct ThinkParser: Sendable, Hashable {
                 if j == needle.count { return i..<(i + needle.count) }
             }
             i += 1
+        }
+        return nil
+    }
+
+    /// Start of the last occurrence of `needle` in `hay`.
+    static func findLast(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
+        guard !needle.isEmpty, needle.count <= hay.count else { return nil }
+        var i = hay.count - needle.count
+        while i >= 0 {
+            if hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i -= 1
         }
         return nil
     }

@@ -25,24 +25,8 @@ public struct DemoReport: Sendable {
 
     /// One chart of accuracy against mean tokens per problem, a line per strategy and model.
     public var budgetChart: SVGChart? {
-        guard !budgetCurves.isEmpty else { return nil }
-        let colors = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#4b5563", "#ca8a04", "#db2777", "#65a30d"]
-        var series: [SVGChart.Series] = []
-        for (model, curve) in budgetCurves {
-            for strategy in Array(Set(curve.points.map(\.strategy))).sorted() {
-                series.append(
-                    SVGChart.Series(
-                        name: "\(model): \(strategy)", points: curve.points(for: strategy).map { ($0.meanTokens, $0.accuracy.estimate) },
-                        color: colors[series.count % colors.count]))
-            }
-        }
-        var chart = SVGChart(
-            title: "Accuracy against tokens per problem (test-time compute)", xLabel: "mean tokens per problem", series: series)
-        chart.width = 920
-        chart.height = 360
-        chart.logX = true
-        chart.legendAtBottomRight = true
-        return chart
+        budgetCurves.isEmpty
+            ? nil : SVGChart.accuracyAgainstTokens(budgetCurves, title: "Accuracy against tokens per problem (test-time compute)")
     }
 
     /// The charts drawn from the metrics: reward, accuracy, completion length, KL and entropy against step.

@@ -96,3 +96,25 @@ public struct SVGChart: Sendable {
         .replacingOccurrences(of: "\"", with: "&quot;")
     }
 }
+
+extension SVGChart {
+    /// Accuracy against mean tokens per problem (logarithmic), a line per model and strategy.
+    public static func accuracyAgainstTokens(_ curves: [(model: String, curve: AccuracyBudgetCurve)], title: String) -> SVGChart {
+        let colors = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#4b5563", "#ca8a04", "#db2777", "#65a30d"]
+        var series: [Series] = []
+        for (model, curve) in curves {
+            for strategy in Array(Set(curve.points.map(\.strategy))).sorted() {
+                series.append(
+                    Series(
+                        name: model.isEmpty ? strategy : "\(model): \(strategy)",
+                        points: curve.points(for: strategy).map { ($0.meanTokens, $0.accuracy.estimate) }, color: colors[series.count % colors.count]))
+            }
+        }
+        var chart = SVGChart(title: title, xLabel: "mean tokens per problem", series: series)
+        chart.width = 920
+        chart.height = 360
+        chart.logX = true
+        chart.legendAtBottomRight = true
+        return chart
+    }
+}

@@ -1,20 +1,21 @@
 import Foundation
 import PonderCore
+import PonderTasks
 import PonderVerifiers
 
 /// What a model scores on held-out problems, the numbers `ponder demo` puts in its before/after table.
 public struct TaskEvaluation: Sendable, Codable, Equatable {
-    /// Greedy decoding: fraction correct (answer inside `<answer>…</answer>` after the thinking).
+    /// Greedy decoding: fraction correct, as the task grades.
     public var greedyAccuracy: Double
-    /// Sampled decoding (temperature 1): mean fraction correct over the samples (pass@1).
+    /// Sampled decoding: mean fraction correct over the samples (pass@1).
     public var sampledAccuracy: Double
     /// Majority vote over the samples, grouped by answer equivalence (maj@k).
     public var majorityAccuracy: Double
     /// Samples per problem for the sampled numbers.
     public var samples: Int
-    /// Fraction of sampled completions in the strict `<think>…</think><answer>…</answer>` format (nothing else).
+    /// Fraction of sampled completions in the task's answer format.
     public var formatCompliance: Double
-    /// Fraction of sampled completions whose thinking contains at least one worked step (`=`).
+    /// Fraction of sampled completions whose reasoning shows worked steps (as the task judges).
     public var stepsUsed: Double
     /// Sampled accuracy among completions that work steps in their thinking, and among those that do not: how much
     /// thinking helps on this task.
@@ -24,6 +25,8 @@ public struct TaskEvaluation: Sendable, Codable, Equatable {
     public var meanLength: Double
     /// Tokens generated for the whole evaluation.
     public var tokens: Int
+    /// Problems whose prompt and `maxTokens` do not fit the model's context; they count as wrong.
+    public var tooLong: Int
     /// Wall-clock seconds.
     public var seconds: Double
     /// A few greedy completions, for reports.
@@ -38,20 +41,22 @@ public struct TaskEvaluation: Sendable, Codable, Equatable {
 }
 
 extension TaskEvaluation {
-    /// Evaluates `model` on `problems` with prompts from `makePrompt`.
+    /// Evaluates `model` on `problems` as `task` asks and grades them.
     ///
-    /// Grading is strict: only an answer inside `<answer>` tags counts, so a model that answers in prose scores 0
-    /// however right it is (the format is part of the task).
+    /// Greedy decoding once and `samples` samples per problem at `temperature` (default: the model's generation
+    /// config, else 1). Grades, the format check, "shows work" and the answers voted on all come from the task; maj@k
+    /// groups answers by verifier equivalence (``VoteTally``) and counts ties as the expected accuracy of a random
+    /// tie-break (``MajorityAtK``).
     public static func run(
-        model: any LanguageModel, problems: [Problem], makePrompt: (Problem) -> Prompt, samples: Int = 8, maxTokens: Int = 96,
-        seed: UInt64 = 0, examples: Int = 4
+        model: any LanguageModel, task: any ReasoningTask, problems: [Problem], samples: Int = 8, maxTokens: Int = 96,
+        temperature: Double? = nil, seed: UInt64 = 0, examples: Int = 4
     ) async throws -> TaskEvaluation {
+        guard samples >= 1 else { throw EvalError.invalidArgument("samples = \(samples): must be at least 1") }
         let start = Date()
-        let verifier = MathVerifier(policy: ExtractionPolicy(sources: [.answerTag]))
-        let format = StrictFormatReward(requireNewlines: false)
+        let temperature = temperature ?? model.generationDefaults.temperature
         var greedyCorrect = 0
         var sampledCorrect = 0
-        var majorityCorrect = 0
+        var majority = 0.0
         var compliant = 0
         var withSteps = 0
         var lengths = 0
@@ -60,57 +65,69 @@ extension TaskEvaluation {
         var correctWithoutSteps = 0
         var shown: [Example] = []
         // All requests go out at once, so a batching model (the local engine) runs many problems per batch.
-        let responses = try await withThrowingTaskGroup(of: (Int, CompletionResponse, CompletionResponse).self) { group in
+        // A prompt too long for the model's context is counted (and graded wrong) instead of failing the evaluation.
+        let responses = try await withThrowingTaskGroup(of: (Int, (CompletionResponse, CompletionResponse)?).self) { group in
             for (i, problem) in problems.enumerated() {
-                let prompt = makePrompt(problem)
+                let prompt = task.prompt(for: problem)
                 group.addTask {
                     async let greedy = model.complete(CompletionRequest(prompt: prompt, parameters: .greedy(maxTokens: maxTokens)))
                     async let sampled = model.complete(
                         CompletionRequest(
                             prompt: prompt,
-                            parameters: SamplingParameters(maxTokens: maxTokens, temperature: 1, seed: seed &+ UInt64(i), n: samples)))
-                    return try await (i, greedy, sampled)
+                            parameters: SamplingParameters(maxTokens: maxTokens, temperature: temperature, seed: seed &+ UInt64(i), n: samples)))
+                    do {
+                        return try await (i, (greedy, sampled))
+                    } catch PonderError.contextOverflow {
+                        return (i, nil)
+                    }
                 }
             }
             var out = [(CompletionResponse, CompletionResponse)?](repeating: nil, count: problems.count)
-            for try await (i, g, s) in group { out[i] = (g, s) }
-            return out.map { $0! }
+            for try await (i, pair) in group { out[i] = pair }
+            return out
         }
+        let grouping = AnswerGrouping()
+        var tooLong = 0
         for (i, problem) in problems.enumerated() {
-            let (greedy, sampled) = responses[i]
+            guard let (greedy, sampled) = responses[i] else {
+                tooLong += 1
+                continue
+            }
             tokens += greedy.usage.completionTokens + sampled.usage.completionTokens
             let greedyText = greedy.completions[0].text
-            let greedyOK = try await verifier.verify(greedyText, against: problem).isEquivalent
+            let greedyOK = try await task.grade(greedyText, problem: problem).isEquivalent
             if greedyOK { greedyCorrect += 1 }
             if shown.count < examples { shown.append(Example(prompt: problem.prompt, completion: greedyText, correct: greedyOK)) }
-            let texts = sampled.completions.map(\.text)
-            let formats = try await format.rewards(for: texts, problem: problem)
-            var votes: [(answer: String, count: Int, correct: Bool)] = []
-            for (k, text) in texts.enumerated() {
-                let ok = try await verifier.verify(text, against: problem).isEquivalent
+            var tally = VoteTally()
+            var votes: [MajorityAtK.Sample] = []
+            for completion in sampled.completions {
+                let text = completion.text
+                let ok = try await task.grade(text, problem: problem).isEquivalent
                 if ok { sampledCorrect += 1 }
-                if formats[k] == 1 { compliant += 1 }
-                if let think = text.range(of: "</think>").map({ text[..<$0.lowerBound] }), think.contains("=") {
+                if task.isWellFormatted(text) { compliant += 1 }
+                if task.showsWork(text) {
                     withSteps += 1
                     if ok { correctWithSteps += 1 }
                 } else if ok {
                     correctWithoutSteps += 1
                 }
-                lengths += sampled.completions[k].tokens.count
-                guard let answer = verifier.extractor.extract(text).answer else { continue }
-                if let v = votes.firstIndex(where: { $0.answer == answer }) { votes[v].count += 1 } else { votes.append((answer, 1, ok)) }
+                lengths += completion.tokens.count
+                let answerClass = tally.add(task.answer(in: text), grouping: grouping)
+                votes.append(MajorityAtK.Sample(answerClass: answerClass.map(String.init), isCorrect: ok))
             }
-            if let top = votes.max(by: { $0.count < $1.count }), top.correct { majorityCorrect += 1 }
+            // A class is correct when its representative (the first answer in it) is graded correct.
+            let classCorrect = tally.classes.map { c in votes[c.members[0]].isCorrect }
+            for k in votes.indices { if let c = votes[k].answerClass.flatMap(Int.init) { votes[k].isCorrect = classCorrect[c] } }
+            majority += try MajorityAtK.estimate(votes, k: votes.count)
         }
         let n = Double(Swift.max(1, problems.count))
         let m = n * Double(samples)
         return TaskEvaluation(
-            greedyAccuracy: Double(greedyCorrect) / n, sampledAccuracy: Double(sampledCorrect) / m,
-            majorityAccuracy: Double(majorityCorrect) / n,
+            greedyAccuracy: Double(greedyCorrect) / n, sampledAccuracy: Double(sampledCorrect) / m, majorityAccuracy: majority / n,
             samples: samples, formatCompliance: Double(compliant) / m, stepsUsed: Double(withSteps) / m,
             accuracyWithSteps: withSteps == 0 ? 0 : Double(correctWithSteps) / Double(withSteps),
             accuracyWithoutSteps: Int(m) == withSteps ? 0 : Double(correctWithoutSteps) / (m - Double(withSteps)),
             meanLength: Double(lengths) / m,
-            tokens: tokens, seconds: Date().timeIntervalSince(start), examples: shown)
+            tokens: tokens, tooLong: tooLong, seconds: Date().timeIntervalSince(start), examples: shown)
     }
 }

@@ -11,7 +11,7 @@ public final class BudgetController: SequenceController {
     let thinkEnd: [Int]
     let continuation: [Int]
     let endTokens: Set<Int>
-    let stopTest: (([Int]) -> Bool)?
+    let stopTest: (([Int]) -> String?)?
     private var emitted: [Int] = []
     private var queue: [Int] = []
     /// Whether the sequence is inside thinking now.
@@ -25,10 +25,10 @@ public final class BudgetController: SequenceController {
     ///   - startsThinking: the prompt already opened `<think>` (templates that pre-fill it).
     ///   - thinkStart / thinkEnd: token ids of `<think>` and `</think>`; early ends are recognised only when
     ///     `thinkEnd` is a single token (as in every reasoning tokenizer Ponder knows).
-    ///   - stopTest: called with all emitted tokens after each one; `true` stops the sequence.
+    ///   - stopTest: called with all emitted tokens after each one; the stop string it returns ends the sequence.
     public init(
         budget: ThinkingBudget?, startsThinking: Bool, thinkStart: [Int], thinkEnd: [Int], continuation: [Int], endTokens: Set<Int>,
-        stopTest: (([Int]) -> Bool)? = nil
+        stopTest: (([Int]) -> String?)? = nil
     ) throws {
         self.budget = budget ?? ThinkingBudget()
         if let b = budget, b.minThinkingTokens ?? 0 > 0, thinkEnd.count != 1 {
@@ -56,7 +56,9 @@ public final class BudgetController: SequenceController {
         return first
     }
 
-    public func accept(_ token: Int) -> FinishReason? {
+    public var isThinking: Bool { thinking }
+
+    public func accept(_ token: Int) -> StopReason? {
         emitted.append(token)
         if thinking {
             if !thinkEnd.isEmpty && emitted.ends(with: thinkEnd) {
@@ -71,7 +73,7 @@ public final class BudgetController: SequenceController {
         } else if !thinkStart.isEmpty && emitted.ends(with: thinkStart) {
             thinking = true
         }
-        if let stopTest, stopTest(emitted) { return .stop }
+        if let stopTest, let hit = stopTest(emitted) { return .stopString(hit) }
         return nil
     }
 }

@@ -20,9 +20,16 @@ public final class CausalLM: @unchecked Sendable {
     private var finalNorm: Tensor
     private var head: Tensor
 
+    /// One layer's tensors, read from the store through the ``LayerParameter`` table.
     struct LayerWeights {
         let inputNorm, q, k, v, o, postNorm, gate, up, down: Tensor
         let qBias, kBias, vBias, qNorm, kNorm: Tensor?
+
+        init(_ tensor: (LayerParameter) -> Tensor?) {
+            (inputNorm, q, k, v) = (tensor(.inputNorm)!, tensor(.q)!, tensor(.k)!, tensor(.v)!)
+            (o, postNorm, gate, up, down) = (tensor(.o)!, tensor(.postNorm)!, tensor(.gate)!, tensor(.up)!, tensor(.down)!)
+            (qBias, kBias, vBias, qNorm, kNorm) = (tensor(.qBias), tensor(.kBias), tensor(.vBias), tensor(.qNorm), tensor(.kNorm))
+        }
     }
 
     /// A model over `parameters`, which must hold exactly `configuration.parameterShapes` (an error names the
@@ -36,15 +43,15 @@ public final class CausalLM: @unchecked Sendable {
             guard t.shape == shape else { throw ModelError.weightShape(path: path, key: key, expected: shape, found: t.shape) }
         }
         let known = Set(shapes.map(\.key))
-        if configuration.tieWordEmbeddings { parameters["lm_head.weight"] = nil }  // some tied checkpoints still store it
+        if configuration.tieWordEmbeddings { parameters[ModelKey.head] = nil }  // some tied checkpoints still store it
         let extra = parameters.keys.filter { !known.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") }
         guard extra.isEmpty else { throw ModelError.unexpectedWeights(path: path, keys: extra) }
-        let target = dtype ?? parameters["model.embed_tokens.weight"]!.dtype
+        let target = dtype ?? parameters[ModelKey.embedding]!.dtype
         self.dtype = target
         parameters.convert(to: target)
         rope = RotaryEmbedding(configuration: configuration)
-        embed = parameters["model.embed_tokens.weight"]!
-        finalNorm = parameters["model.norm.weight"]!
+        embed = parameters[ModelKey.embedding]!
+        finalNorm = parameters[ModelKey.finalNorm]!
         head = embed
         bindWeights()
     }
@@ -57,19 +64,10 @@ public final class CausalLM: @unchecked Sendable {
     /// Re-reads the weight tensors from `parameters` (after tensors were replaced rather than updated in place).
     public func bindWeights() {
         let p = parameters
-        embed = p["model.embed_tokens.weight"]!
-        finalNorm = p["model.norm.weight"]!
-        head = configuration.tieWordEmbeddings ? embed : p["lm_head.weight"]!
-        layers = (0..<configuration.layerCount).map { i in
-            let s = "model.layers.\(i)."
-            return LayerWeights(
-                inputNorm: p[s + "input_layernorm.weight"]!, q: p[s + "self_attn.q_proj.weight"]!, k: p[s + "self_attn.k_proj.weight"]!,
-                v: p[s + "self_attn.v_proj.weight"]!, o: p[s + "self_attn.o_proj.weight"]!,
-                postNorm: p[s + "post_attention_layernorm.weight"]!,
-                gate: p[s + "mlp.gate_proj.weight"]!, up: p[s + "mlp.up_proj.weight"]!, down: p[s + "mlp.down_proj.weight"]!,
-                qBias: p[s + "self_attn.q_proj.bias"], kBias: p[s + "self_attn.k_proj.bias"], vBias: p[s + "self_attn.v_proj.bias"],
-                qNorm: p[s + "self_attn.q_norm.weight"], kNorm: p[s + "self_attn.k_norm.weight"])
-        }
+        embed = p[ModelKey.embedding]!
+        finalNorm = p[ModelKey.finalNorm]!
+        head = configuration.tieWordEmbeddings ? embed : p[ModelKey.head]!
+        layers = (0..<configuration.layerCount).map { i in LayerWeights { p[ModelKey.layer(i) + $0.key] } }
     }
 
     /// Converts the weights to `dtype` for computing (new tensors; rebinds).

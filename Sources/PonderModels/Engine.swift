@@ -9,7 +9,7 @@ import Torch
 /// Requests that arrive while a batch is running are queued and run together as the next batch (dynamic
 /// batching), each with its own settings. libtorch work runs on the engine's own thread, never on Swift's
 /// cooperative pool.
-public final class Engine: LanguageModel, @unchecked Sendable {
+public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// Engine settings.
     public struct Options: Sendable {
         /// Compute dtype (default: the checkpoint's).
@@ -49,6 +49,8 @@ public final class Engine: LanguageModel, @unchecked Sendable {
     public let template: ChatTemplate?
     /// Ids that end a sequence (config, generation config and tokenizer).
     public let endTokens: Set<Int>
+    /// Sampling defaults from the model's `generation_config.json` (see ``GenerationDefaults``).
+    public let generationDefaults: GenerationDefaults
     /// The batched generator the engine runs.
     public let generator: Generator
     private let worker = DispatchQueue(label: "ponder.engine")
@@ -56,39 +58,51 @@ public final class Engine: LanguageModel, @unchecked Sendable {
     private var pending: [Pending] = []
     private let maxBatchRequests: Int
 
+    /// Requests that must run together (one `rollouts` call, or a single request), with their callbacks.
     private struct Pending {
-        let request: CompletionRequest
+        let requests: [CompletionRequest]
         let onChunk: (@Sendable (Chunk) -> Void)?
-        let done: @Sendable (Result<CompletionResponse, Error>) -> Void
+        let done: @Sendable ([Result<CompletionResponse, Error>]) -> Void
     }
 
     /// An engine over an existing model and tokenizer.
     public init(
         model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, name: String, extraEndTokens: [Int] = [],
-        options: Options = Options()
+        generationDefaults: GenerationDefaults = GenerationDefaults(), options: Options = Options()
     ) {
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
         self.name = name
         self.endTokens = Set(model.configuration.eosTokenIds + tokenizer.specialTokenIDs.eos + extraEndTokens)
+        self.generationDefaults = generationDefaults
         self.maxBatchRequests = options.maxBatchRequests
         generator = Generator(
             model: model, endTokens: endTokens, maxCacheBytes: options.maxCacheBytes,
             prefixCache: options.prefixCacheBytes > 0 ? PrefixCache(maxBytes: options.prefixCacheBytes) : nil)
     }
 
-    /// Loads a Hugging Face model directory (config, weights, tokenizer, optional chat template).
+    /// Loads a Hugging Face model directory (config, weights, tokenizer, optional chat template and generation config).
     public static func load(_ directory: URL, options: Options = Options()) throws -> Engine {
         let model = try ModelDirectory.load(directory, dtype: options.dtype)
+        return try Engine(model: model, directory: directory, chat: true, options: options)
+    }
+
+    /// An engine over `model` (e.g. a policy being trained) with the tokenizer, end tokens and sampling defaults of
+    /// `directory`; the chat template only when `chat` is set.
+    public convenience init(model: CausalLM, directory: URL, chat: Bool, name: String? = nil, options: Options = Options()) throws {
         let tokenizer = try Tokenizer.load(directory: directory)
-        let template = try? ChatTemplate.detect(directory: directory)
+        let template = chat ? try? ChatTemplate.detect(directory: directory) : nil
         let generation = try ModelDirectory.generationConfig(at: directory)
         var extra: [Int] = []
         if let e = generation["eos_token_id"] as? Int { extra = [e] } else if let e = generation["eos_token_id"] as? [Int] { extra = e }
-        return Engine(
-            model: model, tokenizer: tokenizer, template: template, name: directory.lastPathComponent, extraEndTokens: extra,
-            options: options)
+        let defaults = GenerationDefaults(
+            temperature: (generation["temperature"] as? NSNumber)?.doubleValue, topP: (generation["top_p"] as? NSNumber)?.doubleValue,
+            topK: (generation["top_k"] as? NSNumber)?.intValue, minP: (generation["min_p"] as? NSNumber)?.doubleValue,
+            maxTokens: Swift.min((generation["max_new_tokens"] as? NSNumber)?.intValue ?? 256, model.configuration.maxPositionEmbeddings / 2))
+        self.init(
+            model: model, tokenizer: tokenizer, template: template, name: name ?? directory.lastPathComponent, extraEndTokens: extra,
+            generationDefaults: defaults, options: options)
     }
 
     // MARK: LanguageModel
@@ -96,7 +110,7 @@ public final class Engine: LanguageModel, @unchecked Sendable {
     public func complete(_ request: CompletionRequest) async throws -> CompletionResponse {
         try request.parameters.validate()
         return try await withCheckedThrowingContinuation { continuation in
-            enqueue(Pending(request: request, onChunk: nil, done: { continuation.resume(with: $0) }))
+            enqueue(Pending(requests: [request], onChunk: nil, done: { continuation.resume(with: $0[0]) }))
         }
     }
 
@@ -106,9 +120,9 @@ public final class Engine: LanguageModel, @unchecked Sendable {
             do { try request.parameters.validate() } catch { return continuation.finish(throwing: error) }
             enqueue(
                 Pending(
-                    request: request, onChunk: { continuation.yield($0) },
-                    done: { result in
-                        switch result {
+                    requests: [request], onChunk: { continuation.yield($0) },
+                    done: { results in
+                        switch results[0] {
                         case .success: continuation.finish()
                         case .failure(let error): continuation.finish(throwing: error)
                         }
@@ -123,24 +137,48 @@ public final class Engine: LanguageModel, @unchecked Sendable {
         worker.async { [self] in drain() }
     }
 
+    /// Runs queued work on the engine's thread: whole units, as many as fit in `maxBatchRequests` (at least one).
     private func drain() {
         lock.lock()
-        let batch = Array(pending.prefix(maxBatchRequests))
-        pending.removeFirst(batch.count)
+        var units: [Pending] = []
+        var count = 0
+        while let next = pending.first, units.isEmpty || count + next.requests.count <= maxBatchRequests {
+            units.append(pending.removeFirst())
+            count += next.requests.count
+        }
         lock.unlock()
-        guard !batch.isEmpty else { return }
+        guard !units.isEmpty else { return }
+        let requests = units.flatMap(\.requests)
+        let callbacks = units.flatMap { u in u.requests.map { _ in u.onChunk } }
         do {
-            let results = try run(batch.map(\.request), onChunk: batch.map(\.onChunk))
-            for (p, r) in zip(batch, results) { p.done(r) }
+            var results = try run(requests, onChunk: callbacks)[...]
+            for u in units {
+                u.done(Array(results.prefix(u.requests.count)))
+                results = results.dropFirst(u.requests.count)
+            }
         } catch {
-            for p in batch { p.done(.failure(error)) }
+            for u in units { u.done(u.requests.map { _ in .failure(error) }) }
         }
     }
 
-    /// Runs requests as one batch on the calling thread.
-    public func completeBatch(_ requests: [CompletionRequest]) throws -> [CompletionResponse] {
+    // MARK: RolloutSource
+
+    /// Runs `requests` as one batch on the engine's thread and returns their rollout records.
+    public func rollouts(_ requests: [CompletionRequest]) async throws -> [CompletionResponse] {
         for r in requests { try r.parameters.validate() }
-        return try run(requests, onChunk: requests.map { _ in nil }).map { try $0.get() }
+        guard !requests.isEmpty else { return [] }
+        let results = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[Result<CompletionResponse, Error>], Error>) in
+            enqueue(Pending(requests: requests, onChunk: nil, done: { continuation.resume(returning: $0) }))
+        }
+        return try results.map { try $0.get() }
+    }
+
+    /// The engine computes with the model's own tensors: an optimizer step is visible at once.
+    public var weightSync: WeightSync { .shared }
+
+    /// Drops cached prefixes computed under the old weights.
+    public func weightsUpdated(directory: String?) async throws {
+        worker.sync { generator.prefixCache?.removeAll() }
     }
 
     // MARK: Running a batch
@@ -178,33 +216,32 @@ public final class Engine: LanguageModel, @unchecked Sendable {
                 let text = try promptText(request)
                 let addSpecial: Bool = { if case .text = request.prompt { return true } else { return false } }()
                 let prompt = tokenizer.encode(text, addSpecialTokens: addSpecial)
+                // A request that cannot fit fails alone; its batch neighbours still run.
+                let context = model.configuration.maxPositionEmbeddings
+                if prompt.count + request.parameters.maxTokens > context {
+                    throw PonderError.contextOverflow(promptTokens: prompt.count, maxTokens: request.parameters.maxTokens, contextLength: context)
+                }
                 promptLengths[ri] = prompt.count
                 promptTokens[ri] = prompt
                 let p = request.parameters
-                let opened =
-                    text.range(of: "<think>", options: .backwards).map { open in
-                        text.range(of: "</think>", options: .backwards).map { $0.lowerBound < open.lowerBound } ?? true
-                    } ?? false
+                let opened = ThinkParser().opensReasoning(text)
                 let continuation = tokenizer.encode(p.thinking?.continuation ?? "Wait", addSpecialTokens: false)
                 let seed = p.seed ?? UInt64.random(in: 0...UInt64.max)
                 let stops = p.stop
                 let longestStop = stops.map(\.count).max() ?? 0
                 for i in 0..<p.n {
-                    let stopTest: (([Int]) -> Bool)? =
+                    let stopTest: (([Int]) -> String?)? =
                         stops.isEmpty
                         ? nil
                         : { [tokenizer] tokens in
                             let tail = tokenizer.decode(Array(tokens.suffix(longestStop + 2)))
-                            return stops.contains { tail.contains($0) }
+                            return stops.first { tail.contains($0) }
                         }
                     let controller = try BudgetController(
                         budget: p.thinking, startsThinking: opened, thinkStart: thinkStart, thinkEnd: thinkEnd, continuation: continuation,
                         endTokens: endTokens, stopTest: stopTest)
                     rows.append(
-                        GenerationRow(
-                            prompt: prompt,
-                            sampling: RowSampling(temperature: p.temperature, topK: p.topK ?? 0, topP: p.topP, minP: p.minP),
-                            maxTokens: p.maxTokens, random: SampleRandom(seed: seed, index: i), controller: controller))
+                        GenerationRow(prompt: prompt, sampling: p, random: SampleRandom(seed: seed, index: i), controller: controller))
                     plans.append(RowPlan(request: ri, index: i, controller: controller, stops: stops))
                 }
             } catch {
@@ -238,15 +275,15 @@ public final class Engine: LanguageModel, @unchecked Sendable {
         for (row, output) in outputs.enumerated() {
             let plan = plans[row]
             var tokens = output.tokens
-            if output.finishReason == .stop, let last = tokens.last, endTokens.contains(last) { tokens.removeLast() }
+            if case .endOfSequence = output.stop { tokens.removeLast() }
             var text = tokenizer.decode(tokens)
             if let cut = plan.stops.compactMap({ text.range(of: $0)?.lowerBound }).min() { text = String(text[..<cut]) }
             completions[plan.request].append(
                 Completion(
                     text: text, tokens: output.tokens, logprobs: requests[plan.request].parameters.logprobs ? output.logprobs : nil,
-                    finishReason: output.finishReason, reasoningTokens: plan.controller.thinkingTokens))
+                    sampled: output.sampled, stop: output.stop, reasoningTokens: plan.controller.thinkingTokens))
             let rest = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(sent[row])))
-            onChunk[plan.request]?(Chunk(index: plan.index, text: rest, finishReason: output.finishReason))
+            onChunk[plan.request]?(Chunk(index: plan.index, text: rest, finishReason: output.stop.finishReason))
         }
         for ri in requests.indices where results[ri] == nil {
             let cs = completions[ri]
@@ -254,7 +291,7 @@ public final class Engine: LanguageModel, @unchecked Sendable {
                 promptTokens: promptLengths[ri], completionTokens: cs.reduce(0) { $0 + $1.tokens.count },
                 reasoningTokens: cs.reduce(0) { $0 + $1.reasoningTokens },
                 cachedPromptTokens: promptTokens[ri].flatMap { stats.reusedByPrompt[$0] } ?? 0)
-            results[ri] = .success(CompletionResponse(completions: cs, usage: usage))
+            results[ri] = .success(CompletionResponse(promptTokens: promptTokens[ri] ?? [], completions: cs, usage: usage))
         }
         return results.map { $0! }
     }

@@ -8,27 +8,27 @@ public protocol SequenceController: AnyObject {
     /// Called with the token the model sampled; returns the token to emit in its place (usually the same).
     func replace(sampled: Int) -> Int
     /// Called after each emitted token; returns a reason to stop, or `nil` to go on.
-    func accept(_ token: Int) -> FinishReason?
+    func accept(_ token: Int) -> StopReason?
+    /// Whether the sequence is inside its thinking section now.
+    var isThinking: Bool { get }
 }
 
 /// One sequence for `Generator.generate`.
 public struct GenerationRow {
     /// Prompt token ids (at least one).
     public var prompt: [Int]
-    /// Decoding settings.
-    public var sampling: RowSampling
-    /// Most new tokens.
-    public var maxTokens: Int
+    /// Decoding settings, as the request gave them (`maxTokens` bounds the new tokens; `n`, `stop`, `seed` and
+    /// `thinking` are the engine's business and ignored here).
+    public var sampling: SamplingParameters
     /// The sample's random stream.
     public var random: SampleRandom
     /// Stop and budget logic; `nil` stops only at `maxTokens` or the model's end-of-sequence tokens.
     public var controller: SequenceController?
 
     /// Makes a row.
-    public init(prompt: [Int], sampling: RowSampling, maxTokens: Int, random: SampleRandom, controller: SequenceController? = nil) {
+    public init(prompt: [Int], sampling: SamplingParameters, random: SampleRandom, controller: SequenceController? = nil) {
         self.prompt = prompt
         self.sampling = sampling
-        self.maxTokens = maxTokens
         self.random = random
         self.controller = controller
     }
@@ -40,8 +40,10 @@ public struct GenerationOutput: Sendable, Equatable {
     public var tokens: [Int]
     /// Log-probability of each emitted token under the temperature-scaled distribution.
     public var logprobs: [Double]
-    /// Why it ended.
-    public var finishReason: FinishReason
+    /// Per emitted token: sampled by the model (`true`) or forced in by the controller (`false`).
+    public var sampled: [Bool]
+    /// Which stop ended it.
+    public var stop: StopReason
 }
 
 /// Work counters for one `generate` call.
@@ -89,8 +91,8 @@ public final class Generator {
         let context = model.configuration.maxPositionEmbeddings
         for row in rows {
             guard !row.prompt.isEmpty else { throw PonderError.invalidArgument("prompt is empty (a prompt needs at least one token)") }
-            if row.prompt.count + row.maxTokens > context {
-                throw PonderError.contextOverflow(promptTokens: row.prompt.count, maxTokens: row.maxTokens, contextLength: context)
+            if row.prompt.count + row.sampling.maxTokens > context {
+                throw PonderError.contextOverflow(promptTokens: row.prompt.count, maxTokens: row.sampling.maxTokens, contextLength: context)
             }
         }
         return try withNoGrad { try run(rows, onToken: onToken) }
@@ -106,12 +108,12 @@ public final class Generator {
             uniquePrompts.append(row.prompt)
             return uniquePrompts.count - 1
         }
-        let maxNew = rows.map(\.maxTokens).max()!
+        let maxNew = rows.map(\.sampling.maxTokens).max()!
         let (promptCache, lastLogits) = try prefill(uniquePrompts, extra: maxNew, rows: rows.count, stats: &stats)
         let cache = rowPrompt == Array(uniquePrompts.indices) ? promptCache : promptCache.fork(rows: rowPrompt)
         var logits = lastLogits.indexSelect(axis: 0, index: Tensor(rowPrompt.map(Int64.init)))  // (B, V)
 
-        var outputs = rows.map { _ in GenerationOutput(tokens: [], logprobs: [], finishReason: .length) }
+        var outputs = rows.map { _ in GenerationOutput(tokens: [], logprobs: [], sampled: [], stop: .length(inThinking: false)) }
         var randoms = rows.map(\.random)
         var active = Array(rows.indices)  // row ids, in cache-row order
         while !active.isEmpty {
@@ -125,22 +127,27 @@ public final class Generator {
             for (slot, r) in active.enumerated() {
                 var token = tokens[slot]
                 var logprob = logprobs[slot]
-                if forced[slot] == nil, let controller = rows[r].controller {
+                var sampled = forced[slot] == nil
+                if sampled, let controller = rows[r].controller {
                     let replaced = controller.replace(sampled: token)
                     if replaced != token {
                         token = replaced
+                        sampled = false
                         logprob = logits.select(axis: 0, index: slot).to(.float32).logSoftmax(axis: -1).select(axis: 0, index: token).item()
                     }
                 }
                 outputs[r].tokens.append(token)
                 outputs[r].logprobs.append(logprob)
+                outputs[r].sampled.append(sampled)
                 stats.generatedTokens += 1
                 onToken?(r, token)
                 var reason = rows[r].controller?.accept(token)
-                if reason == nil && forced[slot] == nil && endTokens.contains(token) { reason = .stop }
-                if reason == nil && outputs[r].tokens.count >= rows[r].maxTokens { reason = .length }
+                if reason == nil && forced[slot] == nil && endTokens.contains(token) { reason = .endOfSequence(token: token) }
+                if reason == nil && outputs[r].tokens.count >= rows[r].sampling.maxTokens {
+                    reason = .length(inThinking: rows[r].controller?.isThinking ?? false)
+                }
                 if let reason {
-                    outputs[r].finishReason = reason
+                    outputs[r].stop = reason
                     prefixCache?.insert(tokens: rows[r].prompt + outputs[r].tokens.dropLast(), from: cache, row: slot)
                 } else {
                     stillActive.append(r)

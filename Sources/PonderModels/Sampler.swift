@@ -1,26 +1,6 @@
 import PonderCore
 import Torch
 
-/// Per-row decoding settings for one batched sampling step.
-public struct RowSampling: Sendable, Hashable {
-    /// Softmax temperature; 0 is greedy.
-    public var temperature: Double
-    /// Keep the k most likely tokens (0 = all).
-    public var topK: Int
-    /// Nucleus threshold (1 = all).
-    public var topP: Double
-    /// Relative probability floor (0 = none).
-    public var minP: Double
-
-    /// Makes settings.
-    public init(temperature: Double = 1, topK: Int = 0, topP: Double = 1, minP: Double = 0) {
-        self.temperature = temperature
-        self.topK = topK
-        self.topP = topP
-        self.minP = minP
-    }
-}
-
 /// A sample's random stream, so its draws depend only on its seed and index and never on which other requests
 /// share its batch.
 public struct SampleRandom: Sendable {
@@ -43,7 +23,7 @@ public enum Sampler {
     /// - Returns: the tokens and their log-probabilities under the temperature-scaled distribution before any
     ///   truncation (what policy-gradient training needs); greedy rows report log-softmax of the raw logits.
     ///   `forced` rows skip sampling and take the given token (its log-probability is still reported).
-    public static func sample(logits: Tensor, rows: [RowSampling], uniforms: [Double], forced: [Int?]? = nil) -> (
+    public static func sample(logits: Tensor, rows: [SamplingParameters], uniforms: [Double], forced: [Int?]? = nil) -> (
         tokens: [Int], logprobs: [Double]
     ) {
         let b = logits.size(0)
@@ -67,10 +47,10 @@ public enum Sampler {
     }
 
     /// Inverse-CDF draws from the truncated distributions.
-    private static func draw(scaled: Tensor, logp: Tensor, rows: [RowSampling], uniforms: [Double]) -> [Int] {
+    private static func draw(scaled: Tensor, logp: Tensor, rows: [SamplingParameters], uniforms: [Double]) -> [Int] {
         let (b, v) = (scaled.size(0), scaled.size(1))
         var keep = Tensor.ones([b, v], dtype: .bool)
-        let ks = rows.map { $0.topK > 0 && $0.topK < v ? $0.topK : v }
+        let ks = rows.map { row in row.topK.map { $0 > 0 && $0 < v ? $0 : v } ?? v }
         if ks.contains(where: { $0 < v }) {
             // k-th largest value per row is the threshold; rows without top-k take the smallest value.
             let top = scaled.topK(ks.max()!, axis: -1).values

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Step-level beam search guided by a process scorer (Snell et al. 2024; search-and-learn).
 ///

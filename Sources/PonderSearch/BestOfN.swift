@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Best-of-N with an outcome scorer: sample N solutions, score each, and pick either the best-scoring one or the
 /// answer whose class has the largest total score (weighted majority, Li et al. 2023 / search-and-learn).

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Budget forcing (s1, Muennighoff et al. 2025) and reasoning effort: one sample whose thinking length the engine
 /// bounds through `SamplingParameters.thinking`.

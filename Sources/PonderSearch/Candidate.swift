@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// One finished (or, when a search ran out of steps, unfinished) solution a strategy considered.
 public struct Candidate: Sendable, Hashable, Codable {

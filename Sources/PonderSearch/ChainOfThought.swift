@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Chain of thought: one sample, its answer taken as is. The baseline every other strategy is compared with.
 public struct ChainOfThought: SearchStrategy {

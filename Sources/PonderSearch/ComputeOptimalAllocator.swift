@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Compute-optimal test-time scaling (Snell et al. 2024): estimate a problem's difficulty cheaply, then choose the
 /// strategy and the number of samples that a token budget allows.

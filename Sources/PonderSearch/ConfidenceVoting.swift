@@ -1,5 +1,6 @@
 import Foundation
 import PonderCore
+import PonderVerifiers
 
 /// Confidence-weighted voting from token log-probabilities (DeepConf, Fu et al. 2025).
 ///

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Diverse verifier tree search (Beeching et al. 2024, search-and-learn's DVTS): the budget of `N` expansions
 /// per step is split into `N / M` independent subtrees, each a beam search that keeps one beam and expands it `M`

@@ -1,5 +1,6 @@
 import Foundation
 import PonderCore
+import PonderVerifiers
 
 /// Model as judge: asks a language model to rate a solution and parses the rating robustly.
 ///
@@ -63,8 +64,7 @@ public struct JudgeScorer: Scorer {
 
     /// The rating in a judge's answer, or `nil` when it has none. Reasoning before `</think>` is ignored.
     public static func parseRating(_ answer: String, scale: Double = 10) -> Double? {
-        var text = answer
-        if let r = text.range(of: "</think>", options: .backwards) { text = String(text[r.upperBound...]) }
+        let text = ThinkParser().answerRegion(answer)
         let lower = text.lowercased()
         let number = #"(-?\d+(?:\.\d+)?)"#
         let patterns = [

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Calls the model for one strategy run, checking completion counts, deriving per-call seeds, and recording usage.
 struct ModelCaller: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import PonderCore
+import PonderVerifiers
 
 /// Monte Carlo tree search over solution steps with PUCT selection (AlphaZero; rStar and ReST-MCTS* for LLMs).
 ///

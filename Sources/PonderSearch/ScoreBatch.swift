@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Scores for a batch of solutions, and what computing them cost.
 public struct ScoreBatch: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Scores solutions: an outcome scorer judges finished solutions, a process scorer partial ones.
 ///

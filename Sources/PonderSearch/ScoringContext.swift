@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// What a scorer is told about the problem being solved.
 public struct ScoringContext: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// What scoring cost: the model usage and number of model calls a scorer made.
 public struct ScoringCost: Sendable, Hashable, Codable {

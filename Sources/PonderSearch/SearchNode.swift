@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// One node of a search trace: a step (or a whole sample) with its parent.
 ///

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// What a strategy returns: its chosen answer, every candidate, the trace, and the token usage.
 public struct SearchResult: Sendable, Hashable, Codable {

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// A test-time compute strategy: spends model calls on one problem and returns a ``SearchResult``.
 ///

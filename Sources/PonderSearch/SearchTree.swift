@@ -1,5 +1,6 @@
 import Foundation
 import PonderCore
+import PonderVerifiers
 
 /// The state of one MCTS run: the trace with visit counts and values, children lists, and the model caller.
 struct SearchTree: Sendable {

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Honest token accounting for one search: every number is a sum of what the model reported.
 ///

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Self-consistency (Wang et al. 2023): sample solutions in batches and return the majority answer, with answers
 /// grouped by verifier equivalence.

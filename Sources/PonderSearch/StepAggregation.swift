@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// How a path's step scores become one score.
 public enum StepAggregation: String, Sendable, Hashable, Codable, CaseIterable {

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// How step-level strategies cut solutions into steps and recognise the last step.
 ///

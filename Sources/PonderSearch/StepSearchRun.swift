@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// The state a step-level search ends in.
 struct StepSearchRun: Sendable {

@@ -1,4 +1,5 @@
 import PonderCore
+import PonderVerifiers
 
 /// Builds a search trace: nodes with parents, and the solution text along a path.
 struct TraceBuilder: Sendable {

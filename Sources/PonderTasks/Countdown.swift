@@ -55,6 +55,11 @@ public struct Countdown: SyntheticTask {
         }
     }
 
+    /// The tagged style, graded by evaluating the tagged expression exactly (``CountdownVerifier``).
+    public var format: TaskFormat {
+        TaskFormat(name: name, style: .tagged, verifier: CountdownVerifier(policy: TaskFormat.extractionPolicy(for: .tagged)))
+    }
+
     public func steps(for problem: Problem) -> [String] {
         (problem.metadata["steps"] ?? "").split(separator: "|").map(String.init)
     }
@@ -63,9 +68,10 @@ public struct Countdown: SyntheticTask {
 /// Checks a countdown answer: the expression must evaluate exactly to the target and use only the given numbers,
 /// each at most as often as given.
 public struct CountdownVerifier: Verifier {
-    let extractor = AnswerExtractor()
+    let extractor: AnswerExtractor
 
-    public init() {}
+    /// A verifier reading the answer expression where `policy` finds it.
+    public init(policy: ExtractionPolicy = ExtractionPolicy()) { extractor = AnswerExtractor(policy: policy) }
 
     public func verify(_ completion: String, against problem: Problem) async throws -> Verdict {
         guard let target = problem.metadata["target"].flatMap({ Int($0) }) else {

@@ -33,6 +33,8 @@ public struct FieldMapping: Sendable, Hashable, Codable {
     public static let gsm8k = FieldMapping(prompt: "question", answer: "answer", answerFormat: .gsm8k)
     /// MATH's layout: `problem`, and `solution` with a boxed answer.
     public static let math = FieldMapping(prompt: "problem", answer: "solution", answerFormat: .boxed)
+    /// Ponder's own problem files (`ponder data problems`): `id`, `prompt` (the question) and `answer`.
+    public static let ponder = FieldMapping(prompt: "prompt", answer: "answer", id: "id")
 }
 
 /// A list of problems with seeded shuffling and held-out splits.
@@ -44,21 +46,13 @@ public struct Dataset: Sendable, Hashable {
     public init(_ problems: [Problem]) { self.problems = problems }
 
     /// Reads a JSONL file; a line that is not a JSON object, or lacks a mapped field, is an error naming file and line.
+    /// Ids come from the mapping's id field, else `file:line`.
     public init(jsonl url: URL, mapping: FieldMapping) throws {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw TaskError.unreadable(path: url.path, reason: "cannot read (\(error.localizedDescription))")
-        }
-        var problems: [Problem] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty else { continue }
-            let n = i + 1
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
-                throw TaskError.badLine(path: url.path, line: n, reason: "not a JSON object")
-            }
+        problems = try JSONLines.numbered(url).map { n, object in
             guard let prompt = object[mapping.prompt] as? String else {
-                throw TaskError.badLine(path: url.path, line: n, reason: "field \"\(mapping.prompt)\" is missing or not a string")
+                throw TaskError.badLine(
+                    path: url.path, line: n,
+                    reason: "field \"\(mapping.prompt)\" is missing or not a string (fields: \(object.keys.sorted().joined(separator: ", ")))")
             }
             let rawAnswer: String
             if let s = object[mapping.answer] as? String {
@@ -74,9 +68,12 @@ public struct Dataset: Sendable, Hashable {
                     reason: "field \"\(mapping.answer)\" has no \(mapping.answerFormat == .gsm8k ? "#### answer" : "\\boxed{} answer")")
             }
             let id = mapping.id.flatMap { object[$0].map { "\($0)" } } ?? "\(url.lastPathComponent):\(n)"
-            problems.append(.math(id: id, prompt: prompt, answer: answer))
+            var metadata: [String: String] = [:]
+            for (key, value) in object where key != mapping.prompt && key != mapping.answer {
+                if let s = value as? String { metadata[key] = s } else if let x = value as? NSNumber { metadata[key] = x.stringValue }
+            }
+            return .math(id: id, prompt: prompt, answer: answer, metadata: metadata)
         }
-        self.problems = problems
     }
 
     static func answer(_ text: String, format: FieldMapping.AnswerFormat) -> String? {

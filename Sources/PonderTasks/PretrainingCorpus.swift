@@ -1,16 +1,5 @@
 import PonderCore
 
-/// The prompt layout Ponder's default pipeline uses: an instruction line, the question, then the reply.
-public enum ReasoningFormat {
-    /// The instruction that asks for tagged thinking and a tagged answer.
-    public static let instruction = "Think in <think></think>, answer in <answer></answer>."
-
-    /// The text prompt for `problem`, with or without the instruction line.
-    public static func prompt(for problem: Problem, instructed: Bool = true) -> String {
-        (instructed ? instruction + "\n" : "") + problem.prompt + "\n"
-    }
-}
-
 /// A pretraining corpus for a *base* model: text in which worked problems appear in mixed styles, so the base can
 /// produce correct tagged scratchpads but does not prefer them (RL has something to teach).
 ///
@@ -65,7 +54,7 @@ public struct PretrainingCorpus: Sendable {
                 next += 1
             }
             let instructed = Double.random(in: 0..<1, using: &r) < mix.instructed
-            return ReasoningFormat.prompt(for: problem, instructed: instructed) + reply(kind: kind, problem: problem, &r)
+            return (instructed ? TaskFormat.taggedInstruction + "\n" : "") + problem.prompt + "\n" + reply(kind: kind, problem: problem, &r)
         }
     }
 

@@ -11,9 +11,13 @@ public protocol SyntheticTask: Sendable {
     func problem(seed: UInt64, index: Int) -> Problem
     /// The worked steps of a correct solution, one string per step.
     func steps(for problem: Problem) -> [String]
+    /// How the task's problems are asked and graded (the tagged style by default).
+    var format: TaskFormat { get }
 }
 
 extension SyntheticTask {
+    public var format: TaskFormat { TaskFormat(name: name, style: .tagged) }
+
     /// `count` problems starting at `start`.
     public func problems(seed: UInt64, count: Int, start: Int = 0) -> [Problem] {
         (start..<(start + count)).map { problem(seed: seed, index: $0) }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Torch
 
 /// The policy-gradient objectives of the GRPO family, by TRL's `loss_type` names.
@@ -170,3 +171,7 @@ public enum TokenLogProbs {
         return (concatenated(logps), concatenated(entropies))
     }
 }
+
+extension GRPOLossType: ExpressibleByArgument {}
+extension ImportanceSamplingLevel: ExpressibleByArgument {}
+extension RewardScaling: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import Foundation
 import OrderedCollections
 import PonderCore
+import PonderVerifiers
 
 extension GRPOTrainer {
     /// TRL's generation metrics for a batch: rewards, their spread, and completion lengths. `all` includes groups
@@ -8,20 +9,15 @@ extension GRPOTrainer {
     func metrics(_ kept: [Group], all: [Group]) -> OrderedDictionary<String, Double> {
         let weights = rewardWeights
         let perFunction = kept.flatMap(\.rewardsPerFunction)
-        let rewards: [Double?] = perFunction.map { row in
-            row.contains { $0 != nil } ? zip(row, weights).reduce(0.0) { $0 + ($1.0 ?? 0) * $1.1 } : nil
-        }
-        let (mean, std) = GroupAdvantages.meanAndStd(rewards)
+        let rewards = perFunction.map { RewardCombination.weightedSum($0, weights: weights) }
+        let (mean, std) = RewardCombination.meanAndStd(rewards)
         var m: OrderedDictionary<String, Double> = ["reward": mean, "reward_std": std.isNaN ? 0 : std]
         for (k, name) in rewardNames.enumerated() {
-            let (fm, fs) = GroupAdvantages.meanAndStd(perFunction.map { $0[k] })
+            let (fm, fs) = RewardCombination.meanAndStd(perFunction.map { $0[k] })
             m["rewards/\(name)/mean"] = fm
             m["rewards/\(name)/std"] = fs.isNaN ? 0 : fs
         }
-        let zero = all.map { g -> Bool in
-            let r = g.rewardsPerFunction.map { row in zip(row, weights).reduce(0.0) { $0 + ($1.0 ?? 0) * $1.1 } }
-            return (r.max() ?? 0) - (r.min() ?? 0) <= 1e-8
-        }
+        let zero = all.map { Self.hasZeroSpread($0, weights: weights) }
         m["frac_reward_zero_std"] = zero.isEmpty ? 0 : Double(zero.filter { $0 }.count) / Double(zero.count)
         let completions = kept.flatMap(\.completions)
         let lengths = completions.map { Double($0.tokens.count) }
@@ -44,9 +40,19 @@ extension GRPOTrainer {
                     [
                         "step": step, "problem": g.problem.id, "prompt": g.problem.prompt, "completion": completion.text,
                         "rewards": rewards, "advantage": g.advantages[k], "tokens": completion.tokens.count,
-                        "finish_reason": completion.finishReason.rawValue,
+                        "finish_reason": completion.finishReason.rawValue, "stop": Self.describe(completion.stop),
+                        "forced_tokens": completion.sampled.filter { !$0 }.count,
                     ], to: run.completionsURL)
             }
+        }
+    }
+
+    /// A stop reason for the completions log.
+    static func describe(_ stop: StopReason) -> String {
+        switch stop {
+        case .endOfSequence(let token): "eos \(token)"
+        case .stopString(let s): "stop string \(s.debugDescription)"
+        case .length(let inThinking): inThinking ? "length (inside thinking)" : "length"
         }
     }
 }

@@ -1,51 +1,85 @@
+import ArgumentParser
 import Foundation
 import Logging
 import OrderedCollections
 import PonderCore
 import PonderModels
+import PonderTasks
 import PonderVerifiers
 import Torch
 
 /// Group Relative Policy Optimization (Shao et al. 2024) with the DAPO, Dr. GRPO, GSPO, CISPO and SAPO variants,
 /// named and computed as TRL's GRPOTrainer does.
+///
+/// The data path: the task turns problems into prompts; the ``RolloutSource`` samples them and returns rollout records
+/// (prompt ids, completion ids, log-probabilities, the sampled/forced mask, the stop); rewards read the decoded text;
+/// advantages, the loss and the update read the ids. Nothing is tokenized twice, and tokens the sampler forced in
+/// (budget forcing) get no policy-gradient loss.
 public struct GRPOTrainer {
-    /// GRPO settings (TRL's names in Swift spelling).
-    public struct Configuration: Sendable, Codable, Equatable {
-        public var training: TrainingOptions
-        public var objective = GRPOObjective()
-        /// Completions sampled per prompt (the group).
-        public var numGenerations = 8
-        /// Prompts per generation batch.
-        public var promptsPerStep = 8
-        /// Sampling temperature; log-probabilities are of logits / temperature, as TRL computes them.
+    /// GRPO settings, TRL's `GRPOConfig` knobs as flags (`--num-generations`, `--loss-type`, ...).
+    public struct Configuration: ParsableArguments, Sendable {
+        @OptionGroup public var training: TrainingOptions
+        @Option(name: .long, help: "Completions sampled per prompt (the group).") public var numGenerations = 8
+        @Option(name: .long, help: "Prompts per generation batch.") public var promptsPerStep = 8
+        @Option(name: .long, help: "Longest completion in tokens (also Dr. GRPO's normaliser).") public var maxCompletionLength = 256
+        @Option(name: .long, help: "Sampling temperature; log-probabilities are of logits / temperature, as TRL computes them.")
         public var temperature = 1.0
-        public var topP = 1.0
-        public var topK: Int?
-        /// Optimizer steps per generation batch (old log-probabilities are stored and reused; ratios move off 1).
+        @Option(name: .long, help: "Nucleus sampling threshold for rollouts.") public var topP = 1.0
+        @Option(name: .long, help: "Keep the k most likely tokens in rollouts (default: all).") public var topK: Int?
+        @Option(name: .long, help: "grpo, bnpo, dr_grpo, dapo, cispo or sapo.") public var lossType: GRPOLossType = .dapo
+        @Option(name: .long, help: "Lower clip range: ratios below 1 − epsilon are clipped.") public var epsilon = 0.2
+        @Option(name: .long, help: "Upper clip range (clip-higher; default: epsilon). For CISPO, the cap on the ratio.")
+        public var epsilonHigh: Double?
+        @Option(name: .long, help: "Weight of the k3 KL estimate against the reference model (0 loads no reference).")
+        public var beta = 0.0
+        @Option(name: .long, help: "token, or sequence (GSPO).") public var importanceSamplingLevel: ImportanceSamplingLevel = .token
+        @Flag(
+            name: .long, inversion: .prefixedNo,
+            help: "Multiply the KL term by the importance ratio (TRL's use_bias_correction_kl).")
+        public var useBiasCorrectionKL = true
+        @Option(name: .long, help: "Two-sided clipping: cap ratios at delta (default: off).") public var delta: Double?
+        @Option(name: .long, help: "SAPO gate temperature for positive advantages.") public var sapoTemperaturePositive = 1.0
+        @Option(name: .long, help: "SAPO gate temperature for negative advantages.") public var sapoTemperatureNegative = 1.05
+        @Option(name: .long, help: "Optimizer steps per generation batch (old log-probabilities are kept; ratios move off 1).")
         public var numIterations = 1
-        public var scaleRewards = RewardScaling.group
-        /// One weight per reward function (default: all 1).
-        public var rewardWeights: [Double]?
-        /// Completions cut by the length limit contribute no loss.
+        @Option(name: .long, help: "Advantage scaling: group, batch or none (Dr. GRPO).") public var scaleRewards: RewardScaling = .group
+        @Option(name: .long, parsing: .upToNextOption, help: "One weight per reward function (default: the task's weights).")
+        public var rewardWeights: [Double] = []
+        @Flag(name: .long, inversion: .prefixedNo, help: "Completions cut by the length limit contribute no loss.")
         public var maskTruncatedCompletions = false
-        /// DAPO dynamic sampling: drop groups whose rewards have no spread and sample more prompts, at most
-        /// `maxRefills` extra rounds per step.
+        @Flag(name: .long, inversion: .prefixedNo, help: "DAPO dynamic sampling: drop groups without reward spread and refill.")
         public var dynamicSampling = false
-        public var maxRefills = 3
-        /// DAPO overlong shaping: within `overlongBuffer` tokens of the limit the reward falls linearly to
-        /// −`overlongPenalty` (0 disables).
+        @Option(name: .long, help: "Most extra sampling rounds per step for dynamic sampling.") public var maxRefills = 3
+        @Option(name: .long, help: "DAPO overlong shaping: tokens before the limit where the penalty starts (0 disables).")
         public var overlongBuffer = 0
-        public var overlongPenalty = 1.0
-        /// Rows per forward and backward pass in the update. Peak memory is one chunk's activations plus its
-        /// (rows × completion length × vocabulary) float32 logits, log-probabilities and their gradients, about
-        /// 12 × chunkRows × T × V bytes on top of the weights, gradients and optimizer state (4 × 4 bytes per parameter).
+        @Option(name: .long, help: "DAPO overlong shaping: the penalty at the limit.") public var overlongPenalty = 1.0
+        @Option(
+            name: .long,
+            help:
+                "Rows per forward and backward pass in the update (peak memory: one chunk's activations plus about 12 × rows × T × V bytes of logits)."
+        )
         public var chunkRows = 16
-        /// Log the KL to the reference model (`kl`) even when `beta` is 0 (needs a reference; costs a forward pass).
+        @Flag(name: .long, inversion: .prefixedNo, help: "Log the KL to the reference (`kl`) even when beta is 0.")
         public var logKL = false
-        /// Write sampled completions to completions.jsonl every this many steps.
-        public var logCompletionsEvery = 1
+        @Option(name: .long, help: "Write sampled completions to completions.jsonl every this many steps.") public var logCompletionsEvery = 1
 
-        public init(training: TrainingOptions) { self.training = training }
+        public init() {}
+
+        /// The objective these knobs define.
+        public var objective: GRPOObjective {
+            var o = GRPOObjective()
+            o.lossType = lossType
+            o.epsilon = epsilon
+            o.epsilonHigh = epsilonHigh
+            o.beta = beta
+            o.importanceSamplingLevel = importanceSamplingLevel
+            o.useBiasCorrectionKL = useBiasCorrectionKL
+            o.delta = delta
+            o.sapoTemperaturePositive = sapoTemperaturePositive
+            o.sapoTemperatureNegative = sapoTemperatureNegative
+            o.maxCompletionLength = maxCompletionLength
+            return o
+        }
 
         public func validate() throws {
             try training.validate()
@@ -54,6 +88,7 @@ public struct GRPOTrainer {
             }
             if promptsPerStep < 1 { throw TrainingError.invalidConfiguration("promptsPerStep must be at least 1") }
             if numIterations < 1 { throw TrainingError.invalidConfiguration("numIterations must be at least 1") }
+            if maxCompletionLength < 1 { throw TrainingError.invalidConfiguration("maxCompletionLength must be at least 1") }
             if !(temperature > 0) {
                 throw TrainingError.invalidConfiguration("temperature = \(temperature) must be positive for GRPO sampling")
             }
@@ -63,44 +98,45 @@ public struct GRPOTrainer {
     public let configuration: Configuration
     /// The policy (its weights are updated in place).
     public let policy: CausalLM
-    /// Samples from the policy; it must be built over `policy` with the prefix cache disabled.
-    public let engine: Engine
-    public let rewards: [any RewardFunction]
+    /// Samples the policy. With `.shared` weight sync it must compute with `policy`'s own tensors.
+    public let rollouts: any RolloutSource
+    /// Gives each problem its prompt.
+    public let task: any ReasoningTask
+    /// The reward functions and their weights (`configuration.rewardWeights` overrides the weights).
+    public let rewards: [WeightedReward]
     public let problems: [Problem]
-    /// Frozen reference policy, required when `objective.beta` is not 0.
+    /// Frozen reference policy, required when `beta` is not 0 (or `logKL` is set).
     public let reference: CausalLM?
-    /// Turns a problem into the prompt the policy sees.
-    public let makePrompt: @Sendable (Problem) -> Prompt
 
+    /// A trainer. `rewards` defaults to the task's.
     public init(
-        configuration: Configuration, policy: CausalLM, engine: Engine, rewards: [any RewardFunction], problems: [Problem],
-        reference: CausalLM? = nil, makePrompt: @escaping @Sendable (Problem) -> Prompt = { .text($0.prompt) }
+        configuration: Configuration, policy: CausalLM, rollouts: any RolloutSource, task: any ReasoningTask, problems: [Problem],
+        rewards: [WeightedReward]? = nil, reference: CausalLM? = nil
     ) throws {
         try configuration.validate()
+        let rewards = rewards ?? task.rewards
         guard !problems.isEmpty else { throw TrainingError.invalidConfiguration("no problems to train on") }
         guard !rewards.isEmpty else { throw TrainingError.invalidConfiguration("no reward functions") }
-        if let w = configuration.rewardWeights, w.count != rewards.count {
+        let w = configuration.rewardWeights
+        if !w.isEmpty && w.count != rewards.count {
             throw TrainingError.invalidConfiguration("rewardWeights has \(w.count) entries for \(rewards.count) reward functions")
         }
-        if (configuration.objective.beta != 0 || configuration.logKL) && reference == nil {
-            throw TrainingError.invalidConfiguration("beta = \(configuration.objective.beta) (or logKL) needs a reference model")
-        }
-        guard engine.model === policy, engine.generator.prefixCache == nil else {
-            throw TrainingError.invalidConfiguration(
-                "the engine must run the policy itself, with prefixCacheBytes 0 (weights change every step)")
+        if (configuration.beta != 0 || configuration.logKL) && reference == nil {
+            throw TrainingError.invalidConfiguration("beta = \(configuration.beta) (or logKL) needs a reference model")
         }
         self.configuration = configuration
         self.policy = policy
-        self.engine = engine
+        self.rollouts = rollouts
+        self.task = task
         self.rewards = rewards
         self.problems = problems
         self.reference = reference
-        self.makePrompt = makePrompt
     }
 
     /// One scored group of completions for a prompt.
     struct Group {
         let problem: Problem
+        /// The prompt's token ids, from the rollout record.
         let prompt: [Int]
         let completions: [Completion]
         var rewardsPerFunction: [[Double?]]
@@ -114,7 +150,7 @@ public struct GRPOTrainer {
         let ids: Tensor
         /// Leading pad tokens of each row.
         let padding: [Int]
-        /// (N, T) 1 for completion tokens that count.
+        /// (N, T) 1 for completion tokens that count: sampled (not forced), not padding, not a masked truncation.
         let mask: Tensor
         /// (N) advantages.
         let advantages: Tensor
@@ -123,10 +159,17 @@ public struct GRPOTrainer {
         var refLogps: Tensor?
     }
 
-    /// The problem index for prompt slot `k` of generation `round` (seeded order, every problem once per epoch).
+    /// The problem index for prompt slot `k` (seeded order, every problem once per epoch).
     func problemIndex(_ k: Int) -> Int {
         Pretrainer.permutation(count: problems.count, seed: configuration.training.seed &+ UInt64(k / problems.count))[k % problems.count]
     }
+}
+
+/// What a GRPO run carries from step to step.
+private final class GRPOState {
+    var promptCursor = 0
+    var batch: GRPOTrainer.Batch?
+    var generationMetrics: OrderedDictionary<String, Double> = [:]
 }
 
 extension GRPOTrainer {
@@ -135,72 +178,51 @@ extension GRPOTrainer {
         run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
         logger: Logger = Logger(label: "ponder.grpo"), onStep: @escaping (StepReport) -> Void = { _ in }
     ) async throws -> Int {
-        try run.writeJSON(configuration, to: "config.json")
+        try run.writeConfiguration(configuration)
         let c = configuration
-        policy.parameters.setRequiresGrad(true)
-        let optimizer = AdamW(
-            parameters: policy.parameters.trainable,
-            configuration: .init(
-                learningRate: c.training.learningRate, beta1: c.training.beta1, beta2: c.training.beta2, weightDecay: c.training.weightDecay
-            ))
-        var step = 0
-        var promptCursor = 0
-        if resume, let latest = run.checkpoints().last {
-            let state = try RunDirectory.loadState(TrainerState.self, from: latest.url)
-            guard state.trainer == "grpo" else {
-                throw TrainingError.badCheckpoint(path: latest.url.path, reason: "written by \(state.trainer), not grpo")
-            }
-            try RunDirectory.restore(model: policy, optimizer: optimizer, from: latest.url)
-            step = state.step
-            promptCursor = Int(state.cursor["prompt_cursor"] ?? 0)
-            try run.truncateLogs(afterStep: step)
-            logger.info("resumed from \(latest.url.path) at step \(step)")
+        let state = GRPOState()
+        let loop = TrainingLoop(
+            model: policy, run: run, options: c.training, trainerName: "grpo", tokenizerFiles: tokenizerFiles, interrupt: interrupt,
+            logger: logger, onStep: onStep)
+        // A resumed run regenerates its batch: checkpoints are written only at generation boundaries.
+        let hooks = TrainingLoop.Hooks(
+            cursor: { ["prompt_cursor": UInt64(state.promptCursor)] },
+            restoreCursor: { state.promptCursor = Int($0["prompt_cursor"] ?? 0) },
+            mayCheckpoint: { $0 % c.numIterations == 0 },
+            step: { step in
+                var timings: [String: Double] = [:]
+                if step % c.numIterations == 0 || state.batch == nil {
+                    let (batch, metrics, cursor) = try await generate(cursor: state.promptCursor, timings: &timings)
+                    (state.batch, state.generationMetrics, state.promptCursor) = (batch, metrics, cursor)
+                    if step % c.logCompletionsEvery == 0 { try logCompletions(batch.groups, step: step + 1, run: run) }
+                }
+                let t1 = Date()
+                var metrics = state.generationMetrics
+                for (k, v) in try backward(state.batch!) { metrics[k] = v }
+                timings["time/training"] = Date().timeIntervalSince(t1)
+                for (k, v) in timings.sorted(by: { $0.key < $1.key }) { metrics[k] = v }
+                return metrics
+            },
+            afterUpdate: { step in
+                // The next step samples: the sampler must see the new weights.
+                if step % c.numIterations == 0 { try await syncWeights(run: run) }
+            })
+        return try await loop.train(resume: resume, hooks)
+    }
+
+    /// Tells the sampler the weights changed (writing them first when it reloads from a directory).
+    func syncWeights(run: RunDirectory) async throws {
+        switch rollouts.weightSync {
+        case .shared: try await rollouts.weightsUpdated(directory: nil)
+        case .reloadFromDirectory:
+            let dir = run.url.appendingPathComponent("rollout-weights")
+            try ModelDirectory.save(policy, to: dir)
+            try await rollouts.weightsUpdated(directory: dir.path)
         }
-        func save() throws {
-            try run.saveCheckpoint(
-                step: step, model: policy, optimizer: optimizer,
-                state: TrainerState(step: step, cursor: ["prompt_cursor": UInt64(promptCursor)], trainer: "grpo"),
-                tokenizerFiles: tokenizerFiles, keep: c.training.keepCheckpoints)
-        }
-        let schedule = c.training.schedule
-        let began = Date()
-        var batch = makeBatch([])
-        var generationMetrics: OrderedDictionary<String, Double> = [:]
-        // A resumed run regenerates its batch: a checkpoint is only written at generation boundaries.
-        while step < c.training.steps {
-            if interrupt.isSet {
-                try save()
-                logger.notice("interrupted: saved checkpoint at step \(step)")
-                return step
-            }
-            let t0 = Date()
-            var timings: [String: Double] = [:]
-            if step % c.numIterations == 0 {
-                (batch, generationMetrics, promptCursor) = try await generate(step: step, cursor: promptCursor, timings: &timings)
-                if step % c.logCompletionsEvery == 0 { try logCompletions(batch.groups, step: step + 1, run: run) }
-            }
-            let t1 = Date()
-            let (lossMetrics, gradNorm) = try update(batch, optimizer: optimizer, learningRate: schedule.rate(at: step))
-            timings["time/training"] = Date().timeIntervalSince(t1)
-            step += 1
-            var metrics = generationMetrics
-            for (k, v) in lossMetrics { metrics[k] = v }
-            metrics["grad_norm"] = gradNorm
-            metrics["learning_rate"] = schedule.rate(at: step - 1)
-            for (k, v) in timings.sorted(by: { $0.key < $1.key }) { metrics[k] = v }
-            metrics["step_time"] = Date().timeIntervalSince(t0)
-            var line: [String: Any] = ["step": step]
-            for (k, v) in metrics where v.isFinite { line[k] = v }
-            try run.appendLine(line, to: run.metricsURL)
-            onStep(StepReport(step: step, totalSteps: c.training.steps, metrics: metrics, elapsed: Date().timeIntervalSince(began)))
-            // Checkpoints fall on generation boundaries so a resumed run never needs a lost batch.
-            if (step % c.training.saveEvery == 0 && step % c.numIterations == 0) || step == c.training.steps { try save() }
-        }
-        return step
     }
 
     /// Samples, scores and (optionally) filters one generation batch.
-    func generate(step: Int, cursor: Int, timings: inout [String: Double]) async throws -> (Batch, OrderedDictionary<String, Double>, Int) {
+    func generate(cursor: Int, timings: inout [String: Double]) async throws -> (Batch, OrderedDictionary<String, Double>, Int) {
         let c = configuration
         var cursor = cursor
         var kept: [Group] = []
@@ -208,6 +230,7 @@ extension GRPOTrainer {
         var rounds = 0
         var generationTime = 0.0
         var scoringTime = 0.0
+        let weights = rewardWeights
         while kept.count < c.promptsPerStep {
             let want = c.promptsPerStep - kept.count
             let picked = (0..<want).map { problems[problemIndex(cursor + $0)] }
@@ -215,52 +238,57 @@ extension GRPOTrainer {
             let t0 = Date()
             let requests = picked.enumerated().map { i, p in
                 CompletionRequest(
-                    prompt: makePrompt(p),
+                    prompt: task.prompt(for: p),
                     parameters: SamplingParameters(
-                        maxTokens: c.objective.maxCompletionLength, temperature: c.temperature, topK: c.topK, topP: c.topP,
+                        maxTokens: c.maxCompletionLength, temperature: c.temperature, topK: c.topK, topP: c.topP,
                         seed: c.training.seed &* 1_000_003 &+ UInt64(cursor - want + i), n: c.numGenerations, logprobs: true))
             }
-            let responses = try engine.completeBatch(requests)
+            let responses = try await rollouts.rollouts(requests)
             generationTime += Date().timeIntervalSince(t0)
+            guard responses.count == requests.count else {
+                throw TrainingError.invalidConfiguration(
+                    "rollout source \(rollouts.name) returned \(responses.count) records for \(requests.count) requests")
+            }
             let t1 = Date()
             var groups: [Group] = []
-            for (i, (problem, response)) in zip(picked, responses).enumerated() {
+            for (problem, response) in zip(picked, responses) {
+                guard !response.promptTokens.isEmpty, response.completions.count == c.numGenerations else {
+                    throw TrainingError.invalidConfiguration(
+                        "rollout source \(rollouts.name) returned \(response.completions.count) completions and \(response.promptTokens.count) prompt ids for problem \(problem.id); GRPO needs \(c.numGenerations) completions and the prompt's token ids"
+                    )
+                }
                 let texts = response.completions.map(\.text)
                 var perFunction: [[Double?]] = Array(repeating: [], count: texts.count)
-                for reward in rewards {
+                for reward in rewards.map(\.reward) {
                     let scores = try await reward.rewards(for: texts, problem: problem)
+                    guard scores.count == texts.count else {
+                        throw TrainingError.invalidConfiguration(
+                            "reward \(reward.name) returned \(scores.count) scores for \(texts.count) completions of problem \(problem.id)")
+                    }
                     for (k, s) in scores.enumerated() { perFunction[k].append(s) }
                 }
                 if c.overlongBuffer > 0 {
                     for (k, completion) in response.completions.enumerated() {
                         perFunction[k].append(
                             Self.overlongPenalty(
-                                length: completion.tokens.count, limit: c.objective.maxCompletionLength, buffer: c.overlongBuffer,
+                                length: completion.tokens.count, limit: c.maxCompletionLength, buffer: c.overlongBuffer,
                                 penalty: c.overlongPenalty))
                     }
                 }
-                let prompt = try engine.tokenizer.encode(
-                    engine.promptText(requests[i]), addSpecialTokens: { if case .text = requests[i].prompt { true } else { false } }())
-                groups.append(Group(problem: problem, prompt: prompt, completions: response.completions, rewardsPerFunction: perFunction))
+                groups.append(Group(problem: problem, prompt: response.promptTokens, completions: response.completions, rewardsPerFunction: perFunction))
             }
             scoringTime += Date().timeIntervalSince(t1)
-            let weights = rewardWeights
             all += groups
             rounds += 1
             if c.dynamicSampling && rounds <= c.maxRefills {
-                kept += groups.filter { g in
-                    let r = g.rewardsPerFunction.map { row in zip(row, weights).reduce(0.0) { $0 + ($1.0 ?? 0) * $1.1 } }
-                    return Set(r).count > 1
-                }
+                kept += groups.filter { !Self.hasZeroSpread($0, weights: weights) }
             } else {
                 kept += groups
             }
-            if !c.dynamicSampling { break }
-            if rounds > c.maxRefills { break }
+            if !c.dynamicSampling || rounds > c.maxRefills { break }
         }
         kept = Array(kept.prefix(c.promptsPerStep))
         // Advantages over the kept batch (group or batch scaling, as configured).
-        let weights = rewardWeights
         let batchAdvantages = GroupAdvantages(
             rewardsPerFunction: kept.flatMap(\.rewardsPerFunction), weights: weights, groupSize: c.numGenerations, scaling: c.scaleRewards)
         for g in kept.indices {
@@ -269,19 +297,25 @@ extension GRPOTrainer {
         var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
         if c.numIterations > 1 { batch.oldLogps = withNoGrad { logps(policy, batch).0 } }
-        if c.objective.beta != 0 || c.logKL, let reference { batch.refLogps = withNoGrad { logps(reference, batch).0 } }
+        if c.beta != 0 || c.logKL, let reference { batch.refLogps = withNoGrad { logps(reference, batch).0 } }
         timings["time/generation"] = generationTime
         timings["time/scoring"] = scoringTime
         return (batch, metrics(kept, all: all), cursor)
     }
 
+    /// Whether a group's weighted rewards carry no learning signal (``RewardCombination/hasZeroSpread(_:)``).
+    static func hasZeroSpread(_ group: Group, weights: [Double]) -> Bool {
+        RewardCombination.hasZeroSpread(group.rewardsPerFunction.map { RewardCombination.weightedSum($0, weights: weights) })
+    }
+
     /// Weights of the reward functions, plus the overlong shaping term when enabled.
     var rewardWeights: [Double] {
-        (configuration.rewardWeights ?? Array(repeating: 1, count: rewards.count)) + (configuration.overlongBuffer > 0 ? [1] : [])
+        (configuration.rewardWeights.isEmpty ? rewards.map(\.weight) : configuration.rewardWeights)
+            + (configuration.overlongBuffer > 0 ? [1] : [])
     }
 
     /// Names of the reward terms, as metrics name them.
-    var rewardNames: [String] { rewards.map(\.name) + (configuration.overlongBuffer > 0 ? ["overlong"] : []) }
+    var rewardNames: [String] { rewards.map(\.reward.name) + (configuration.overlongBuffer > 0 ? ["overlong"] : []) }
 
     /// DAPO's soft overlong punishment: 0 up to limit − buffer, then linear down to −penalty at the limit.
     static func overlongPenalty(length: Int, limit: Int, buffer: Int, penalty: Double) -> Double {
@@ -305,7 +339,7 @@ extension GRPOTrainer {
                 ids += Array(repeating: 0, count: p - g.prompt.count) + g.prompt.map(Int64.init)
                 ids += completion.tokens.map(Int64.init) + Array(repeating: 0, count: t - n)
                 let counts: Float = configuration.maskTruncatedCompletions && completion.finishReason == .length ? 0 : 1
-                mask += Array(repeating: counts, count: n) + Array(repeating: 0, count: t - n)
+                mask += (0..<n).map { completion.isSampled($0) ? counts : 0 } + Array(repeating: 0, count: t - n)
                 advantages.append(g.advantages[k])
             }
         }
@@ -335,8 +369,9 @@ extension GRPOTrainer {
         }
     }
 
-    /// One optimizer step over the generation batch, in row chunks whose losses add up to the batch's loss.
-    func update(_ batch: Batch, optimizer: AdamW, learningRate: Double) throws -> (OrderedDictionary<String, Double>, Double) {
+    /// The gradients of the generation batch's loss, in row chunks whose losses add up to the batch's loss (the
+    /// training loop then clips and steps).
+    func backward(_ batch: Batch) throws -> OrderedDictionary<String, Double> {
         let c = configuration
         var objective = c.objective
         objective.epsilonHigh = objective.epsilonHigh ?? objective.epsilon
@@ -376,14 +411,10 @@ extension GRPOTrainer {
             high += result.clipHigh * share
             region += result.clipRegion * share
         }
-        let norm = c.training.maxGradNorm > 0 ? clipGradNorm(optimizer.parameters.values, maxNorm: c.training.maxGradNorm) : 0
-        optimizer.configuration.learningRate = learningRate
-        optimizer.step()
-        optimizer.zeroGrad()
         var m: OrderedDictionary<String, Double> = [
             "entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/high_mean": high, "clip_ratio/region_mean": region,
         ]
         if objective.beta != 0 || batch.refLogps != nil { m["kl"] = kl }
-        return (m, norm)
+        return m
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import PonderCore
@@ -9,19 +10,12 @@ import Torch
 /// into fixed windows of `contextLength + 1` tokens; each step takes `batchSize` windows in a seeded order.
 public struct Pretrainer {
     /// Pretraining settings.
-    public struct Configuration: Sendable, Codable, Equatable {
-        public var training: TrainingOptions
-        /// Tokens per training window.
-        public var contextLength: Int = 256
-        /// Windows per micro-batch.
-        public var batchSize: Int = 16
+    public struct Configuration: ParsableArguments, Sendable {
+        @OptionGroup public var training: TrainingOptions
+        @Option(name: .long, help: "Tokens per training window.") public var contextLength = 256
+        @Option(name: .long, help: "Windows per micro-batch.") public var batchSize = 16
 
-        /// Makes a configuration.
-        public init(training: TrainingOptions, contextLength: Int = 256, batchSize: Int = 16) {
-            self.training = training
-            self.contextLength = contextLength
-            self.batchSize = batchSize
-        }
+        public init() {}
     }
 
     public let configuration: Configuration
@@ -83,15 +77,19 @@ public struct Pretrainer {
     public func train(
         run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
         logger: Logger = Logger(label: "ponder.pretrain"), onStep: @escaping (StepReport) -> Void = { _ in }
-    ) throws -> Int {
-        try run.writeJSON(configuration, to: "config.json")
+    ) async throws -> Int {
+        try run.writeConfiguration(configuration)
         let loop = TrainingLoop(
             model: model, run: run, options: configuration.training, trainerName: "pretrain", tokenizerFiles: tokenizerFiles,
             interrupt: interrupt, logger: logger, onStep: onStep)
         // The data order is a pure function of (seed, step), so the step alone is the cursor.
-        return try loop.train(resume: resume, cursor: { [:] }, restoreCursor: { _ in }) { step, micro in
-            let loss = loss(batch(step: step, micro: micro))
-            return (loss, ["tokens": Double(configuration.batchSize * configuration.contextLength)])
-        }
+        let tokens = Double(configuration.batchSize * configuration.contextLength)
+        return try await loop.train(
+            resume: resume,
+            TrainingLoop.Hooks(step: { step in
+                try TrainingLoop.accumulate(configuration.training, step: step) { step, micro in
+                    (loss(batch(step: step, micro: micro)), ["tokens": tokens])
+                }
+            }))
     }
 }

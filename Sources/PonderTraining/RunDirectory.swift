@@ -1,3 +1,5 @@
+import ArgumentParser
+import PonderConfiguration
 import Foundation
 import OrderedCollections
 import PonderModels
@@ -54,6 +56,12 @@ public struct RunDirectory: Sendable {
         do { try encoder.encode(value).write(to: file, options: .atomic) } catch {
             throw TrainingError.io(path: file.path, reason: error.localizedDescription)
         }
+    }
+
+    /// Writes a run's effective configuration to `config.json` (the file `--config` reads back).
+    public func writeConfiguration(_ configuration: some ParsableArguments) throws {
+        let data = try JSONSerialization.data(withJSONObject: configuration.configurationJSON, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: url.appendingPathComponent("config.json"), options: .atomic)
     }
 
     /// Appends one JSON line to `file` (metrics.jsonl, completions.jsonl). Lines after the last checkpoint are

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import PonderCore
@@ -19,18 +20,12 @@ public struct SFTExample: Sendable, Codable, Equatable {
 /// Supervised fine-tuning: cross-entropy on completion tokens only (the prompt is context, not a target).
 public struct SFTTrainer {
     /// SFT settings.
-    public struct Configuration: Sendable, Codable, Equatable {
-        public var training: TrainingOptions
-        /// Examples per micro-batch.
-        public var batchSize: Int = 8
-        /// Longer examples are cut to this many tokens (prompt first).
-        public var maxLength: Int = 512
+    public struct Configuration: ParsableArguments, Sendable {
+        @OptionGroup public var training: TrainingOptions
+        @Option(name: .long, help: "Examples per micro-batch.") public var batchSize = 8
+        @Option(name: .long, help: "Longer examples are cut to this many tokens (prompt first).") public var maxLength = 512
 
-        public init(training: TrainingOptions, batchSize: Int = 8, maxLength: Int = 512) {
-            self.training = training
-            self.batchSize = batchSize
-            self.maxLength = maxLength
-        }
+        public init() {}
     }
 
     public let configuration: Configuration
@@ -98,14 +93,18 @@ public struct SFTTrainer {
     public func train(
         run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
         logger: Logger = Logger(label: "ponder.sft"), onStep: @escaping (StepReport) -> Void = { _ in }
-    ) throws -> Int {
-        try run.writeJSON(configuration, to: "config.json")
+    ) async throws -> Int {
+        try run.writeConfiguration(configuration)
         let loop = TrainingLoop(
             model: model, run: run, options: configuration.training, trainerName: "sft", tokenizerFiles: tokenizerFiles,
             interrupt: interrupt, logger: logger, onStep: onStep)
-        return try loop.train(resume: resume, cursor: { [:] }, restoreCursor: { _ in }) { step, micro in
-            let (loss, tokens) = loss(batch(step: step, micro: micro))
-            return (loss, ["tokens": Double(tokens)])
-        }
+        return try await loop.train(
+            resume: resume,
+            TrainingLoop.Hooks(step: { step in
+                try TrainingLoop.accumulate(configuration.training, step: step) { step, micro in
+                    let (loss, tokens) = loss(batch(step: step, micro: micro))
+                    return (loss, ["tokens": Double(tokens)])
+                }
+            }))
     }
 }

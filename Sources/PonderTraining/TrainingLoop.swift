@@ -1,3 +1,4 @@
+import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
@@ -6,31 +7,26 @@ import PonderModels
 import Synchronization
 import Torch
 
-/// Settings shared by every trainer.
-public struct TrainingOptions: Sendable, Codable, Equatable {
-    /// Optimizer steps to run in total.
-    public var steps: Int
-    /// Peak learning rate.
-    public var learningRate: Double = 3e-4
-    public var warmupSteps: Int = 0
-    public var decay: LearningRateSchedule.Decay = .cosine
-    public var minimumLearningRateRatio: Double = 0.1
-    public var weightDecay: Double = 0.0
-    public var beta1: Double = 0.9
-    public var beta2: Double = 0.95
-    /// Global gradient-norm limit (0 disables clipping).
-    public var maxGradNorm: Double = 1.0
-    /// Micro-batches accumulated per optimizer step.
-    public var gradientAccumulationSteps: Int = 1
-    /// Save a checkpoint every this many steps (and at the end).
-    public var saveEvery: Int = 100
-    /// Checkpoints kept.
-    public var keepCheckpoints: Int = 2
-    /// Seed for data order and sampling.
-    public var seed: UInt64 = 0
+/// Settings shared by every trainer; each knob is a flag of every training command (see `ConfigurationFile`).
+public struct TrainingOptions: ParsableArguments, Sendable {
+    @Option(name: .long, help: "Optimizer steps to run in total.") public var steps = 100
+    @Option(name: .long, help: "Peak learning rate.") public var learningRate = 3e-4
+    @Option(name: .long, help: "Linear warmup steps from 0.") public var warmupSteps = 0
+    @Option(name: .long, help: "Decay after warmup: constant, linear or cosine.") public var decay: LearningRateSchedule.Decay = .cosine
+    @Option(name: .long, help: "The final learning rate as a fraction of the peak.") public var minimumLearningRateRatio = 0.1
+    @Option(name: .long, help: "Decoupled (AdamW) weight decay.") public var weightDecay = 0.0
+    @Option(name: .long, help: "Adam beta1.") public var beta1 = 0.9
+    @Option(name: .long, help: "Adam beta2.") public var beta2 = 0.95
+    @Option(name: .long, help: "Global gradient-norm limit (0 disables clipping).") public var maxGradNorm = 1.0
+    @Option(name: .long, help: "Micro-batches accumulated per optimizer step (pretraining and SFT).")
+    public var gradientAccumulationSteps = 1
+    @Option(name: .long, help: "Save a checkpoint every this many steps (and at the end).") public var saveEvery = 100
+    @Option(name: .long, help: "Checkpoints kept.") public var keepCheckpoints = 2
+    @Option(name: .long, help: "Seed for data order and sampling.") public var seed: UInt64 = 0
+    @Option(name: .long, help: "Training compute dtype: float32, or bfloat16 (weights, gradients and optimizer state in bfloat16).")
+    public var dtype: TrainingDType = .float32
 
-    /// Makes options.
-    public init(steps: Int) { self.steps = steps }
+    public init() {}
 
     public var schedule: LearningRateSchedule {
         LearningRateSchedule(
@@ -44,6 +40,15 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
         if saveEvery < 1 { throw TrainingError.invalidConfiguration("saveEvery must be at least 1") }
     }
 }
+
+/// The dtypes training computes in.
+public enum TrainingDType: String, Sendable, CaseIterable, ExpressibleByArgument {
+    case float32, bfloat16
+
+    public var dtype: DType { self == .float32 ? .float32 : .bfloat16 }
+}
+
+extension LearningRateSchedule.Decay: ExpressibleByArgument {}
 
 /// What a trainer saves with each checkpoint besides weights and optimizer state.
 public struct TrainerState: Codable, Sendable, Equatable {
@@ -93,8 +98,8 @@ public final class InterruptFlag: @unchecked Sendable {
     }
 }
 
-/// The optimisation loop shared by pretraining and SFT: gradient accumulation, clipping, schedule, metrics,
-/// checkpoints, resume and interruption.
+/// The one optimisation loop every trainer runs (pretraining, SFT, GRPO): optimizer set-up, resume, interruption,
+/// gradient clipping, the learning-rate schedule, metric logging and checkpoints. A trainer supplies only its step.
 struct TrainingLoop {
     let model: CausalLM
     let run: RunDirectory
@@ -105,12 +110,23 @@ struct TrainingLoop {
     let logger: Logger
     let onStep: (StepReport) -> Void
 
-    /// Runs until `options.steps`. `microLoss(step, micro)` returns the loss of one micro-batch and extra metrics;
-    /// `cursor()` names the data position to save; `restoreCursor` sets it back on resume.
-    func train(
-        resume: Bool, cursor: () -> [String: UInt64], restoreCursor: ([String: UInt64]) throws -> Void,
-        microLoss: (Int, Int) throws -> (Tensor, [String: Double])
-    ) throws -> Int {
+    /// What a trainer plugs into the loop.
+    struct Hooks {
+        /// The data position to save with a checkpoint.
+        var cursor: () -> [String: UInt64] = { [:] }
+        /// Sets the data position back on resume.
+        var restoreCursor: ([String: UInt64]) throws -> Void = { _ in }
+        /// Whether a checkpoint may be written after this many completed steps (GRPO: only at generation
+        /// boundaries, so a resumed run never needs a lost batch).
+        var mayCheckpoint: (Int) -> Bool = { _ in true }
+        /// Computes the gradients of step `step` (backward already run) and returns its metrics.
+        var step: (Int) async throws -> OrderedDictionary<String, Double>
+        /// Called after each optimizer update (GRPO tells its sampler about the new weights).
+        var afterUpdate: (Int) async throws -> Void = { _ in }
+    }
+
+    /// Runs until `options.steps`; returns the last completed step.
+    func train(resume: Bool, _ hooks: Hooks) async throws -> Int {
         try options.validate()
         model.parameters.setRequiresGrad(true)
         let optimizer = AdamW(
@@ -124,7 +140,7 @@ struct TrainingLoop {
                 throw TrainingError.badCheckpoint(path: latest.url.path, reason: "it was written by \(state.trainer), not \(trainerName)")
             }
             try RunDirectory.restore(model: model, optimizer: optimizer, from: latest.url)
-            try restoreCursor(state.cursor)
+            try hooks.restoreCursor(state.cursor)
             try run.truncateLogs(afterStep: state.step)
             start = state.step
             logger.info("resumed from \(latest.url.path) at step \(start)")
@@ -134,7 +150,7 @@ struct TrainingLoop {
         var step = start
         func save() throws {
             try run.saveCheckpoint(
-                step: step, model: model, optimizer: optimizer, state: TrainerState(step: step, cursor: cursor(), trainer: trainerName),
+                step: step, model: model, optimizer: optimizer, state: TrainerState(step: step, cursor: hooks.cursor(), trainer: trainerName),
                 tokenizerFiles: tokenizerFiles, keep: options.keepCheckpoints)
         }
         while step < options.steps {
@@ -144,31 +160,41 @@ struct TrainingLoop {
                 return step
             }
             let t0 = Date()
-            var lossSum = 0.0
-            var extra: [String: Double] = [:]
-            for micro in 0..<options.gradientAccumulationSteps {
-                let (loss, metrics) = try microLoss(step, micro)
-                (loss / Double(options.gradientAccumulationSteps)).backward()
-                lossSum += loss.item()
-                for (k, v) in metrics { extra[k, default: 0] += v / Double(options.gradientAccumulationSteps) }
-            }
-            let gradNorm = options.maxGradNorm > 0 ? clipGradNorm(optimizer.parameters.values, maxNorm: options.maxGradNorm) : 0
+            var metrics = try await hooks.step(step)
+            metrics["grad_norm"] = options.maxGradNorm > 0 ? clipGradNorm(optimizer.parameters.values, maxNorm: options.maxGradNorm) : 0
             let lr = schedule.rate(at: step)
             optimizer.configuration.learningRate = lr
             optimizer.step()
             optimizer.zeroGrad()
             step += 1
-            var metrics: OrderedDictionary<String, Double> = [
-                "loss": lossSum / Double(options.gradientAccumulationSteps), "grad_norm": gradNorm, "learning_rate": lr,
-                "step_time": Date().timeIntervalSince(t0),
-            ]
-            for (k, v) in extra.sorted(by: { $0.key < $1.key }) { metrics[k] = v }
+            try await hooks.afterUpdate(step)
+            metrics["learning_rate"] = lr
+            metrics["step_time"] = Date().timeIntervalSince(t0)
             var line: [String: Any] = ["step": step]
-            for (k, v) in metrics { line[k] = v.isFinite ? v : nil }
+            for (k, v) in metrics where v.isFinite { line[k] = v }
             try run.appendLine(line, to: run.metricsURL)
             onStep(StepReport(step: step, totalSteps: options.steps, metrics: metrics, elapsed: Date().timeIntervalSince(began)))
-            if step % options.saveEvery == 0 || step == options.steps { try save() }
+            if (step % options.saveEvery == 0 && hooks.mayCheckpoint(step)) || step == options.steps { try save() }
         }
         return step
+    }
+
+    /// The gradient-accumulation step of pretraining and SFT: `options.gradientAccumulationSteps` micro-batches, each
+    /// loss scaled by 1/accumulation and back-propagated; metrics are the micro-batch means.
+    static func accumulate(
+        _ options: TrainingOptions, step: Int, microLoss: (Int, Int) throws -> (Tensor, [String: Double])
+    ) throws -> OrderedDictionary<String, Double> {
+        let n = Double(options.gradientAccumulationSteps)
+        var lossSum = 0.0
+        var extra: [String: Double] = [:]
+        for micro in 0..<options.gradientAccumulationSteps {
+            let (loss, metrics) = try microLoss(step, micro)
+            (loss / n).backward()
+            lossSum += loss.item()
+            for (k, v) in metrics { extra[k, default: 0] += v / n }
+        }
+        var out: OrderedDictionary<String, Double> = ["loss": lossSum / n]
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { out[k] = v }
+        return out
     }
 }

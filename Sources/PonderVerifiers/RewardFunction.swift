@@ -47,20 +47,19 @@ public struct WeightedSumReward: RewardFunction {
         self.name = name
     }
 
-    /// Scores every completion with every component and sums with the weights.
+    /// Scores every completion with every component and sums with the weights (``RewardCombination/weightedSum(_:weights:)``).
     public func rewards(for completions: [String], problem: Problem) async throws -> [Double?] {
-        var totals = [Double?](repeating: nil, count: completions.count)
-        for (reward, weight) in components {
+        var terms = [[Double?]](repeating: [], count: completions.count)
+        for (reward, _) in components {
             let values = try await reward.rewards(for: completions, problem: problem)
             guard values.count == completions.count else {
                 throw VerifierError.invalidParameter(
                     name: "\(reward.name) output", value: "\(values.count) values",
                     reason: "expected one per completion (\(completions.count))")
             }
-            for (i, v) in values.enumerated() {
-                if let v { totals[i] = (totals[i] ?? 0) + weight * v }
-            }
+            for (i, v) in values.enumerated() { terms[i].append(v) }
         }
-        return totals
+        let weights = components.map(\.weight)
+        return terms.map { RewardCombination.weightedSum($0, weights: weights) }
     }
 }

@@ -3,27 +3,16 @@ import Foundation
 import PonderCore
 import PonderTasks
 
-/// The synthetic tasks by command-line name.
-enum TaskName: String, ExpressibleByArgument, CaseIterable {
-    case arithmetic, addition, multiplication, countdown
-
-    func make() throws -> any SyntheticTask {
-        switch self {
-        case .arithmetic: try ArithmeticChain()
-        case .addition: try MultiDigit(operation: .addition)
-        case .multiplication: try MultiDigit(operation: .multiplication, digits: 2...3, otherDigits: 1...2)
-        case .countdown: try Countdown()
-        }
-    }
-}
-
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Write synthetic verifiable data: a base-model pretraining corpus, problems, or teacher SFT traces.")
 
     enum Kind: String, ExpressibleByArgument { case corpus, problems, sft }
 
-    @Argument(help: "corpus (plain text, blank-line separated), problems (JSONL prompt/answer), or sft (JSONL prompt/completion).")
+    @Argument(
+        help:
+            "corpus (plain text, blank-line separated), problems (JSONL id/prompt/answer: the bare question), or sft (JSONL prompt/completion: the formatted prompt and the teacher's solution)."
+    )
     var kind: Kind
     @Option(name: .long, help: "arithmetic, addition, multiplication or countdown.") var task: TaskName = .arithmetic
     @Option(name: .long, help: "How many documents or problems.") var count: Int
@@ -48,7 +37,7 @@ struct DataCommand: ParsableCommand {
                     else {
                         throw ValidationError("\(exclude): every line must be a JSON object with a \"prompt\"")
                     }
-                    // The problems file stores the formatted prompt; the question is its second-to-last line.
+                    // The question is the prompt's last line (older files stored the instruction line before it).
                     held.insert(prompt.split(separator: "\n").last.map(String.init) ?? prompt)
                 }
             }
@@ -56,9 +45,14 @@ struct DataCommand: ParsableCommand {
                 PretrainingCorpus(task: generator).documents(count: count, seed: mixSeed, problemSeed: seed, excluding: held)
                 .joined(separator: "\n\n") + "\n"
         case .problems, .sft:
+            // Problems keep the bare question (the task formats it when asked); SFT examples store the prompt as the
+            // model sees it, with the task's instruction.
             let lines = try generator.problems(seed: seed, count: count).map { p -> String in
-                var object: [String: String] = ["id": p.id, "prompt": ReasoningFormat.prompt(for: p), "answer": p.answer ?? ""]
-                if kind == .sft { object["completion"] = generator.teacherSolution(for: p) }
+                var object = p.metadata.merging(["id": p.id, "prompt": p.prompt, "answer": p.answer ?? ""]) { _, new in new }
+                if kind == .sft {
+                    object["prompt"] = generator.format.promptText(for: p)
+                    object["completion"] = generator.teacherSolution(for: p)
+                }
                 return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
             }
             text = lines.joined(separator: "\n") + "\n"

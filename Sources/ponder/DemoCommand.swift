@@ -34,15 +34,14 @@ struct Demo: AsyncParsableCommand {
         let started = Date()
         let dir = try Self.locateModel(model)
         let say = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
-        let task = try ArithmeticChain()
-        let held = task.problems(seed: 7, count: heldOut ?? (quick ? 24 : 256))
+        let generator = try ArithmeticChain()
+        let task = generator.format
+        let held = generator.problems(seed: 7, count: heldOut ?? (quick ? 24 : 256))
         let heldPrompts = Set(held.map(\.prompt))
-        let training = task.problems(seed: 11, count: 4000).filter { !heldPrompts.contains($0.prompt) }
+        let training = generator.problems(seed: 11, count: 4000).filter { !heldPrompts.contains($0.prompt) }
         let policy = try ModelDirectory.load(dir, dtype: .float32)
         let tokenizer = try Tokenizer.load(directory: dir)
-        let engine = Engine(
-            model: policy, tokenizer: tokenizer, template: nil, name: dir.lastPathComponent, options: .init(prefixCacheBytes: 0))
-        let makePrompt: @Sendable (Problem) -> Prompt = { .text(ReasoningFormat.prompt(for: $0)) }
+        let engine = try Engine(model: policy, directory: dir, chat: false, options: .init(prefixCacheBytes: 0))
         let samples = quick ? 4 : 8
         let runDir = try RunDirectory(URL(fileURLWithPath: run))
         for stale in [runDir.metricsURL, runDir.completionsURL] { try? FileManager.default.removeItem(at: stale) }
@@ -51,23 +50,23 @@ struct Demo: AsyncParsableCommand {
         )
 
         say("[1/4] evaluating the base model…")
-        let before = try await TaskEvaluation.run(
-            model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
+        let before = try await TaskEvaluation.run(model: engine, task: task, problems: held, samples: samples, maxTokens: 80, seed: seed)
         say(Self.summary(before))
 
         if recipe == .r1 {
             say("[2/4] SFT cold start on the teacher's worked solutions…")
-            var options = TrainingOptions(steps: quick ? 10 : 100)
-            options.learningRate = 3e-4
-            options.decay = .constant
-            options.seed = seed
-            options.saveEvery = 1_000_000
-            let examples = training.prefix(512).map { SFTExample(prompt: makePrompt($0), completion: task.teacherSolution(for: $0)) }
+            var sftConfig = SFTTrainer.Configuration.defaults
+            sftConfig.training.steps = quick ? 10 : 100
+            sftConfig.training.learningRate = 3e-4
+            sftConfig.training.decay = .constant
+            sftConfig.training.seed = seed
+            sftConfig.training.saveEvery = 1_000_000
+            sftConfig.batchSize = 16
+            let examples = training.prefix(512).map { SFTExample(prompt: task.prompt(for: $0), completion: generator.teacherSolution(for: $0)) }
             let sft = try SFTTrainer(
-                configuration: .init(training: options, batchSize: 16), model: policy, tokenizer: tokenizer, template: nil,
-                examples: Array(examples),
+                configuration: sftConfig, model: policy, tokenizer: tokenizer, template: nil, examples: Array(examples),
                 endToken: engine.endTokens.min()!)
-            _ = try sft.train(
+            _ = try await sft.train(
                 run: RunDirectory(URL(fileURLWithPath: run).appendingPathComponent("sft")),
                 onStep: ProgressBar(keys: ["loss"], every: 10).update)
         } else {
@@ -75,48 +74,42 @@ struct Demo: AsyncParsableCommand {
         }
 
         say("[3/4] GRPO with accuracy and format rewards…")
-        var options = TrainingOptions(steps: steps ?? (quick ? 10 : 300))
-        options.learningRate = 2e-4
-        options.decay = .linear
-        options.minimumLearningRateRatio = 0
-        options.seed = seed
-        options.saveEvery = quick ? 1_000_000 : 100
-        options.keepCheckpoints = 1
-        var c = GRPOTrainer.Configuration(training: options)
+        var c = GRPOTrainer.Configuration.defaults
+        c.training.steps = steps ?? (quick ? 10 : 300)
+        c.training.learningRate = 2e-4
+        c.training.decay = .linear
+        c.training.minimumLearningRateRatio = 0
+        c.training.seed = seed
+        c.training.saveEvery = quick ? 1_000_000 : 100
+        c.training.keepCheckpoints = 1
         c.numGenerations = 8
         c.promptsPerStep = quick ? 4 : 8
         c.temperature = 1
-        c.objective.maxCompletionLength = 80
-        c.objective.lossType = .dapo
-        c.rewardWeights = [1, 0.2]
+        c.maxCompletionLength = 80
+        c.lossType = .dapo
         c.chunkRows = 32
         c.logKL = true  // the report charts how far the policy moves from the base
-        let rewards: [any RewardFunction] = [
-            AccuracyReward(math: MathVerifier(policy: ExtractionPolicy(sources: [.answerTag]))), StrictFormatReward(requireNewlines: false),
-        ]
+        // The task's rewards: accuracy on the tagged answer + 0.2 × the strict format.
         let reference = try ModelDirectory.load(dir, dtype: .float32)
         let trainer = try GRPOTrainer(
-            configuration: c, policy: policy, engine: engine, rewards: rewards, problems: training, reference: reference,
-            makePrompt: makePrompt)
+            configuration: c, policy: policy, rollouts: engine, task: task, problems: training, reference: reference)
         let bar = ProgressBar(keys: ["reward", "rewards/accuracy/mean", "completions/mean_length"], every: 10)
         _ = try await trainer.train(
             run: runDir, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(), onStep: bar.update)
 
         say("[4/4] evaluating the trained model…")
-        let after = try await TaskEvaluation.run(
-            model: engine, problems: held, makePrompt: makePrompt, samples: samples, maxTokens: 80, seed: seed)
+        let after = try await TaskEvaluation.run(model: engine, task: task, problems: held, samples: samples, maxTokens: 80, seed: seed)
         say(Self.summary(after))
 
         say("[+] test-time compute: accuracy against tokens for both models…")
         let sweep = Array(held.prefix(quick ? 6 : 48))
         let budgets = quick ? [1, 2] : [1, 4, 16]
-        let baseEngine = Engine(
-            model: reference, tokenizer: tokenizer, template: nil, name: "base", options: .init(prefixCacheBytes: 64 << 20))
-        let trainedEngine = Engine(
-            model: policy, tokenizer: tokenizer, template: nil, name: "trained", options: .init(prefixCacheBytes: 64 << 20))
+        let baseEngine = try Engine(model: reference, directory: dir, chat: false, name: "base", options: .init(prefixCacheBytes: 64 << 20))
+        let trainedEngine = try Engine(
+            model: policy, directory: dir, chat: false, name: "trained", options: .init(prefixCacheBytes: 64 << 20))
         var curves: [(model: String, curve: AccuracyBudgetCurve)] = []
         for (label, model) in [("base", baseEngine), ("after RL", trainedEngine)] {
-            let curve = try await Self.budgetSweep(model: model, problems: sweep, budgets: budgets, makePrompt: makePrompt, seed: seed)
+            let curve = try await Self.budgetSweep(model: model, task: task, problems: sweep, budgets: budgets, seed: seed)
             curves.append((label, curve))
             for p in curve.points {
                 say(
@@ -132,7 +125,7 @@ struct Demo: AsyncParsableCommand {
             title: "ponder demo (\(recipe.rawValue))", before: before, after: after, metrics: metrics,
             notes: [
                 "Task: arithmetic chains (Compute 34+27-15+8.), answered as <think>steps</think><answer>n</answer>; graded strictly on the tagged answer.",
-                "Model: \(dir.lastPathComponent), \(policy.parameterCount) parameters. GRPO: \(c.promptsPerStep) prompts × \(c.numGenerations) samples, \(options.steps) steps, rewards accuracy + 0.2 × format.",
+                "Model: \(dir.lastPathComponent), \(policy.parameterCount) parameters. GRPO: \(c.promptsPerStep) prompts × \(c.numGenerations) samples, \(c.training.steps) steps, rewards accuracy + 0.2 × format.",
                 String(format: "Total time %.0f s; evaluation tokens %d before, %d after.", elapsed, before.tokens, after.tokens),
                 "Test-time compute: \(sweep.count) held-out problems; best-of-N uses the verifier as an oracle scorer, beam search and MCTS a Monte-Carlo process scorer (verified rollouts); answers graded by equivalence, whatever their format.",
             ], budgetCurves: curves)
@@ -147,31 +140,20 @@ struct Demo: AsyncParsableCommand {
     }
 
     /// Chain of thought, self-consistency, best-of-N (verifier), beam search and MCTS (Monte-Carlo scorer) at each budget.
-    static func budgetSweep(
-        model: Engine, problems: [Problem], budgets: [Int], makePrompt: @escaping @Sendable (Problem) -> Prompt, seed: UInt64
-    ) async throws -> AccuracyBudgetCurve {
-        var factory = StrategyFactory()
-        factory.delimiter = ", "
-        factory.rollouts = 2
-        factory.maxTokens = 80
-        factory.seed = seed
-        var oracle = factory
-        oracle.scorer = "oracle"
-        let verifier = MathVerifier()
-        var records: [EvalRecord] = []
-        let plans: [(StrategyName, StrategyFactory, [Int])] = [
-            (.cot, factory, [1]), (.selfConsistency, factory, budgets), (.bestOfN, oracle, budgets), (.beam, factory, budgets),
-            (.mcts, factory, budgets),
+    static func budgetSweep(model: Engine, task: any ReasoningTask, problems: [Problem], budgets: [Int], seed: UInt64) async throws
+        -> AccuracyBudgetCurve
+    {
+        let search = try SearchConfiguration.parse([
+            "--delimiter", ", ", "--rollouts", "2", "--max-tokens", "80", "--temperature", "1", "--seed", "\(seed)",
+        ])
+        var oracle = search
+        oracle.scorer = .oracle
+        let plans = [
+            StrategySweep.Plan(.cot, budgets: [1], configuration: search), .init(.selfConsistency, budgets: budgets, configuration: search),
+            .init(.bestOfN, budgets: budgets, configuration: oracle), .init(.beam, budgets: budgets, configuration: search),
+            .init(.mcts, budgets: budgets, configuration: search),
         ]
-        for (name, f, list) in plans {
-            for budget in list {
-                let strategy = f.strategy(name, budget: budget, model: model)
-                let results = try await StrategyRuns.run(strategy, problems: problems, prompt: makePrompt, model: model)
-                records += try await StrategyRuns.records(
-                    results, problems: problems, strategy: strategy.name, budget: budget, verifier: verifier)
-            }
-        }
-        return try AccuracyBudgetCurve(records: records)
+        return try await StrategySweep(task: task, problems: problems).run(plans, model: model).curve
     }
 
     static func summary(_ e: TaskEvaluation) -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PonderConfiguration
 import PonderCore
 import PonderModels
 
@@ -16,14 +17,15 @@ struct Generate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try modelOptions.loadEngine()
-        var request = CompletionRequest(prompt: chat ? .chat([.user(prompt)]) : .text(prompt), parameters: sampling.parameters)
+        var request = CompletionRequest(
+            prompt: chat ? .chat([.user(prompt)]) : .text(prompt), parameters: sampling.parameters(defaults: engine.generationDefaults))
         let promptText = try engine.promptText(request)
         if sampling.maxTokens == nil {
-            // Without --max-tokens, generate up to 256 tokens or as many as the context leaves.
+            // Without --max-tokens: the model's default, or as many as the context leaves.
             let room = engine.model.configuration.maxPositionEmbeddings - engine.tokenizer.encode(promptText, addSpecialTokens: !chat).count
             request.parameters.maxTokens = Swift.max(1, Swift.min(256, room))
         }
-        let parser = ThinkParser(startsInReasoning: Self.opensThinking(promptText))
+        let parser = ThinkParser().continuing(promptText)
         let start = Date()
         if stream {
             var parsers = (0..<sampling.n).map { _ in ThinkStreamParser(parser) }
@@ -72,12 +74,5 @@ struct Generate: AsyncParsableCommand {
             current[index] = section
         }
         FileHandle.standardOutput.write(Data(text.utf8))
-    }
-
-    /// Whether the prompt leaves a `<think>` open (templates that pre-fill it).
-    static func opensThinking(_ prompt: String) -> Bool {
-        guard let open = prompt.range(of: "<think>", options: .backwards) else { return false }
-        guard let close = prompt.range(of: "</think>", options: .backwards) else { return true }
-        return close.lowerBound < open.lowerBound
     }
 }

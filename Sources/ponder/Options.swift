@@ -39,34 +39,3 @@ struct ModelOptions: ParsableArguments {
         return engine
     }
 }
-
-/// Decoding settings, named as in the OpenAI API where possible.
-struct SamplingOptions: ParsableArguments {
-    @Option(name: .long, help: "Most new tokens per completion (default: 256, or what the context leaves).") var maxTokens: Int?
-    @Option(name: .long, help: "Sampling temperature (0 = greedy).") var temperature = 0.7
-    @Option(name: .long, help: "Keep the k most likely tokens.") var topK: Int?
-    @Option(name: .long, help: "Nucleus sampling threshold.") var topP = 1.0
-    @Option(name: .long, help: "Drop tokens less likely than min-p × the most likely one.") var minP = 0.0
-    @Option(name: .long, help: "Stop at this text (repeatable).") var stop: [String] = []
-    @Option(name: .long, help: "Random seed for reproducible samples.") var seed: UInt64?
-    @Option(name: .customLong("n"), help: "Completions per prompt.") var n = 1
-    @Option(name: .long, help: "Budget forcing: fewest thinking tokens (an early </think> becomes \"Wait\").") var minThinkingTokens: Int?
-    @Option(name: .long, help: "Budget forcing: most thinking tokens before </think> is forced.") var maxThinkingTokens: Int?
-    @Option(name: .long, help: "low, medium or high: a preset maximum thinking length.") var reasoningEffort: ReasoningEffort?
-
-    var parameters: SamplingParameters {
-        var budget: ThinkingBudget? = reasoningEffort?.budget
-        if minThinkingTokens != nil || maxThinkingTokens != nil {
-            budget = ThinkingBudget(minThinkingTokens: minThinkingTokens, maxThinkingTokens: maxThinkingTokens ?? budget?.maxThinkingTokens)
-        }
-        return SamplingParameters(
-            maxTokens: maxTokens ?? 256, temperature: temperature, topK: topK, topP: topP, minP: minP, stop: stop, seed: seed, n: n,
-            thinking: budget)
-    }
-
-    func validate() throws {
-        do { try parameters.validate() } catch { throw ValidationError("\(error)") }
-    }
-}
-
-extension ReasoningEffort: ExpressibleByArgument {}

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import PonderConfiguration
 
 @main
 struct Ponder: AsyncParsableCommand {
@@ -6,8 +8,23 @@ struct Ponder: AsyncParsableCommand {
         commandName: "ponder",
         abstract: "Train and run reasoning language models: generation, verification, RL training and test-time search.",
         subcommands: [
-            Generate.self, VerifyCommand.self, DataCommand.self, InitModel.self, Pretrain.self, SFT.self, GRPO.self, Evaluate.self,
-            Demo.self, Solve.self, Eval.self,
+            Generate.self, VerifyCommand.self, DataCommand.self, InitModel.self, Pretrain.self, SFT.self, GRPO.self, Eval.self,
+            Sweep.self, Solve.self, Demo.self,
         ]
     )
+
+    /// Parses with `--config FILE` expanded into flags (typed flags win), then runs the command.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(try ConfigurationFile.expand(arguments))
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -4,6 +4,7 @@ import Logging
 import PonderModels
 import PonderTokenizers
 import PonderTraining
+import PonderTasks
 import Torch
 
 struct Pretrain: AsyncParsableCommand {
@@ -16,22 +17,18 @@ struct Pretrain: AsyncParsableCommand {
         help: "Training text: a .jsonl file (see --text-field) or a plain text file (one document per blank-line-separated block).")
     var data: String
     @Option(name: .long, help: "The JSONL field holding a document.") var textField = "text"
-    @Option(name: .long, help: "Tokens per window.") var contextLength: Int?
-    @Option(name: .long, help: "Windows per micro-batch.") var batchSize: Int?
-    @OptionGroup var flags: TrainingFlags
+    @OptionGroup var options: RunOptions
+    @OptionGroup var config: Pretrainer.Configuration
 
     func run() async throws {
+        if options.printedConfiguration(config) { return }
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
-        var config = try flags.base(
-            Pretrainer.Configuration.self, fallback: Pretrainer.Configuration(training: TrainingOptions(steps: 100)))
-        flags.apply(to: &config.training)
-        if let contextLength { config.contextLength = contextLength }
-        if let batchSize { config.batchSize = batchSize }
+        let dtype = config.training.dtype.dtype
         let network =
             fromScratch
-            ? try CausalLM(configuration: ModelDirectory.configuration(at: dir), seed: config.training.seed, dtype: flags.computeDType!)
-            : try ModelDirectory.load(dir, dtype: flags.computeDType!)
+            ? try CausalLM(configuration: ModelDirectory.configuration(at: dir), seed: config.training.seed, dtype: dtype)
+            : try ModelDirectory.load(dir, dtype: dtype)
         let documents = try Self.documents(URL(fileURLWithPath: data), field: textField)
         guard let end = tokenizer.specialTokenIDs.eos.first ?? network.configuration.eosTokenIds.first else {
             throw ValidationError("\(model): the tokenizer and config name no end-of-sequence token to separate documents")
@@ -42,10 +39,10 @@ struct Pretrain: AsyncParsableCommand {
                 "pretraining \(network.parameterCount) parameters on \(trainer.windowCount) windows of \(config.contextLength) tokens\n"
                     .utf8))
         let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
-        let last = try trainer.train(
-            run: RunDirectory(URL(fileURLWithPath: flags.run)), resume: flags.resume, tokenizerFiles: tokenizerFiles(dir),
-            interrupt: InterruptFlag.onSignals(), onStep: bar.update)
-        FileHandle.standardError.write(Data("stopped at step \(last); checkpoints in \(flags.run)/checkpoints\n".utf8))
+        let last = try await trainer.train(
+            run: options.directory, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(),
+            onStep: bar.update)
+        options.finished(at: last)
     }
 
     static func documents(_ url: URL, field: String) throws -> [String] {
@@ -53,11 +50,4 @@ struct Pretrain: AsyncParsableCommand {
         let text = try String(contentsOf: url, encoding: .utf8)
         return text.components(separatedBy: "\n\n").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
-}
-
-/// The tokenizer files of a model directory, copied into each checkpoint so it is a complete model directory.
-func tokenizerFiles(_ dir: URL) -> [URL] {
-    ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"]
-        .map { dir.appendingPathComponent($0) }
-        .filter { FileManager.default.fileExists(atPath: $0.path) }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PonderCore
 import PonderModels
+import PonderTasks
 import PonderTokenizers
 import PonderTraining
 
@@ -14,19 +15,14 @@ struct SFT: AsyncParsableCommand {
     @Option(name: .long, help: "Field holding the prompt.") var promptField = "prompt"
     @Option(name: .long, help: "Field holding the completion to learn.") var completionField = "completion"
     @Flag(name: .long, help: "Send prompts as user messages through the model's chat template.") var chat = false
-    @Option(name: .long, help: "Examples per micro-batch.") var batchSize: Int?
-    @Option(name: .long, help: "Longest example in tokens.") var maxLength: Int?
-    @OptionGroup var flags: TrainingFlags
+    @OptionGroup var options: RunOptions
+    @OptionGroup var config: SFTTrainer.Configuration
 
     func run() async throws {
+        if options.printedConfiguration(config) { return }
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
-        var config = try flags.base(
-            SFTTrainer.Configuration.self, fallback: SFTTrainer.Configuration(training: TrainingOptions(steps: 100)))
-        flags.apply(to: &config.training)
-        if let batchSize { config.batchSize = batchSize }
-        if let maxLength { config.maxLength = maxLength }
-        let network = try ModelDirectory.load(dir, dtype: flags.computeDType!)
+        let network = try ModelDirectory.load(dir, dtype: config.training.dtype.dtype)
         let url = URL(fileURLWithPath: data)
         let prompts = try JSONLines.strings(url, field: promptField)
         let completions = try JSONLines.strings(url, field: completionField)
@@ -38,9 +34,9 @@ struct SFT: AsyncParsableCommand {
         let trainer = try SFTTrainer(
             configuration: config, model: network, tokenizer: tokenizer, template: template, examples: examples, endToken: end)
         let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
-        let last = try trainer.train(
-            run: RunDirectory(URL(fileURLWithPath: flags.run)), resume: flags.resume, tokenizerFiles: tokenizerFiles(dir),
-            interrupt: InterruptFlag.onSignals(), onStep: bar.update)
-        FileHandle.standardError.write(Data("stopped at step \(last); checkpoints in \(flags.run)/checkpoints\n".utf8))
+        let last = try await trainer.train(
+            run: options.directory, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(),
+            onStep: bar.update)
+        options.finished(at: last)
     }
 }

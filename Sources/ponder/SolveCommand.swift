@@ -3,6 +3,7 @@ import Foundation
 import PonderCore
 import PonderModels
 import PonderSearch
+import PonderTasks
 
 struct Solve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,17 +12,21 @@ struct Solve: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long, help: "cot, self-consistency, best-of-n, confidence, beam, dvts, mcts, self-refine, budget or allocator.")
     var strategy: StrategyName = .selfConsistency
-    @OptionGroup var search: SearchOptions
+    @Option(name: .long, help: "Samples, beams or rollouts: the strategy's budget.") var budget = 8
+    @OptionGroup var search: SearchConfiguration
     @Option(name: .long, help: "The reference answer, if known (needed by --scorer oracle and monte-carlo).") var answer: String?
+    @Option(name: .long, help: "Answer style asked for: tagged (Ponder's models), boxed or plain.") var style: AnswerStyle = .tagged
     @Flag(name: .long, help: "Send the question through the chat template.") var chat = false
     @Argument(help: "The question (for the bundled model, e.g. \"Compute 34+27-15+8.\").") var question: String
+
+    func validate() throws { if budget < 1 { throw ValidationError("--budget must be at least 1") } }
 
     func run() async throws {
         let engine = try modelOptions.loadEngine()
         let problem = Problem(id: "question", prompt: question, answer: answer)
-        let prompt: Prompt = chat ? .chat([.user(question)]) : .text(Solve.formatted(question))
-        let result = try await search.strategy(strategy, budget: search.n, model: engine).run(
-            problem: problem, prompt: prompt, model: engine)
+        let task = TaskFormat(name: "question", style: style, chat: chat)
+        let result = try await search.strategy(strategy, budget: budget, model: engine).run(
+            problem: problem, prompt: task.prompt(for: problem), model: engine)
         print("answer: \(result.answer ?? "(none)")")
         print("--- trace (\(result.trace.count) nodes) ---")
         for node in result.trace.prefix(40) {
@@ -36,10 +41,5 @@ struct Solve: AsyncParsableCommand {
         print(
             "usage: \(u.generatedTokens) generated, \(u.scoringTokens) for scoring, \(u.prunedTokens) pruned, \(u.modelCalls) model calls; prompt tokens \(u.model.promptTokens), of which \(u.model.cachedPromptTokens) from the KV cache"
         )
-    }
-
-    /// Ponder's task format: the reasoning instruction line before the question, for models trained on it.
-    static func formatted(_ question: String) -> String {
-        question.contains("<think>") ? question : "Think in <think></think>, answer in <answer></answer>.\n\(question)\n"
     }
 }

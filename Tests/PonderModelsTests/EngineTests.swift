@@ -21,12 +21,12 @@ func makeTestEngine(prefixCacheBytes: Int = 0) throws -> Engine {
 final class EngineTests: XCTestCase {
     func request(_ text: String, _ p: SamplingParameters) -> CompletionRequest { CompletionRequest(prompt: .text(text), parameters: p) }
 
-    func testStopStringsMatchAcrossTokenBoundaries() throws {
+    func testStopStringsMatchAcrossTokenBoundaries() async throws {
         let engine = try makeTestEngine()
         var checked = 0
         for seed in 0..<40 where checked < 3 {
             let p = SamplingParameters(maxTokens: 24, temperature: 1, seed: UInt64(seed))
-            let full = try engine.completeBatch([request("Question 7:", p)])[0].completions[0]
+            let full = try await engine.rollouts([request("Question 7:", p)])[0].completions[0]
             // Find two consecutive generated tokens that each decode to ASCII; the stop string spans their boundary.
             let pieces = full.tokens.map { engine.tokenizer.decode([$0]) }
             func usable(_ k: Int) -> Bool {
@@ -40,8 +40,9 @@ final class EngineTests: XCTestCase {
             guard !prefix.contains(stop) else { continue }
             var q = p
             q.stop = [stop]
-            let stopped = try engine.completeBatch([request("Question 7:", q)])[0].completions[0]
+            let stopped = try await engine.rollouts([request("Question 7:", q)])[0].completions[0]
             XCTAssertEqual(stopped.text, prefix, "stop \"\(stop)\"")
+            XCTAssertEqual(stopped.stop, .stopString(stop), "the record names the stop string that ended it")
             XCTAssertEqual(stopped.finishReason, .stop)
             XCTAssertEqual(stopped.tokens, Array(full.tokens.prefix(i + 2)), "generation ends at the token completing the stop string")
             checked += 1
@@ -65,10 +66,10 @@ final class EngineTests: XCTestCase {
         }
     }
 
-    func testBudgetForcingThroughTheEngine() throws {
+    func testBudgetForcingThroughTheEngine() async throws {
         let engine = try makeTestEngine()
         let p = SamplingParameters(maxTokens: 12, temperature: 1, seed: 1, thinking: ThinkingBudget(maxThinkingTokens: 3))
-        let r = try engine.completeBatch([request("Question 3: <think>", p)])[0]
+        let r = try await engine.rollouts([request("Question 3: <think>", p)])[0]
         let c = r.completions[0]
         let close = engine.tokenizer.encode("</think>", addSpecialTokens: false)
         XCTAssertEqual(close.count, 1)
@@ -77,10 +78,14 @@ final class EngineTests: XCTestCase {
             XCTAssertEqual(c.reasoningTokens, 3)
             XCTAssertEqual(r.usage.reasoningTokens, 3)
         }
-        XCTAssertThrowsError(
-            try engine.completeBatch([
+        XCTAssertEqual(r.promptTokens, engine.tokenizer.encode("Question 3: <think>"), "the record carries the prompt's ids")
+        XCTAssertEqual(c.sampled.count, c.tokens.count)
+        do {
+            _ = try await engine.rollouts([
                 request("x", SamplingParameters(thinking: ThinkingBudget(minThinkingTokens: 5, maxThinkingTokens: 2)))
-            ]))
+            ])
+            XCTFail("expected a validation error")
+        } catch {}
         XCTAssertEqual(ReasoningEffort.low.budget.maxThinkingTokens, 256)
     }
 
@@ -89,8 +94,8 @@ final class EngineTests: XCTestCase {
         let engine = try makeTestEngine()
         let a = request("Question 1:", SamplingParameters(maxTokens: 10, temperature: 0))
         let b = request("Question 22: what", SamplingParameters(maxTokens: 14, temperature: 1.3, topK: 5, stop: ["?"], seed: 9, n: 2))
-        let soloA = try engine.completeBatch([a])[0]
-        let soloB = try engine.completeBatch([b])[0]
+        let soloA = try await engine.rollouts([a])[0]
+        let soloB = try await engine.rollouts([b])[0]
         async let ra = engine.complete(a)
         async let rb = engine.complete(b)
         let (x, y) = try await (ra, rb)
@@ -120,12 +125,12 @@ final class EngineTests: XCTestCase {
         }
     }
 
-    func testPrefixReuseIsReported() throws {
+    func testPrefixReuseIsReported() async throws {
         let engine = try makeTestEngine(prefixCacheBytes: 1 << 24)
-        let first = try engine.completeBatch([request("Question 5: what is 5 + 15?", .greedy(maxTokens: 6))])[0]
+        let first = try await engine.rollouts([request("Question 5: what is 5 + 15?", .greedy(maxTokens: 6))])[0]
         let continued = CompletionRequest(
             prompt: .text("Question 5: what is 5 + 15?"), continuation: first.completions[0].text, parameters: .greedy(maxTokens: 4))
-        let second = try engine.completeBatch([continued])[0]
+        let second = try await engine.rollouts([continued])[0]
         XCTAssertGreaterThan(second.usage.cachedPromptTokens, first.usage.promptTokens - 1)
     }
 }

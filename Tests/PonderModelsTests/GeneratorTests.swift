@@ -13,7 +13,7 @@ final class GeneratorTests: XCTestCase {
         controller: SequenceController? = nil
     ) -> GenerationRow {
         GenerationRow(
-            prompt: prompt, sampling: RowSampling(temperature: temperature), maxTokens: maxTokens,
+            prompt: prompt, sampling: SamplingParameters(maxTokens: maxTokens, temperature: temperature),
             random: SampleRandom(seed: seed, index: index), controller: controller)
     }
 
@@ -57,8 +57,9 @@ final class GeneratorTests: XCTestCase {
         let end = greedy[0].tokens[3]
         let (stopped, _) = try Generator(model: model, endTokens: [end]).generate([row([1, 2, 3], maxTokens: 8)])
         XCTAssertEqual(stopped[0].tokens, Array(greedy[0].tokens.prefix(through: greedy[0].tokens.firstIndex(of: end)!)))
-        XCTAssertEqual(stopped[0].finishReason, .stop)
-        XCTAssertEqual(greedy[0].finishReason, .length)
+        XCTAssertEqual(stopped[0].stop, .endOfSequence(token: end))
+        XCTAssertEqual(greedy[0].stop, .length(inThinking: false))
+        XCTAssertEqual(greedy[0].sampled, Array(repeating: true, count: 8), "nothing was forced")
         XCTAssertEqual(greedy[0].tokens.count, 8)
     }
 
@@ -128,6 +129,8 @@ final class GeneratorTests: XCTestCase {
             endTokens: [])
         let (out, _) = try Generator(model: model, endTokens: []).generate([row([1, 2, 3], maxTokens: 8, controller: capped)])
         XCTAssertEqual(out[0].tokens[3], thinkEnd)
+        XCTAssertEqual(out[0].sampled, [true, true, true, false, true, true, true, true], "the forced </think> is marked as forced")
+        XCTAssertEqual(out[0].stop, .length(inThinking: false))
         XCTAssertFalse(capped.thinking)
         XCTAssertEqual(capped.thinkingTokens, 3)
         // Minimum: an early end of thinking (or of the sequence) becomes "Wait" and thinking goes on.
@@ -150,7 +153,7 @@ final class GeneratorTests: XCTestCase {
 final class SamplerTests: XCTestCase {
     let logits = Tensor([0.0, 1.0, 2.0, 3.0, -1.0, 0.5] as [Float], shape: [1, 6])
 
-    func draws(_ s: RowSampling, count: Int = 3000) -> [Int] {
+    func draws(_ s: SamplingParameters, count: Int = 3000) -> [Int] {
         var random = SampleRandom(seed: 5, index: 0)
         let batch = logits.expanded([count, 6]).contiguous()
         return Sampler.sample(logits: batch, rows: Array(repeating: s, count: count), uniforms: (0..<count).map { _ in random.uniform() })
@@ -158,19 +161,19 @@ final class SamplerTests: XCTestCase {
     }
 
     func testTruncationNeverEmitsExcludedTokens() {
-        XCTAssertEqual(Set(draws(RowSampling(topK: 2))), [2, 3])
+        XCTAssertEqual(Set(draws(SamplingParameters(topK: 2))), [2, 3])
         // probabilities ∝ e^[0,1,2,3,-1,.5] = .032 .087 .237 .644 .012 .053: top-p 0.7 keeps 3 and 2 (3 alone is .644 < .7).
-        XCTAssertEqual(Set(draws(RowSampling(topP: 0.7))), [2, 3])
-        XCTAssertEqual(Set(draws(RowSampling(topP: 0.5))), [3])
+        XCTAssertEqual(Set(draws(SamplingParameters(topP: 0.7))), [2, 3])
+        XCTAssertEqual(Set(draws(SamplingParameters(topP: 0.5))), [3])
         // min-p 0.1: keep tokens with p >= 0.0644: 3, 2, 1.
-        XCTAssertEqual(Set(draws(RowSampling(minP: 0.1))), [1, 2, 3])
-        XCTAssertEqual(Set(draws(RowSampling(temperature: 0))), [3])
+        XCTAssertEqual(Set(draws(SamplingParameters(minP: 0.1))), [1, 2, 3])
+        XCTAssertEqual(Set(draws(SamplingParameters(temperature: 0))), [3])
     }
 
     func testFrequenciesMatchTheDistribution() {
         let n = 20000
         for temperature in [1.0, 0.5] {
-            let tokens = draws(RowSampling(temperature: temperature), count: n)
+            let tokens = draws(SamplingParameters(temperature: temperature), count: n)
             let weights = [0.0, 1, 2, 3, -1, 0.5].map { Foundation.exp($0 / temperature) }
             let total = weights.reduce(0, +)
             for t in 0..<6 {
@@ -183,7 +186,7 @@ final class SamplerTests: XCTestCase {
     func testPerRowSettingsInOneBatch() {
         let batch = concatenated([logits, logits])
         let (tokens, logprobs) = Sampler.sample(
-            logits: batch, rows: [RowSampling(temperature: 0), RowSampling(temperature: 2, topK: 1)], uniforms: [0.5, 0.99])
+            logits: batch, rows: [SamplingParameters(temperature: 0), SamplingParameters(temperature: 2, topK: 1)], uniforms: [0.5, 0.99])
         XCTAssertEqual(tokens, [3, 3])
         let scaled = [0.0, 1, 2, 3, -1, 0.5].map { Foundation.exp($0 / 2) }
         XCTAssertEqual(

@@ -36,10 +36,10 @@ final class ModelLoadingTests: XCTestCase {
             let generator = Generator(model: model, endTokens: [])
             let prompt = expected["prompt_ids"]!.toArray(Int.self)
             let (out, stats) = try generator.generate([
-                GenerationRow(prompt: prompt, sampling: RowSampling(temperature: 0), maxTokens: 12, random: SampleRandom(seed: 0, index: 0))
+                GenerationRow(prompt: prompt, sampling: SamplingParameters(maxTokens: 12, temperature: 0), random: SampleRandom(seed: 0, index: 0))
             ])
             XCTAssertEqual(out[0].tokens, expected["greedy_ids"]!.toArray(Int.self), name)
-            XCTAssertEqual(out[0].finishReason, .length)
+            XCTAssertEqual(out[0].stop, .length(inThinking: false))
             XCTAssertEqual(stats.prefillTokens, prompt.count)
             XCTAssertEqual(stats.decodeSteps, 11)
         }

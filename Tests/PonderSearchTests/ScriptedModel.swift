@@ -85,7 +85,8 @@ final class ScriptedModel: LanguageModel, Sendable {
 func sample(_ text: String, tokens: Int = 5, logprob: Double = -0.1, logprobs: [Double]? = nil, finish: FinishReason = .stop) -> Completion
 {
     let lp = logprobs ?? Array(repeating: logprob, count: tokens)
-    return Completion(text: text, tokens: Array(0..<lp.count), logprobs: lp, finishReason: finish)
+    return Completion(
+        text: text, tokens: Array(0..<lp.count), logprobs: lp, stop: finish == .stop ? .endOfSequence(token: 0) : .length(inThinking: false))
 }
 
 /// A boxed final answer.

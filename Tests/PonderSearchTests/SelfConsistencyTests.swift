@@ -1,5 +1,6 @@
 import PonderCore
 import PonderSearch
+import PonderVerifiers
 import XCTest
 
 final class SelfConsistencyTests: XCTestCase {

@@ -136,7 +136,7 @@ final class CorpusTests: XCTestCase {
             return reply.hasPrefix("<think>") && reply.contains("</think><answer>") && !reply.hasPrefix("<think></think>")
         }
         XCTAssertEqual(replies.count, problems.count)
-        let instructed = problems.filter { $0.hasPrefix(ReasoningFormat.instruction) }
+        let instructed = problems.filter { $0.hasPrefix(TaskFormat.taggedInstruction) }
         XCTAssertEqual(Double(instructed.count) / Double(problems.count), 0.5, accuracy: 0.05)
         XCTAssertEqual(Double(tagged.count) / Double(problems.count), 0.14 / 0.8, accuracy: 0.04, "a minority is in the tagged format")
         let direct = problems.filter { !$0.contains("=") }

@@ -1,6 +1,7 @@
 import Foundation
 import PonderCore
 import PonderModels
+import PonderTasks
 import PonderTokenizers
 import PonderVerifiers
 import Torch
@@ -37,21 +38,20 @@ final class TrainingTests: XCTestCase {
     }
 
     func pretrainer(steps: Int, seed: UInt64 = 1, dtype: DType = .float32) throws -> Pretrainer {
-        var options = TrainingOptions(steps: steps)
-        options.learningRate = 3e-3
-        options.saveEvery = 2
-        options.seed = seed
-        options.decay = .constant
+        let configuration = try Pretrainer.Configuration.parse([
+            "--steps", "\(steps)", "--learning-rate", "3e-3", "--save-every", "2", "--seed", "\(seed)", "--decay", "constant",
+            "--context-length", "32", "--batch-size", "4",
+        ])
         let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: seed, dtype: dtype)
         return try Pretrainer(
-            configuration: .init(training: options, contextLength: 32, batchSize: 4), model: model,
+            configuration: configuration, model: model,
             tokenizer: Tokenizer.load(directory: fixtureModel), documents: arithmeticCorpus, endToken: 0)
     }
 
-    func testPretrainingLowersLoss() throws {
+    func testPretrainingLowersLoss() async throws {
         let run = try RunDirectory(temporaryDirectory("pretrain"))
         var losses: [Double] = []
-        _ = try pretrainer(steps: 30).train(run: run) { losses.append($0.metrics["loss"]!) }
+        _ = try await pretrainer(steps: 30).train(run: run) { losses.append($0.metrics["loss"]!) }
         XCTAssertEqual(losses.count, 30)
         XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.6 * losses.prefix(5).reduce(0, +) / 5)
         let lines = try String(contentsOf: run.metricsURL, encoding: .utf8).split(separator: "\n")
@@ -59,25 +59,26 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(run.checkpoints().map(\.step), [28, 30], "keeps the newest two")
         // The final checkpoint is a complete model directory.
         let saved = try ModelDirectory.load(run.checkpoints().last!.url)
-        XCTAssertEqual(saved.parameterCount, try pretrainer(steps: 1).model.parameterCount)
+        let fresh = try pretrainer(steps: 1)
+        XCTAssertEqual(saved.parameterCount, fresh.model.parameterCount)
     }
 
-    func testBFloat16PretrainingLowersLoss() throws {
+    func testBFloat16PretrainingLowersLoss() async throws {
         let trainer = try pretrainer(steps: 30, dtype: .bfloat16)
         XCTAssertEqual(trainer.model.dtype, .bfloat16)
         var losses: [Double] = []
-        _ = try trainer.train(run: RunDirectory(temporaryDirectory("bf16"))) { losses.append($0.metrics["loss"]!) }
+        _ = try await trainer.train(run: RunDirectory(temporaryDirectory("bf16"))) { losses.append($0.metrics["loss"]!) }
         XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.7 * losses.prefix(5).reduce(0, +) / 5)
         XCTAssertEqual(trainer.model.parameters["model.norm.weight"]!.dtype, .bfloat16, "weights stay in bfloat16")
     }
 
     /// Interrupting saves a checkpoint; resuming from it gives exactly the weights of an uninterrupted run.
-    func testResumeAfterInterruptIsExact() throws {
+    func testResumeAfterInterruptIsExact() async throws {
         let straight = try RunDirectory(temporaryDirectory("straight"))
-        _ = try pretrainer(steps: 6).train(run: straight)
+        _ = try await pretrainer(steps: 6).train(run: straight)
         let broken = try RunDirectory(temporaryDirectory("broken"))
         let interrupt = InterruptFlag()
-        let stopped = try pretrainer(steps: 6).train(run: broken, interrupt: interrupt) { if $0.step == 3 { interrupt.set() } }
+        let stopped = try await pretrainer(steps: 6).train(run: broken, interrupt: interrupt) { if $0.step == 3 { interrupt.set() } }
         XCTAssertEqual(stopped, 3)
         XCTAssertEqual(broken.checkpoints().last?.step, 3)
         // A half-written checkpoint directory and one without its state file are never used.
@@ -86,7 +87,7 @@ final class TrainingTests: XCTestCase {
         try FileManager.default.createDirectory(
             at: broken.checkpointsURL.appendingPathComponent("step-9"), withIntermediateDirectories: true)
         XCTAssertEqual(broken.checkpoints().last?.step, 3)
-        let finished = try pretrainer(steps: 6).train(run: broken, resume: true)
+        let finished = try await pretrainer(steps: 6).train(run: broken, resume: true)
         XCTAssertEqual(finished, 6)
         let a = try Data(contentsOf: straight.checkpointsURL.appendingPathComponent("step-6/model.safetensors"))
         let b = try Data(contentsOf: broken.checkpointsURL.appendingPathComponent("step-6/model.safetensors"))
@@ -97,24 +98,26 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(steps, [1, 2, 3, 4, 5, 6], "no step logged twice")
     }
 
-    func testSFTTrainsOnCompletionTokensOnly() throws {
-        var options = TrainingOptions(steps: 15)
-        options.learningRate = 3e-3
-        options.decay = .constant
+    func testSFTTrainsOnCompletionTokensOnly() async throws {
+        var configuration = SFTTrainer.Configuration.defaults
+        configuration.training.steps = 15
+        configuration.training.learningRate = 3e-3
+        configuration.training.decay = .constant
+        configuration.batchSize = 4
         let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: 2)
         let tokenizer = try Tokenizer.load(directory: fixtureModel)
         let examples = (0..<16).map {
             SFTExample(prompt: .text("Question \($0): what is \($0) + 1?"), completion: " The answer is \($0 + 1).")
         }
         let sft = try SFTTrainer(
-            configuration: .init(training: options, batchSize: 4), model: model, tokenizer: tokenizer, template: nil, examples: examples,
+            configuration: configuration, model: model, tokenizer: tokenizer, template: nil, examples: examples,
             endToken: 0)
         // The loss counts exactly the completion tokens (and the end token) of the batch.
         let (_, targets) = sft.loss([0, 1])
         let expected = [0, 1].reduce(0) { $0 + tokenizer.encode(examples[$1].completion, addSpecialTokens: false).count + 1 }
         XCTAssertEqual(targets, expected)
         var losses: [Double] = []
-        _ = try sft.train(run: RunDirectory(temporaryDirectory("sft"))) { losses.append($0.metrics["loss"]!) }
+        _ = try await sft.train(run: RunDirectory(temporaryDirectory("sft"))) { losses.append($0.metrics["loss"]!) }
         XCTAssertLessThan(losses.last!, 0.7 * losses.first!)
     }
 }
@@ -128,27 +131,43 @@ struct DigitShareReward: RewardFunction {
 }
 
 final class GRPOTrainerTests: XCTestCase {
-    func makeTrainer(_ configure: (inout GRPOTrainer.Configuration) -> Void = { _ in }) throws -> GRPOTrainer {
-        var options = TrainingOptions(steps: 16)
-        options.learningRate = 5e-3
-        options.decay = .constant
-        options.saveEvery = 6
-        var c = GRPOTrainer.Configuration(training: options)
-        c.numGenerations = 8
-        c.promptsPerStep = 4
-        c.objective.maxCompletionLength = 8
-        configure(&c)
-        // A freshly initialised policy samples nearly uniformly, so every group has reward spread to learn from.
-        let config = try ModelDirectory.configuration(at: fixtureModel)
-        let policy = try CausalLM(configuration: config, seed: 7)
-        let engine = Engine(
+    static let problems = grpoProblems
+
+    func makeTrainer(
+        _ configure: (inout GRPOTrainer.Configuration) -> Void = { _ in }, rollouts: ((CausalLM) throws -> any RolloutSource)? = nil
+    ) throws -> GRPOTrainer { try makeGRPOTrainer(configure, rollouts: rollouts) }
+}
+
+let grpoProblems = (0..<12).map { Problem.math(id: "p\($0)", prompt: "Question \($0): what is \($0) + 2?", answer: "\($0 + 2)") }
+
+/// A GRPO trainer over a fresh tiny policy, the digit-share reward and twelve problems.
+func makeGRPOTrainer(
+    _ configure: (inout GRPOTrainer.Configuration) -> Void = { _ in }, rollouts: ((CausalLM) throws -> any RolloutSource)? = nil
+) throws -> GRPOTrainer {
+    var c = GRPOTrainer.Configuration.defaults
+    c.training.steps = 16
+    c.training.learningRate = 5e-3
+    c.training.decay = .constant
+    c.training.saveEvery = 6
+    c.numGenerations = 8
+    c.promptsPerStep = 4
+    c.maxCompletionLength = 8
+    configure(&c)
+    // A freshly initialised policy samples nearly uniformly, so every group has reward spread to learn from.
+    let config = try ModelDirectory.configuration(at: fixtureModel)
+    let policy = try CausalLM(configuration: config, seed: 7)
+    let source =
+        try rollouts?(policy)
+        ?? Engine(
             model: policy, tokenizer: try Tokenizer.load(directory: fixtureModel), template: nil, name: "policy",
             options: .init(prefixCacheBytes: 0))
-        let problems = (0..<12).map { Problem.math(id: "p\($0)", prompt: "Question \($0): what is \($0) + 2?", answer: "\($0 + 2)") }
-        let reference = c.objective.beta != 0 ? try CausalLM(configuration: config, seed: 7) : nil
-        return try GRPOTrainer(
-            configuration: c, policy: policy, engine: engine, rewards: [DigitShareReward()], problems: problems, reference: reference)
-    }
+    let reference = c.beta != 0 ? try CausalLM(configuration: config, seed: 7) : nil
+    return try GRPOTrainer(
+        configuration: c, policy: policy, rollouts: source, task: TaskFormat(name: "test", style: .plain), problems: grpoProblems,
+        rewards: [WeightedReward(DigitShareReward())], reference: reference)
+}
+
+extension GRPOTrainerTests {
 
     func testRewardRisesAndMetricsAreLogged() async throws {
         let trainer = try makeTrainer()
@@ -176,8 +195,8 @@ final class GRPOTrainerTests: XCTestCase {
         let trainer = try makeTrainer {
             $0.training.steps = 4
             $0.numIterations = 2
-            $0.objective.beta = 0.04
-            $0.objective.lossType = .grpo
+            $0.beta = 0.04
+            $0.lossType = .grpo
             $0.dynamicSampling = true
         }
         var reports: [StepReport] = []
@@ -205,7 +224,7 @@ final class GRPOTrainerTests: XCTestCase {
     /// Left-padded prompts of different lengths give each row the log-probabilities it has alone.
     func testPaddedBatchLogProbabilities() throws {
         let trainer = try makeTrainer()
-        let tokenizer = trainer.engine.tokenizer
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
         let groups = ["Question 1: hi", "Question 12: what is 3 + 4 + 5?"].map { text in
             GRPOTrainer.Group(
                 problem: Problem(id: text, prompt: text), prompt: tokenizer.encode(text),
@@ -235,5 +254,146 @@ final class GRPOTrainerTests: XCTestCase {
         }
         XCTAssertEqual(GRPOTrainer.overlongPenalty(length: 90, limit: 100, buffer: 20, penalty: 1), -0.5)
         XCTAssertEqual(GRPOTrainer.overlongPenalty(length: 70, limit: 100, buffer: 20, penalty: 1), 0)
+    }
+}
+
+/// A rollout source that never runs a model: it returns scripted token ids (its own prompt ids, unrelated to any
+/// tokenizer), marks chosen tokens as forced, and records weight updates.
+final class ScriptedRollouts: RolloutSource, @unchecked Sendable {
+    let name = "scripted"
+    let weightSync: WeightSync
+    private let lock = NSLock()
+    private(set) var requests: [CompletionRequest] = []
+    private(set) var updates: [String?] = []
+    /// Per completion: the tokens and which are forced (false).
+    let completions: [(tokens: [Int], sampled: [Bool], text: String)]
+
+    init(weightSync: WeightSync = .shared, completions: [(tokens: [Int], sampled: [Bool], text: String)]) {
+        self.weightSync = weightSync
+        self.completions = completions
+    }
+
+    func rollouts(_ requests: [CompletionRequest]) async throws -> [CompletionResponse] {
+        lock.withLock { self.requests += requests }
+        return requests.enumerated().map { r, request in
+            let cs = (0..<request.parameters.n).map { k in
+                let c = completions[(r + k) % completions.count]
+                return Completion(text: c.text, tokens: c.tokens, sampled: c.sampled, stop: .endOfSequence(token: c.tokens.last!))
+            }
+            // Prompt ids a tokenizer would never produce for this text: the trainer must take them from the record.
+            return CompletionResponse(promptTokens: [7, 8, 9, 10 + r], completions: cs, usage: Usage())
+        }
+    }
+
+    func weightsUpdated(directory: String?) async throws { lock.withLock { updates.append(directory) } }
+}
+
+final class GRPODataPathTests: XCTestCase {
+    func trainer(_ rollouts: ScriptedRollouts, steps: Int = 2, numIterations: Int = 1) throws -> GRPOTrainer {
+        try makeGRPOTrainer(
+            {
+                $0.training.steps = steps
+                $0.numIterations = numIterations
+                $0.numGenerations = 2
+                $0.promptsPerStep = 2
+            }, rollouts: { _ in rollouts })
+    }
+
+    /// GRPO runs against the rollout protocol alone: prompts go out as requests, the record's ids come back into the
+    /// batch unchanged, and the sampler hears of every new set of weights before it samples again.
+    func testGRPORunsAgainstTheRolloutProtocol() async throws {
+        let rollouts = ScriptedRollouts(completions: [
+            ([40, 41, 42, 3], [true, true, true, true], "12"), ([50, 51, 3], [true, true, true], "no digits"),
+        ])
+        let t = try trainer(rollouts, steps: 4, numIterations: 2)
+        var reports: [StepReport] = []
+        _ = try await t.train(run: RunDirectory(temporaryDirectory("scripted"))) { reports.append($0) }
+        XCTAssertEqual(reports.count, 4)
+        XCTAssertEqual(rollouts.requests.count, 2 * 2, "two generation batches of two prompts")
+        XCTAssertTrue(rollouts.requests.allSatisfy { $0.parameters.n == 2 && $0.parameters.logprobs })
+        XCTAssertEqual(rollouts.updates.count, 2, "one weight sync per generation batch (numIterations = 2)")
+        XCTAssertEqual(rollouts.updates, [nil, nil], "shared weights need no directory")
+        XCTAssertEqual(reports[0].metrics["reward"]!, 0.5, accuracy: 1e-9, "rewards read the record's text: one of two has digits")
+        // The batch holds the record's prompt ids, left-padded, followed by its completion ids.
+        var timings: [String: Double] = [:]
+        let (batch, _, _) = try await t.generate(cursor: 0, timings: &timings)
+        let row = batch.ids.toArray(Int.self)
+        let width = batch.ids.size(1)
+        XCTAssertEqual(Array(row[0..<4]), [7, 8, 9, 10])
+        XCTAssertEqual(Array(row[4..<8]), [40, 41, 42, 3])
+        XCTAssertEqual(Array(row[width..<(width + 4)]), [7, 8, 9, 10])
+    }
+
+    /// Forced tokens (a forced `</think>`, budget forcing's "Wait") get no policy-gradient loss: a completion whose
+    /// last two tokens were forced gives exactly the gradients of the same completion without them.
+    func testForcedTokensGetNoLoss() async throws {
+        let rollouts = ScriptedRollouts(completions: [([40, 41, 42], [true, true, true], "")])
+        let t = try trainer(rollouts)
+        func gradients(_ completions: [Completion]) throws -> [String: Tensor] {
+            let group = GRPOTrainer.Group(
+                problem: GRPOTrainerTests.problems[0], prompt: [7, 8, 9], completions: completions, rewardsPerFunction: [[1], [0]],
+                advantages: [1, -1])
+            t.policy.parameters.setRequiresGrad(true)
+            _ = try t.backward(t.makeBatch([group]))
+            var out: [String: Tensor] = [:]
+            for (key, p) in t.policy.parameters.trainable {
+                out[key] = p.grad!.detached() * 1.0
+                p.zeroGrad()
+            }
+            return out
+        }
+        let forced = try gradients([
+            Completion(text: "", tokens: [40, 41, 42, 60, 61], sampled: [true, true, true, false, false]),
+            Completion(text: "", tokens: [50, 51, 52], sampled: [true, true, true]),
+        ])
+        let without = try gradients([
+            Completion(text: "", tokens: [40, 41, 42], sampled: [true, true, true]),
+            Completion(text: "", tokens: [50, 51, 52], sampled: [true, true, true]),
+        ])
+        let counted = try gradients([
+            Completion(text: "", tokens: [40, 41, 42, 60, 61], sampled: [true, true, true, true, true]),
+            Completion(text: "", tokens: [50, 51, 52], sampled: [true, true, true]),
+        ])
+        var largest = 0.0
+        var moved = 0.0
+        for (key, g) in forced {
+            largest = max(largest, (g - without[key]!).abs().max().item())
+            moved = max(moved, (counted[key]! - without[key]!).abs().max().item())
+        }
+        XCTAssertLessThan(largest, 1e-6, "forced tokens contribute nothing")
+        XCTAssertGreaterThan(moved, 1e-4, "the same tokens, sampled, do contribute (the test can fail)")
+    }
+
+    /// A sampler that reloads weights from disk gets a model directory holding the policy's current weights.
+    func testReloadingSamplersGetTheNewWeights() async throws {
+        let rollouts = ScriptedRollouts(weightSync: .reloadFromDirectory, completions: [([40, 41, 3], [true, true, true], "7")])
+        let t = try trainer(rollouts, steps: 1)
+        _ = try await t.train(run: RunDirectory(temporaryDirectory("reload")))
+        let dir = try XCTUnwrap(rollouts.updates.first ?? nil)
+        let loaded = try ModelDirectory.load(URL(fileURLWithPath: dir))
+        for (key, p) in t.policy.parameters.tensors {
+            XCTAssertEqual((loaded.parameters[key]! - p.detached()).abs().max().item(), 0, key)
+        }
+    }
+
+    /// A record without prompt ids is refused with a message naming the source, not trained on.
+    func testRecordsWithoutPromptIdsAreRefused() async throws {
+        final class NoIds: RolloutSource, @unchecked Sendable {
+            let name = "text-only"
+            let weightSync = WeightSync.shared
+            func rollouts(_ requests: [CompletionRequest]) async throws -> [CompletionResponse] {
+                requests.map { r in
+                    CompletionResponse(completions: (0..<r.parameters.n).map { _ in Completion(text: "1", tokens: [1]) }, usage: Usage())
+                }
+            }
+            func weightsUpdated(directory: String?) async throws {}
+        }
+        let t = try makeGRPOTrainer({ $0.training.steps = 1 }, rollouts: { _ in NoIds() })
+        do {
+            _ = try await t.train(run: RunDirectory(temporaryDirectory("noids")))
+            XCTFail("expected an error")
+        } catch {
+            XCTAssertTrue("\(error)".contains("text-only") && "\(error)".contains("prompt"), "\(error)")
+        }
     }
 }

@@ -1,6 +1,7 @@
 // Ponder side of Benchmarks/engine: prefill and decode throughput of the Generator on the model directories
 // bench.py made, plus the machine's copy bandwidth for the roofline. One JSON object per line.
 import Foundation
+import PonderCore
 import PonderModels
 import Torch
 
@@ -36,15 +37,15 @@ for name in ["tiny", "qwen2.5-0.5b-shape"] {
             let prompts = Tensor.randint(0, model.configuration.vocabularySize, [batch, promptLength], generator: g).toArray(Int.self)
             let rows = (0..<batch).map { b in
                 GenerationRow(
-                    prompt: Array(prompts[(b * promptLength)..<((b + 1) * promptLength)]), sampling: RowSampling(temperature: 0),
-                    maxTokens: new, random: SampleRandom(seed: 0, index: b))
+                    prompt: Array(prompts[(b * promptLength)..<((b + 1) * promptLength)]), sampling: SamplingParameters(maxTokens: new, temperature: 0),
+                    random: SampleRandom(seed: 0, index: b))
             }
             let generator = Generator(model: model, endTokens: [])
             _ = try generator.generate(
                 Array(rows.prefix(1)).map {
                     var r = $0
                     r.prompt = Array(r.prompt.prefix(8))
-                    r.maxTokens = 2
+                    r.sampling.maxTokens = 2
                     return r
                 })
             // Best of several repetitions (the tiny model's runs are short enough for timer noise to matter).
@@ -55,7 +56,7 @@ for name in ["tiny", "qwen2.5-0.5b-shape"] {
                 _ = try generator.generate(
                     rows.map {
                         var r = $0
-                        r.maxTokens = 1
+                        r.sampling.maxTokens = 1
                         return r
                     })
                 let p = now() - start

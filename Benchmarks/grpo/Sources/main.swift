@@ -3,6 +3,7 @@
 import Foundation
 import PonderCore
 import PonderModels
+import PonderTasks
 import PonderTokenizers
 import PonderTraining
 import PonderVerifiers
@@ -18,25 +19,17 @@ let root = URL(fileURLWithPath: CommandLine.arguments[1])
 let beta = Double(CommandLine.arguments[2])!
 let steps = 12
 let warmup = 2
-var options = TrainingOptions(steps: steps)
-options.learningRate = 1e-4
-options.saveEvery = 1_000_000
-options.decay = .linear
-options.minimumLearningRateRatio = 0
-var c = GRPOTrainer.Configuration(training: options)
-c.numGenerations = 4
-c.promptsPerStep = 8
-c.objective.maxCompletionLength = 64
-c.objective.lossType = .dapo
-c.objective.beta = beta
-c.chunkRows = 32
+let c = try GRPOTrainer.Configuration.parse([
+    "--steps", "\(steps)", "--learning-rate", "1e-4", "--save-every", "1000000", "--decay", "linear", "--minimum-learning-rate-ratio", "0",
+    "--num-generations", "4", "--prompts-per-step", "8", "--max-completion-length", "64", "--loss-type", "dapo", "--beta", "\(beta)",
+    "--chunk-rows", "32",
+])
 let policy = try ModelDirectory.load(root, dtype: .float32)
-let engine = Engine(
-    model: policy, tokenizer: try Tokenizer.load(directory: root), template: nil, name: "bench", options: .init(prefixCacheBytes: 0))
+let engine = try Engine(model: policy, directory: root, chat: false, name: "bench", options: .init(prefixCacheBytes: 0))
 let problems = (0..<64).map { Problem.math(id: "\($0)", prompt: "Question \($0): what is \($0) + \(3 * $0)?", answer: "\(4 * $0)") }
 let trainer = try GRPOTrainer(
-    configuration: c, policy: policy, engine: engine, rewards: [DigitShare()], problems: problems,
-    reference: beta != 0 ? try ModelDirectory.load(root, dtype: .float32) : nil)
+    configuration: c, policy: policy, rollouts: engine, task: TaskFormat(name: "bench", style: .plain), problems: problems,
+    rewards: [WeightedReward(DigitShare())], reference: beta != 0 ? try ModelDirectory.load(root, dtype: .float32) : nil)
 let runDir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-grpo-bench-\(UUID().uuidString)")
 var reports: [StepReport] = []
 _ = try await trainer.train(run: RunDirectory(runDir)) { reports.append($0) }

@@ -1,5 +1,4 @@
 import PonderCore
-import PonderVerifiers
 
 /// Extracts final answers and decides whether two answers are the same, by the math verifier's equivalence
 /// rather than string similarity: `1/2`, `0.5` and `\frac{1}{2}` are one answer.
