@@ -73,7 +73,7 @@ public enum ConfigurationFile {
     }
 
     /// The flags for a configuration object: `"num_generations": 8` → `--num-generations 8`; `true` → `--flag`,
-    /// `false` → `--no-flag`; arrays give one value each; nested objects are flattened; `null` is skipped.
+    /// `false` → `--no-flag`; a list repeats the flag for each value; nested objects are flattened; `null` is skipped.
     public static func arguments(from object: [String: Any], path: String = "<config>") throws -> [String] {
         var out: [String] = []
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
@@ -82,9 +82,8 @@ public enum ConfigurationFile {
             case is NSNull: continue
             case let nested as [String: Any]: out += try arguments(from: nested, path: path)
             case let list as [Any]:
-                if list.isEmpty { continue }  // the default of every list knob
-                out.append(flag)
-                for item in list { out.append(try scalar(item, key: key, path: path)) }
+                // The flag before each value, so single-value and multi-value list options both read it.
+                for item in list { out += [flag, try scalar(item, key: key, path: path)] }
             case let n as NSNumber where String(cString: n.objCType) == "c":  // JSON booleans
                 out.append(n.boolValue ? flag : "--no-" + kebabCase(key))
             default: out += [flag, try scalar(value, key: key, path: path)]

@@ -155,7 +155,9 @@ public struct TaskAccuracyReward: RewardFunction {
 /// The reward functions a command line can name.
 public enum RewardCatalog {
     /// The names, as open-r1 names the functions.
-    public static let names = ["accuracy", "format", "soft_format", "tag_count", "reasoning_steps", "length", "repetition"]
+    public static let names = [
+        "accuracy", "format", "soft_format", "tag_count", "reasoning_steps", "length", "repetition_penalty", "language_consistency",
+    ]
 
     /// The reward called `name`; `accuracy` grades the task's way.
     public static func reward(named name: String, task: any ReasoningTask) throws -> any RewardFunction {
@@ -166,7 +168,8 @@ public enum RewardCatalog {
         case "tag_count": return TagCountReward()
         case "reasoning_steps": return ReasoningStepsReward()
         case "length": return LengthReward()
-        case "repetition": return try RepetitionPenaltyReward()
+        case "repetition_penalty": return try RepetitionPenaltyReward()
+        case "language_consistency": return LanguageConsistencyReward()
         default: throw TaskError.invalidParameter("unknown reward \"\(name)\" (known: \(names.joined(separator: ", ")))")
         }
     }

@@ -10,7 +10,7 @@ extension CLITests {
             "cot", "self-consistency", "best-of-n", "confidence", "beam", "dvts", "mcts", "self-refine", "budget", "allocator",
         ] {
             let args = [
-                "solve", "--model", model, "--strategy", strategy, "--n", "2", "--expansions", "2", "--iterations-per-unit", "2",
+                "solve", "--model", model, "--strategy", strategy, "--budget", "2", "--expansions", "2", "--iterations-per-unit", "2",
                 "--rollouts", "1", "--delimiter", ", ", "--max-tokens", "48", "--token-budget", "300", "--seed", "3", "--answer", "30",
                 "Compute 12+9-4+13.",
             ]
@@ -27,15 +27,15 @@ extension CLITests {
         }
     }
 
-    /// `ponder eval` writes accuracy-against-tokens results with intervals, and counts KV-cache reuse.
-    func testEvalWritesTheCurve() throws {
+    /// `ponder sweep` writes accuracy-against-tokens results with intervals, and counts KV-cache reuse.
+    func testSweepWritesTheCurve() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-eval-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let data = dir.appendingPathComponent("problems.jsonl")
         let made = try ponder(["data", "problems", "--task", "arithmetic", "--count", "6", "--seed", "7", "--out", data.path])
         XCTAssertEqual(made.status, 0, made.stderr)
         let r = try ponder([
-            "eval", "--model", Self.repository.appendingPathComponent("Models/ponder-tiny-base").path, "--dataset", data.path,
+            "sweep", "--model", Self.repository.appendingPathComponent("Models/ponder-tiny-base").path, "--data", data.path,
             "--strategy", "cot", "self-consistency", "beam", "--budgets", "1,2", "--delimiter", ", ", "--rollouts", "1",
             "--max-tokens", "48", "--out", dir.appendingPathComponent("out").path,
         ])
@@ -56,5 +56,70 @@ extension CLITests {
             "beam search reuses cached prefixes: \(r.stdout)")
         let html = try String(contentsOf: dir.appendingPathComponent("out/report.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("<svg") && html.contains("<polyline"))
+    }
+
+    /// GSM8K's test set as published (`question`, `answer` ending `#### n`) runs through `ponder eval` end to end with
+    /// `--preset gsm8k`: every problem is read, asked in the boxed style and graded; prompts longer than the bundled
+    /// model's context are counted, not fatal.
+    func testEvalTakesGSM8KAsPublished() throws {
+        let gsm8k = Self.repository.deletingLastPathComponent().appendingPathComponent("shared/data/gsm8k/test.jsonl")
+        try XCTSkipUnless(
+            FileManager.default.fileExists(atPath: gsm8k.path),
+            "GSM8K is read from ../shared/data/gsm8k (present in CI and the developers' checkouts, absent from a user's clone)")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-gsm8k-\(UUID().uuidString).json")
+        let r = try ponder([
+            "eval", "--model", Self.repository.appendingPathComponent("Models/ponder-tiny-base").path, "--data", gsm8k.path, "--preset",
+            "gsm8k", "--samples", "1", "--max-tokens", "8", "--out", out.path,
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("evaluating 1319 gsm8k problems"), r.stderr)
+        let result = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [String: Any]
+        let tooLong = result["tooLong"] as! Int
+        XCTAssertGreaterThan(tooLong, 0, "some GSM8K questions exceed a 256-token context")
+        XCTAssertLessThan(tooLong, 1319, "most were asked")
+        XCTAssertTrue(r.stdout.contains("\(tooLong) of 1319 prompts do not fit"), r.stdout)
+        let examples = result["examples"] as! [[String: Any]]
+        XCTAssertTrue((examples.first?["prompt"] as? String)?.hasPrefix("A robe takes 2 bolts") == true, "\(examples.first ?? [:])")
+        // The same file without the preset is refused with the file, line and missing field named.
+        let plain = try ponder([
+            "eval", "--model", Self.repository.appendingPathComponent("Models/ponder-tiny-base").path, "--data", gsm8k.path,
+        ])
+        XCTAssertNotEqual(plain.status, 0)
+        XCTAssertTrue(plain.stderr.contains("test.jsonl:1: field \"prompt\" is missing"), plain.stderr)
+    }
+
+    /// Every GRPO knob is a flag; `--print-config` prints the effective configuration, `--config` reads it back, and
+    /// flags typed on the command line win over the file.
+    func testConfigurationIsTheCommandLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let base = ["grpo", "--model", Self.fixtureModel.path, "--task", "arithmetic", "--run", dir.appendingPathComponent("run").path]
+        let first = try ponder(
+            base + [
+                "--print-config", "--top-p", "0.9", "--top-k", "5", "--overlong-buffer", "16", "--overlong-penalty", "0.5", "--beta", "0.04",
+                "--reward-weights", "1", "0.5", "--dynamic-sampling", "--no-use-bias-correction-kl", "--learning-rate", "1e-6",
+            ])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let printed = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(printed["top_p"] as? Double, 0.9)
+        XCTAssertEqual(printed["top_k"] as? Int, 5)
+        XCTAssertEqual(printed["overlong_buffer"] as? Int, 16)
+        XCTAssertEqual(printed["overlong_penalty"] as? Double, 0.5)
+        XCTAssertEqual(printed["reward_weights"] as? [Double], [1, 0.5])
+        XCTAssertEqual(printed["dynamic_sampling"] as? Bool, true)
+        XCTAssertEqual(printed["use_bias_correction_kl"] as? Bool, false)
+        XCTAssertEqual(printed["learning_rate"] as? Double, 1e-6)
+        let file = dir.appendingPathComponent("config.json")
+        try first.stdout.write(to: file, atomically: true, encoding: .utf8)
+        let second = try ponder(base + ["--config", file.path, "--beta", "0.1", "--print-config"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        var reread = try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(reread["beta"] as? Double, 0.1, "the typed flag wins over the file")
+        reread["beta"] = 0.04
+        XCTAssertEqual(NSDictionary(dictionary: reread), NSDictionary(dictionary: printed), "everything else round-trips")
+        try "{\"num_generationz\": 3}".write(to: file, atomically: true, encoding: .utf8)
+        let bad = try ponder(base + ["--config", file.path, "--print-config"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("num-generationz"), bad.stderr)
     }
 }
