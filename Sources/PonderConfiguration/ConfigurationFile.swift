@@ -3,7 +3,7 @@ import Foundation
 
 /// Configuration structs are `ParsableArguments`: each knob is declared once, with its default and help text, and is
 /// reachable three ways: from flags, from a JSON file (`--config file.json`, whose keys become flags placed before
-/// the ones typed, so typed flags win), and from Swift (`try GRPOConfiguration.parse(["--beta", "0.04"])`, or
+/// the ones typed, so typed flags win), and from Swift (`try GRPOTrainer.Configuration.parse(["--beta", "0.04"])`, or
 /// `.defaults` and then setting fields).
 ///
 /// Read a configuration only once it was parsed: ArgumentParser stops the program when a property of a directly

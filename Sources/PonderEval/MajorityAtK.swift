@@ -1,6 +1,6 @@
 /// maj@k: accuracy of the majority answer among `k` samples.
 ///
-/// Samples are given with their answer class (answers already grouped by equivalence, e.g. with PonderSearch's
+/// Samples are given with their answer class (answers already grouped by equivalence, e.g. with PonderVerifiers'
 /// `VoteTally`; `nil` for no answer) and whether that class is correct. The vote uses the first `k` samples; a tie
 /// between classes counts as the fraction of tied classes that are correct (the expected accuracy of a uniformly
 /// random tie-break), and no answered sample counts as wrong.

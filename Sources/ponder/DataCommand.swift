@@ -31,13 +31,8 @@ struct DataCommand: ParsableCommand {
         case .corpus:
             var held = Set<String>()
             if let exclude {
-                for line in try String(contentsOf: URL(fileURLWithPath: exclude), encoding: .utf8).split(separator: "\n") {
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                        let prompt = object["prompt"] as? String
-                    else {
-                        throw ValidationError("\(exclude): every line must be a JSON object with a \"prompt\"")
-                    }
-                    // The question is the prompt's last line (older files stored the instruction line before it).
+                // The question is a prompt's last line (older files stored the instruction line before it).
+                for prompt in try JSONLines.strings(URL(fileURLWithPath: exclude), field: "prompt") {
                     held.insert(prompt.split(separator: "\n").last.map(String.init) ?? prompt)
                 }
             }

@@ -179,12 +179,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     static func readMetrics(_ url: URL) throws -> [[String: Double]] {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?.compactMapValues {
-                ($0 as? NSNumber)?.doubleValue
-            }
-        }
+        try JSONLines.read(url).map { $0.compactMapValues { ($0 as? NSNumber)?.doubleValue } }
     }
 
     /// The model directory: as given, else the bundled one beside the working directory or the executable.

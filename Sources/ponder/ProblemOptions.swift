@@ -50,6 +50,14 @@ struct ProblemOptions: ParsableArguments {
             problems = try Dataset(jsonl: url, mapping: mapping).problems
             guard !problems.isEmpty else { throw ValidationError("\(url.path): no problems") }
             format = TaskFormat(name: preset.rawValue, style: preset.style)
+            // Problems written by `ponder data problems` name their synthetic task; grade them as that task does
+            // (countdown evaluates the answer expression instead of comparing values).
+            let names = Set(problems.map { $0.metadata["task"] ?? "" })
+            if preset == .ponder, names.count == 1, let name = names.first,
+                let generator = try TaskName.allCases.map({ try $0.make() }).first(where: { $0.name == name })
+            {
+                format = generator.format
+            }
         }
         if let style { format = TaskFormat(name: format.name, style: style, verifier: style == format.style ? format.verifier : nil) }
         format.chat = chat

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PonderCore
+import PonderTasks
 import PonderVerifiers
 
 /// `ponder verify`: compares a prediction with a gold answer, or a JSONL file of pairs.
@@ -54,19 +55,14 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func runBatch(_ path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else {
-            throw VerifierError.fileAccess(path: path, reason: "file missing or not UTF-8")
-        }
         var out: [String] = []
         var counts: [Verdict.Outcome: Int] = [:]
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            let pair: Pair
-            do { pair = try JSONDecoder().decode(Pair.self, from: Data(line.utf8)) } catch {
+        for (n, object) in try JSONLines.numbered(URL(fileURLWithPath: path)) {
+            guard let gold = object["gold"] as? String, let prediction = object["prediction"] as? String else {
                 throw VerifierError.badLine(
-                    file: path, line: n + 1, reason: "expected {\"gold\": string, \"prediction\": string}: \(error)")
+                    file: path, line: n, reason: "expected {\"gold\": string, \"prediction\": string}, got fields \(object.keys.sorted())")
             }
+            let pair = Pair(gold: gold, prediction: prediction)
             let v = verdict(gold: pair.gold, prediction: pair.prediction)
             counts[v.outcome, default: 0] += 1
             let object: [String: String] = [
