@@ -150,7 +150,9 @@ public enum TokenLogProbs {
         compute(ids: ids, completionLength: t, temperature: temperature, chunkRows: chunkRows) { rows, _ in forward(rows) }
     }
 
-    /// As above, with `forward(ids, rowRange)` free to add positions and masks for left-padded rows.
+    /// As above, with `forward(ids, rowRange)` free to add positions and masks for left-padded rows. `forward` may
+    /// return logits for every position (b, L, V) or only for the last `T + 1` positions (b, T + 1, V) — TRL's
+    /// `logits_to_keep`, which spares the (b × prompt length × V) logits the loss never reads.
     public static func compute(
         ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor, Range<Int>) -> Tensor
     ) -> (logps: Tensor, entropies: Tensor) {
@@ -162,7 +164,9 @@ public enum TokenLogProbs {
             let n = Swift.min(chunkRows, b - start)
             let rows = ids.narrow(axis: 0, start: start, length: n)
             // Logits at position p predict token p + 1: the completion tokens are predicted by positions L−T−1 ..< L−1.
-            let logits = forward(rows, start..<(start + n)).narrow(axis: 1, start: l - t - 1, length: t).to(.float32) / temperature
+            let all = forward(rows, start..<(start + n))
+            let first = all.size(1) == l ? l - t - 1 : 0
+            let logits = all.narrow(axis: 1, start: first, length: t).to(.float32) / temperature
             let logp = logits.logSoftmax(axis: -1)
             let targets = rows.narrow(axis: 1, start: l - t, length: t).unsqueezed(axis: -1)
             logps.append(logp.gather(axis: -1, index: targets).squeezed(axis: -1))

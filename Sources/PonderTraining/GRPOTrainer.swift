@@ -184,17 +184,29 @@ extension GRPOTrainer {
         let loop = TrainingLoop(
             model: policy, run: run, options: c.training, trainerName: "grpo", tokenizerFiles: tokenizerFiles, interrupt: interrupt,
             logger: logger, onStep: onStep)
-        // A resumed run regenerates its batch: checkpoints are written only at generation boundaries.
+        // A checkpoint inside a generation batch (numIterations > 1) carries the batch with its old and reference
+        // log-probabilities, so a resumed run finishes the same batch; one at a boundary carries none.
+        var step = 0
         let hooks = TrainingLoop.Hooks(
             cursor: { ["prompt_cursor": UInt64(state.promptCursor)] },
             restoreCursor: { state.promptCursor = Int($0["prompt_cursor"] ?? 0) },
-            mayCheckpoint: { $0 % c.numIterations == 0 },
-            step: { step in
+            saveExtra: { dir in
+                if let batch = state.batch, step % c.numIterations != 0 {
+                    try Self.save(batch, metrics: state.generationMetrics, to: dir.appendingPathComponent(Self.batchFile))
+                }
+            },
+            restoreExtra: { dir in
+                let file = dir.appendingPathComponent(Self.batchFile)
+                guard FileManager.default.fileExists(atPath: file.path) else { return }
+                (state.batch, state.generationMetrics) = try Self.loadBatch(file)
+            },
+            step: { current in
+                step = current
                 var timings: [String: Double] = [:]
-                if step % c.numIterations == 0 || state.batch == nil {
+                if current % c.numIterations == 0 || state.batch == nil {
                     let (batch, metrics, cursor) = try await generate(cursor: state.promptCursor, timings: &timings)
                     (state.batch, state.generationMetrics, state.promptCursor) = (batch, metrics, cursor)
-                    if step % c.logCompletionsEvery == 0 { try logCompletions(batch.groups, step: step + 1, run: run) }
+                    if current % c.logCompletionsEvery == 0 { try logCompletions(batch.groups, step: current + 1, run: run) }
                 }
                 let t1 = Date()
                 var metrics = state.generationMetrics
@@ -203,11 +215,46 @@ extension GRPOTrainer {
                 for (k, v) in timings.sorted(by: { $0.key < $1.key }) { metrics[k] = v }
                 return metrics
             },
-            afterUpdate: { step in
+            afterUpdate: { completed in
+                step = completed
                 // The next step samples: the sampler must see the new weights.
-                if step % c.numIterations == 0 { try await syncWeights(run: run) }
+                if completed % c.numIterations == 0 { try await syncWeights(run: run) }
             })
         return try await loop.train(resume: resume, hooks)
+    }
+
+    static let batchFile = "grpo_batch.safetensors"
+
+    /// Writes a generation batch (ids, mask, advantages, old and reference log-probabilities) and its generation
+    /// metrics.
+    static func save(_ batch: Batch, metrics: OrderedDictionary<String, Double>, to url: URL) throws {
+        var tensors: OrderedDictionary<String, Tensor> = [
+            "ids": batch.ids, "mask": batch.mask, "advantages": batch.advantages,
+            "padding": Tensor(batch.padding.map(Int64.init), shape: [batch.padding.count]),
+        ]
+        if let old = batch.oldLogps { tensors["old_logps"] = old.detached() }
+        if let ref = batch.refLogps { tensors["ref_logps"] = ref.detached() }
+        let names = Array(metrics.keys)
+        let values = Array(metrics.values)
+        let meta = String(decoding: try JSONSerialization.data(withJSONObject: ["names": names, "values": values]), as: UTF8.self)
+        try Safetensors.write(tensors, metadata: ["completion_length": "\(batch.completionLength)", "metrics": meta], to: url)
+    }
+
+    /// Reads what ``save(_:metrics:to:)`` wrote.
+    static func loadBatch(_ url: URL) throws -> (Batch, OrderedDictionary<String, Double>) {
+        let file = try SafetensorsFile(url: url)
+        let t = try file.tensors()
+        guard let ids = t["ids"], let mask = t["mask"], let advantages = t["advantages"], let padding = t["padding"],
+            let length = file.metadata["completion_length"].flatMap(Int.init),
+            let meta = file.metadata["metrics"].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }),
+            let names = meta["names"] as? [String], let values = meta["values"] as? [Double]
+        else {
+            throw TrainingError.badCheckpoint(path: url.path, reason: "the saved generation batch is incomplete")
+        }
+        let batch = Batch(
+            groups: [], ids: ids, padding: padding.toArray(Int.self), mask: mask, advantages: advantages, completionLength: length,
+            oldLogps: t["old_logps"], refLogps: t["ref_logps"])
+        return (batch, OrderedDictionary(uniqueKeysWithValues: zip(names, values)))
     }
 
     /// Tells the sampler the weights changed (writing them first when it reloads from a directory).
@@ -349,23 +396,31 @@ extension GRPOTrainer {
             advantages: Tensor(advantages), completionLength: t)
     }
 
-    /// Per-token log-probabilities and entropies of the batch's completions under `model`, in row chunks.
+    /// Per-token log-probabilities and entropies of the batch's completions under `model`, in row chunks. Only the
+    /// last `T + 1` positions go through the output layer (TRL's `logits_to_keep`).
     func logps(_ model: CausalLM, _ batch: Batch) -> (Tensor, Tensor) {
-        TokenLogProbs.compute(
+        let keep = batch.completionLength + 1
+        return TokenLogProbs.compute(
             ids: batch.ids, completionLength: batch.completionLength, temperature: configuration.temperature,
             chunkRows: configuration.chunkRows
         ) { rows, range in
             let pads = Array(batch.padding[range])
-            guard pads.contains(where: { $0 > 0 }) else { return model(rows) }
-            // Left padding: positions start at each row's first real token; padded keys are masked out (a padded
-            // query also sees itself, so no softmax row is empty).
             let (n, l) = (rows.size(0), rows.size(1))
-            let padTensor = Tensor(pads.map(Int64.init), shape: [n, 1])
-            let positions = (Tensor.arange(0, l).unsqueezed(axis: 0) - padTensor).clamped(min: 0)
-            let keys = Tensor.arange(0, l).reshaped(1, 1, 1, l)
-            let queries = Tensor.arange(0, l).reshaped(1, 1, l, 1)
-            let mask = ((keys .<= queries) .&& (keys .>= padTensor.reshaped(n, 1, 1, 1))) .|| (keys .== queries)
-            return model(rows, positions: positions, mask: mask)
+            var hidden: Tensor
+            if pads.contains(where: { $0 > 0 }) {
+                // Left padding: positions start at each row's first real token; padded keys are masked out (a padded
+                // query also sees itself, so no softmax row is empty).
+                let padTensor = Tensor(pads.map(Int64.init), shape: [n, 1])
+                let positions = (Tensor.arange(0, l).unsqueezed(axis: 0) - padTensor).clamped(min: 0)
+                let keys = Tensor.arange(0, l).reshaped(1, 1, 1, l)
+                let queries = Tensor.arange(0, l).reshaped(1, 1, l, 1)
+                let mask = ((keys .<= queries) .&& (keys .>= padTensor.reshaped(n, 1, 1, 1))) .|| (keys .== queries)
+                hidden = model.hiddenStates(rows, positions: positions, mask: mask)
+            } else {
+                hidden = model.hiddenStates(rows)
+            }
+            if keep < l { hidden = hidden.narrow(axis: 1, start: l - keep, length: keep) }
+            return model.logits(hidden)
         }
     }
 

@@ -106,7 +106,8 @@ public struct RunDirectory: Sendable {
     /// Saves a checkpoint for `step`: the model in Hugging Face layout, the optimizer's state, and `state`;
     /// then keeps only the newest `keep` checkpoints.
     public func saveCheckpoint<State: Encodable>(
-        step: Int, model: CausalLM, optimizer: AdamW, state: State, tokenizerFiles: [URL], keep: Int
+        step: Int, model: CausalLM, optimizer: AdamW, state: State, tokenizerFiles: [URL], keep: Int,
+        extra: (URL) throws -> Void = { _ in }
     ) throws {
         let final = checkpointsURL.appendingPathComponent("step-\(step)")
         let temp = checkpointsURL.appendingPathComponent(".step-\(step).tmp")
@@ -117,6 +118,7 @@ public struct RunDirectory: Sendable {
             try Safetensors.write(
                 optimizer.stateDict().mapValues { $0.detached() }, to: temp.appendingPathComponent("optimizer.safetensors"))
             try Self.writeJSON(state, to: temp.appendingPathComponent("trainer_state.json"))
+            try extra(temp)
             try? fm.removeItem(at: final)
             try fm.moveItem(at: temp, to: final)
         } catch let error as TrainingError {

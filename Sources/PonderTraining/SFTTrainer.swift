@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OrderedCollections
 import PonderCore
 import PonderModels
 import PonderTokenizers
@@ -69,8 +70,9 @@ public struct SFTTrainer {
         }
     }
 
-    /// Mean cross-entropy over the completion tokens of examples `indices` (right-padded, padding ignored).
-    func loss(_ indices: [Int]) -> (Tensor, Int) {
+    /// Cross-entropy over the completion tokens of examples `indices` (right-padded, padding ignored), averaged or
+    /// summed over those tokens, and their number.
+    func loss(_ indices: [Int], reduction: LossReduction = .mean) -> (Tensor, Int) {
         let rows = indices.map { encoded[$0] }
         let width = rows.map(\.ids.count).max()!
         var ids: [Int64] = []
@@ -86,7 +88,28 @@ public struct SFTTrainer {
         let target = Tensor(labels, shape: [rows.count, width])
         let logits = model(input)
         let targets = labels.filter { $0 != -100 }.count
-        return (crossEntropy(logits: logits.reshaped(-1, logits.size(-1)).to(.float32), target: target.reshaped(-1)), targets)
+        return (
+            crossEntropy(logits: logits.reshaped(-1, logits.size(-1)).to(.float32), target: target.reshaped(-1), reduction: reduction),
+            targets
+        )
+    }
+
+    /// Completion tokens that example `i` is trained on.
+    func targetCount(_ i: Int) -> Int { encoded[i].target.dropFirst().filter { $0 }.count }
+
+    /// The gradients of one optimizer step: cross-entropy summed over the completion tokens of every micro-batch and
+    /// divided by the completion tokens of the whole step, as TRL normalises, so an example weighs by its tokens
+    /// whichever micro-batch it falls in (a mean of micro-batch means would over-weight short completions).
+    func gradients(step: Int) -> OrderedDictionary<String, Double> {
+        let micro = (0..<configuration.training.gradientAccumulationSteps).map { batch(step: step, micro: $0) }
+        let total = Double(Swift.max(1, micro.joined().reduce(0) { $0 + targetCount($1) }))
+        var sum = 0.0
+        for indices in micro {
+            let (loss, _) = loss(indices, reduction: .sum)
+            (loss / total).backward()
+            sum += loss.item()
+        }
+        return ["loss": sum / total, "tokens": total / Double(micro.count)]
     }
 
     /// Trains, writing to `run`; returns the last completed step.
@@ -100,11 +123,6 @@ public struct SFTTrainer {
             interrupt: interrupt, logger: logger, onStep: onStep)
         return try await loop.train(
             resume: resume,
-            TrainingLoop.Hooks(step: { step in
-                try TrainingLoop.accumulate(configuration.training, step: step) { step, micro in
-                    let (loss, tokens) = loss(batch(step: step, micro: micro))
-                    return (loss, ["tokens": Double(tokens)])
-                }
-            }))
+            TrainingLoop.Hooks(step: { step in gradients(step: step) }))
     }
 }

@@ -116,9 +116,11 @@ struct TrainingLoop {
         var cursor: () -> [String: UInt64] = { [:] }
         /// Sets the data position back on resume.
         var restoreCursor: ([String: UInt64]) throws -> Void = { _ in }
-        /// Whether a checkpoint may be written after this many completed steps (GRPO: only at generation
-        /// boundaries, so a resumed run never needs a lost batch).
-        var mayCheckpoint: (Int) -> Bool = { _ in true }
+        /// Writes trainer state beyond weights, optimizer and cursor into a checkpoint directory being saved (GRPO:
+        /// the generation batch, when the checkpoint falls inside one).
+        var saveExtra: (URL) throws -> Void = { _ in }
+        /// Reads what `saveExtra` wrote, on resume.
+        var restoreExtra: (URL) throws -> Void = { _ in }
         /// Computes the gradients of step `step` (backward already run) and returns its metrics.
         var step: (Int) async throws -> OrderedDictionary<String, Double>
         /// Called after each optimizer update (GRPO tells its sampler about the new weights).
@@ -141,6 +143,7 @@ struct TrainingLoop {
             }
             try RunDirectory.restore(model: model, optimizer: optimizer, from: latest.url)
             try hooks.restoreCursor(state.cursor)
+            try hooks.restoreExtra(latest.url)
             try run.truncateLogs(afterStep: state.step)
             start = state.step
             logger.info("resumed from \(latest.url.path) at step \(start)")
@@ -151,7 +154,7 @@ struct TrainingLoop {
         func save() throws {
             try run.saveCheckpoint(
                 step: step, model: model, optimizer: optimizer, state: TrainerState(step: step, cursor: hooks.cursor(), trainer: trainerName),
-                tokenizerFiles: tokenizerFiles, keep: options.keepCheckpoints)
+                tokenizerFiles: tokenizerFiles, keep: options.keepCheckpoints, extra: hooks.saveExtra)
         }
         while step < options.steps {
             if interrupt.isSet {
@@ -174,7 +177,7 @@ struct TrainingLoop {
             for (k, v) in metrics where v.isFinite { line[k] = v }
             try run.appendLine(line, to: run.metricsURL)
             onStep(StepReport(step: step, totalSteps: options.steps, metrics: metrics, elapsed: Date().timeIntervalSince(began)))
-            if (step % options.saveEvery == 0 && hooks.mayCheckpoint(step)) || step == options.steps { try save() }
+            if step % options.saveEvery == 0 || step == options.steps { try save() }
         }
         return step
     }

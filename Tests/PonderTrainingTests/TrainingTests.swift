@@ -397,3 +397,110 @@ final class GRPODataPathTests: XCTestCase {
         }
     }
 }
+
+final class TrainingDefectTests: XCTestCase {
+    /// SFT with gradient accumulation weighs every completion token equally: two micro-batches of one example each
+    /// give the same update as one batch of both, even when the completions differ in length.
+    func testSFTAccumulationNormalisesByTheStepsTokens() async throws {
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
+        let examples = [
+            SFTExample(prompt: .text("Question 1:"), completion: " 2."),
+            SFTExample(prompt: .text("Question 2:"), completion: " The answer is 3, because 1 + 2 = 3 and nothing else."),
+        ]
+        func weights(batchSize: Int, accumulation: Int) async throws -> Tensor {
+            var c = SFTTrainer.Configuration.defaults
+            c.training.steps = 1
+            c.training.learningRate = 1e-2
+            c.training.maxGradNorm = 0
+            c.batchSize = batchSize
+            c.training.gradientAccumulationSteps = accumulation
+            let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: 3)
+            let sft = try SFTTrainer(configuration: c, model: model, tokenizer: tokenizer, template: nil, examples: examples, endToken: 0)
+            XCTAssertEqual(Set(sft.batch(step: 0, micro: 0) + (accumulation > 1 ? sft.batch(step: 0, micro: 1) : [])), [0, 1])
+            _ = try await sft.train(run: RunDirectory(temporaryDirectory("sft-accum")))
+            return model.parameters["model.norm.weight"]!.detached() * 1.0
+        }
+        let together = try await weights(batchSize: 2, accumulation: 1)
+        let accumulated = try await weights(batchSize: 1, accumulation: 2)
+        XCTAssertLessThan((together - accumulated).abs().max().item(), 1e-6)
+    }
+
+    /// A GRPO run interrupted inside a generation batch (numIterations = 2) resumes on the same batch and ends with
+    /// exactly the weights of an uninterrupted run.
+    func testGRPOResumeInsideAGenerationBatchIsExact() async throws {
+        func configure(_ c: inout GRPOTrainer.Configuration) {
+            c.training.steps = 4
+            c.training.saveEvery = 1000
+            c.numIterations = 2
+            c.promptsPerStep = 2
+            c.numGenerations = 4
+        }
+        let straight = try RunDirectory(temporaryDirectory("grpo-straight"))
+        _ = try await makeGRPOTrainer(configure).train(run: straight)
+        let broken = try RunDirectory(temporaryDirectory("grpo-broken"))
+        let interrupt = InterruptFlag()
+        let stopped = try await makeGRPOTrainer(configure).train(run: broken, interrupt: interrupt) { if $0.step == 3 { interrupt.set() } }
+        XCTAssertEqual(stopped, 3, "stopped inside the second generation batch")
+        XCTAssertTrue(
+            FileManager.default.fileExists(
+                atPath: broken.checkpointsURL.appendingPathComponent("step-3/\(GRPOTrainer.batchFile)").path),
+            "the checkpoint carries the batch")
+        let finished = try await makeGRPOTrainer(configure).train(run: broken, resume: true)
+        XCTAssertEqual(finished, 4)
+        let a = try Data(contentsOf: straight.checkpointsURL.appendingPathComponent("step-4/model.safetensors"))
+        let b = try Data(contentsOf: broken.checkpointsURL.appendingPathComponent("step-4/model.safetensors"))
+        XCTAssertEqual(a, b, "bit-identical weights")
+        XCTAssertFalse(
+            FileManager.default.fileExists(
+                atPath: broken.checkpointsURL.appendingPathComponent("step-4/\(GRPOTrainer.batchFile)").path),
+            "a checkpoint at a batch boundary needs no batch")
+    }
+
+    /// `nil` rewards count the same way everywhere: a group [1, 1, nil, 1] has no spread, so dynamic sampling drops it
+    /// and `frac_reward_zero_std` counts it (its advantages are all 0).
+    func testUnscoredRewardsAreLeftOutEverywhere() throws {
+        let t = try makeGRPOTrainer { $0.numGenerations = 4 }
+        let flat = GRPOTrainer.Group(
+            problem: grpoProblems[0], prompt: [1], completions: (0..<4).map { _ in Completion(text: "", tokens: [2]) },
+            rewardsPerFunction: [[1], [1], [nil], [1]])
+        var spread = flat
+        spread.rewardsPerFunction = [[1], [0], [nil], [1]]
+        XCTAssertTrue(GRPOTrainer.hasZeroSpread(flat, weights: [1]))
+        XCTAssertFalse(GRPOTrainer.hasZeroSpread(spread, weights: [1]))
+        XCTAssertEqual(GroupAdvantages(rewardsPerFunction: flat.rewardsPerFunction, weights: [1], groupSize: 4, scaling: .group).advantages, [0, 0, 0, 0])
+        XCTAssertEqual(t.metrics([spread], all: [flat, spread])["frac_reward_zero_std"], 0.5)
+    }
+
+    /// A reward function that returns the wrong number of scores stops training with its name, instead of crashing.
+    func testRewardWithTheWrongCountIsAnError() async throws {
+        struct Short: RewardFunction {
+            var name: String { "short" }
+            func rewards(for completions: [String], problem: Problem) async throws -> [Double?] { [1] }
+        }
+        let base = try makeGRPOTrainer { $0.training.steps = 1 }
+        let t = try GRPOTrainer(
+            configuration: base.configuration, policy: base.policy, rollouts: base.rollouts, task: base.task, problems: base.problems,
+            rewards: [WeightedReward(Short())])
+        do {
+            _ = try await t.train(run: RunDirectory(temporaryDirectory("short")))
+            XCTFail("expected an error")
+        } catch {
+            XCTAssertTrue("\(error)".contains("reward short returned 1 scores for 8 completions"), "\(error)")
+        }
+    }
+
+    /// GRPO computes the output layer only for the positions the loss reads (TRL's logits_to_keep) and gets the same
+    /// log-probabilities as from every position's logits.
+    func testLogitsToKeepChangesNothing() throws {
+        let t = try makeGRPOTrainer()
+        let group = GRPOTrainer.Group(
+            problem: grpoProblems[0], prompt: [5, 6, 7, 8, 9, 10], completions: [Completion(text: "", tokens: [40, 41, 42])],
+            rewardsPerFunction: [[1]], advantages: [1])
+        let batch = t.makeBatch([group])
+        let kept = withNoGrad { t.logps(t.policy, batch).0 }
+        let full = withNoGrad {
+            TokenLogProbs.compute(ids: batch.ids, completionLength: batch.completionLength, temperature: 1) { t.policy($0) }.logps
+        }
+        XCTAssertLessThan((kept - full).abs().max().item(), 1e-5)
+    }
+}
