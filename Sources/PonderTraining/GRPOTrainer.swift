@@ -65,6 +65,13 @@ public struct GRPOTrainer {
 
         public init() {}
 
+        /// With TRL's reinforcement-learning optimizer defaults filled in (learning rate 1e-6, Adam β2 0.999).
+        public var resolved: Self {
+            var c = self
+            c.training = training.resolved(.reinforcement)
+            return c
+        }
+
         /// The objective these knobs define.
         public var objective: GRPOObjective {
             var o = GRPOObjective()
@@ -89,6 +96,12 @@ public struct GRPOTrainer {
             if promptsPerStep < 1 { throw TrainingError.invalidConfiguration("promptsPerStep must be at least 1") }
             if numIterations < 1 { throw TrainingError.invalidConfiguration("numIterations must be at least 1") }
             if maxCompletionLength < 1 { throw TrainingError.invalidConfiguration("maxCompletionLength must be at least 1") }
+            if training.gradientAccumulationSteps != 1 {
+                // TRL's default (steps_per_generation = gradient_accumulation_steps) is one optimizer step per
+                // generation batch over micro-batches: exactly what chunkRows does here.
+                throw TrainingError.invalidConfiguration(
+                    "gradientAccumulationSteps = \(training.gradientAccumulationSteps): GRPO already accumulates over the whole generation batch (one optimizer step per batch, --chunk-rows rows per backward pass); use --chunk-rows to bound memory and --prompts-per-step for the batch size")
+            }
             if !(temperature > 0) {
                 throw TrainingError.invalidConfiguration("temperature = \(temperature) must be positive for GRPO sampling")
             }
@@ -124,7 +137,7 @@ public struct GRPOTrainer {
         if (configuration.beta != 0 || configuration.logKL) && reference == nil {
             throw TrainingError.invalidConfiguration("beta = \(configuration.beta) (or logKL) needs a reference model")
         }
-        self.configuration = configuration
+        self.configuration = configuration.resolved
         self.policy = policy
         self.rollouts = rollouts
         self.task = task

@@ -16,6 +16,13 @@ public struct Pretrainer {
         @Option(name: .long, help: "Windows per micro-batch.") public var batchSize = 16
 
         public init() {}
+
+        /// With the optimizer defaults of pretraining and SFT filled in.
+        public var resolved: Self {
+            var c = self
+            c.training = training.resolved(.pretraining)
+            return c
+        }
     }
 
     public let configuration: Configuration
@@ -25,7 +32,7 @@ public struct Pretrainer {
 
     /// Packs `documents` with `tokenizer` (each document followed by `endToken`).
     public init(configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, documents: [String], endToken: Int) throws {
-        self.configuration = configuration
+        self.configuration = configuration.resolved
         self.model = model
         let width = configuration.contextLength + 1
         var stream: [Int64] = []

@@ -27,6 +27,13 @@ public struct SFTTrainer {
         @Option(name: .long, help: "Longer examples are cut to this many tokens (prompt first).") public var maxLength = 512
 
         public init() {}
+
+        /// With the optimizer defaults of pretraining and SFT filled in.
+        public var resolved: Self {
+            var c = self
+            c.training = training.resolved(.pretraining)
+            return c
+        }
     }
 
     public let configuration: Configuration
@@ -39,7 +46,7 @@ public struct SFTTrainer {
         configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, examples: [SFTExample], endToken: Int
     ) throws {
         guard !examples.isEmpty else { throw TrainingError.invalidConfiguration("no SFT examples") }
-        self.configuration = configuration
+        self.configuration = configuration.resolved
         self.model = model
         encoded = try examples.enumerated().map { i, e in
             let promptIds: [Int]

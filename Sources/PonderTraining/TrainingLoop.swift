@@ -10,13 +10,14 @@ import Torch
 /// Settings shared by every trainer; each knob is a flag of every training command (see `ConfigurationFile`).
 public struct TrainingOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Optimizer steps to run in total.") public var steps = 100
-    @Option(name: .long, help: "Peak learning rate.") public var learningRate = 3e-4
+    @Option(name: .long, help: "Peak learning rate (default: 3e-4 for pretraining and SFT; 1e-6 for GRPO, TRL's).")
+    public var learningRate: Double?
     @Option(name: .long, help: "Linear warmup steps from 0.") public var warmupSteps = 0
     @Option(name: .long, help: "Decay after warmup: constant, linear or cosine.") public var decay: LearningRateSchedule.Decay = .cosine
     @Option(name: .long, help: "The final learning rate as a fraction of the peak.") public var minimumLearningRateRatio = 0.1
     @Option(name: .long, help: "Decoupled (AdamW) weight decay.") public var weightDecay = 0.0
     @Option(name: .long, help: "Adam beta1.") public var beta1 = 0.9
-    @Option(name: .long, help: "Adam beta2.") public var beta2 = 0.95
+    @Option(name: .long, help: "Adam beta2 (default: 0.95 for pretraining and SFT; 0.999 for GRPO, TRL's).") public var beta2: Double?
     @Option(name: .long, help: "Global gradient-norm limit (0 disables clipping).") public var maxGradNorm = 1.0
     @Option(name: .long, help: "Micro-batches accumulated per optimizer step (pretraining and SFT).")
     public var gradientAccumulationSteps = 1
@@ -28,17 +29,45 @@ public struct TrainingOptions: ParsableArguments, Sendable {
 
     public init() {}
 
+    /// These options with the learning rate and Adam beta2 the flags left unset taken from `defaults`.
+    public func resolved(_ defaults: OptimizerDefaults) -> TrainingOptions {
+        var o = self
+        o.learningRate = learningRate ?? defaults.learningRate
+        o.beta2 = beta2 ?? defaults.beta2
+        return o
+    }
+
+    /// The peak learning rate (pretraining's default when unset and not resolved).
+    public var peakLearningRate: Double { learningRate ?? OptimizerDefaults.pretraining.learningRate }
+    /// Adam beta2 (pretraining's default when unset and not resolved).
+    public var adamBeta2: Double { beta2 ?? OptimizerDefaults.pretraining.beta2 }
+
     public var schedule: LearningRateSchedule {
         LearningRateSchedule(
-            peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, decay: decay, minimumRatio: minimumLearningRateRatio)
+            peak: peakLearningRate, warmupSteps: warmupSteps, totalSteps: steps, decay: decay, minimumRatio: minimumLearningRateRatio)
     }
 
     public func validate() throws {
         if steps < 1 { throw TrainingError.invalidConfiguration("steps = \(steps) must be at least 1") }
-        if !(learningRate > 0) { throw TrainingError.invalidConfiguration("learningRate = \(learningRate) must be positive") }
+        if let learningRate, !(learningRate > 0) {
+            throw TrainingError.invalidConfiguration("learningRate = \(learningRate) must be positive")
+        }
+        if let beta2, !(beta2 >= 0 && beta2 < 1) { throw TrainingError.invalidConfiguration("beta2 = \(beta2) must be in [0, 1)") }
         if gradientAccumulationSteps < 1 { throw TrainingError.invalidConfiguration("gradientAccumulationSteps must be at least 1") }
         if saveEvery < 1 { throw TrainingError.invalidConfiguration("saveEvery must be at least 1") }
     }
+}
+
+/// The learning rate and Adam beta2 a trainer uses when the flags leave them unset.
+public struct OptimizerDefaults: Sendable {
+    public var learningRate: Double
+    public var beta2: Double
+
+    /// Pretraining and SFT: 3e-4, β2 0.95.
+    public static let pretraining = OptimizerDefaults(learningRate: 3e-4, beta2: 0.95)
+    /// Reinforcement learning: TRL's GRPOConfig defaults, 1e-6 and β2 0.999 (a pretraining rate wrecks a real model
+    /// in a few RL steps).
+    public static let reinforcement = OptimizerDefaults(learningRate: 1e-6, beta2: 0.999)
 }
 
 /// The dtypes training computes in.
@@ -134,7 +163,7 @@ struct TrainingLoop {
         let optimizer = AdamW(
             parameters: model.parameters.trainable,
             configuration: .init(
-                learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay))
+                learningRate: options.peakLearningRate, beta1: options.beta1, beta2: options.adamBeta2, weightDecay: options.weightDecay))
         var start = 0
         if resume, let latest = run.checkpoints().last {
             let state = try RunDirectory.loadState(TrainerState.self, from: latest.url)

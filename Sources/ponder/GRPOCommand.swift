@@ -19,7 +19,13 @@ struct GRPO: AsyncParsableCommand {
     @OptionGroup var config: GRPOTrainer.Configuration
 
     func run() async throws {
-        if options.printedConfiguration(config) { return }
+        if let rate = config.training.learningRate, rate > 1e-4 {
+            FileHandle.standardError.write(
+                Data(
+                    "warning: --learning-rate \(rate) is a pretraining-sized rate; GRPO on a pretrained model usually wants about 1e-6 (TRL's default), and rates above 1e-4 tend to collapse it within a few steps\n"
+                        .utf8))
+        }
+        if options.printedConfiguration(config.resolved) { return }
         let dir = URL(fileURLWithPath: model)
         let (task, problems) = try self.problems.load()
         let rewards = try reward.isEmpty ? nil : reward.map { WeightedReward(try RewardCatalog.reward(named: $0, task: task)) }

@@ -21,7 +21,7 @@ struct Pretrain: AsyncParsableCommand {
     @OptionGroup var config: Pretrainer.Configuration
 
     func run() async throws {
-        if options.printedConfiguration(config) { return }
+        if options.printedConfiguration(config.resolved) { return }
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
         let dtype = config.training.dtype.dtype

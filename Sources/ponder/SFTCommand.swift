@@ -19,7 +19,7 @@ struct SFT: AsyncParsableCommand {
     @OptionGroup var config: SFTTrainer.Configuration
 
     func run() async throws {
-        if options.printedConfiguration(config) { return }
+        if options.printedConfiguration(config.resolved) { return }
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
         let network = try ModelDirectory.load(dir, dtype: config.training.dtype.dtype)

@@ -109,6 +109,7 @@ extension CLITests {
         XCTAssertEqual(printed["dynamic_sampling"] as? Bool, true)
         XCTAssertEqual(printed["use_bias_correction_kl"] as? Bool, false)
         XCTAssertEqual(printed["learning_rate"] as? Double, 1e-6)
+        XCTAssertFalse(first.stderr.contains("warning"), first.stderr)
         let file = dir.appendingPathComponent("config.json")
         try first.stdout.write(to: file, atomically: true, encoding: .utf8)
         let second = try ponder(base + ["--config", file.path, "--beta", "0.1", "--print-config"])
@@ -117,6 +118,13 @@ extension CLITests {
         XCTAssertEqual(reread["beta"] as? Double, 0.1, "the typed flag wins over the file")
         reread["beta"] = 0.04
         XCTAssertEqual(NSDictionary(dictionary: reread), NSDictionary(dictionary: printed), "everything else round-trips")
+        // RL defaults are TRL's; a pretraining-sized rate is warned about.
+        let defaults = try ponder(base + ["--print-config"])
+        let resolved = try JSONSerialization.jsonObject(with: Data(defaults.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(resolved["learning_rate"] as? Double, 1e-6)
+        XCTAssertEqual(resolved["beta2"] as? Double, 0.999)
+        let hot = try ponder(base + ["--print-config", "--learning-rate", "3e-4"])
+        XCTAssertTrue(hot.stderr.contains("warning: --learning-rate 0.0003"), hot.stderr)
         try "{\"num_generationz\": 3}".write(to: file, atomically: true, encoding: .utf8)
         let bad = try ponder(base + ["--config", file.path, "--print-config"])
         XCTAssertNotEqual(bad.status, 0)

@@ -67,4 +67,15 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try GRPOTrainer.Configuration.parse(["--steps", "0"]))
         XCTAssertThrowsError(try GRPOTrainer.Configuration.parse(["--loss-type", "ppo"]))
     }
+
+    /// GRPO's optimizer defaults are TRL's; pretraining and SFT keep theirs; a typed value wins over both.
+    func testTrainersResolveTheirOptimizerDefaults() throws {
+        let grpo = GRPOTrainer.Configuration.defaults.resolved.training
+        XCTAssertEqual(grpo.learningRate, 1e-6)
+        XCTAssertEqual(grpo.beta2, 0.999)
+        let pretrain = Pretrainer.Configuration.defaults.resolved.training
+        XCTAssertEqual(pretrain.learningRate, 3e-4)
+        XCTAssertEqual(pretrain.beta2, 0.95)
+        XCTAssertEqual(try GRPOTrainer.Configuration.parse(["--learning-rate", "5e-6"]).resolved.training.learningRate, 5e-6)
+    }
 }

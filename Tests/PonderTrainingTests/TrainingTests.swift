@@ -249,6 +249,9 @@ extension GRPOTrainerTests {
         XCTAssertThrowsError(try makeTrainer { $0.numGenerations = 1 }) {
             XCTAssertTrue("\($0.localizedDescription)".contains("numGenerations"))
         }
+        XCTAssertThrowsError(try makeTrainer { $0.training.gradientAccumulationSteps = 4 }) {
+            XCTAssertTrue("\($0.localizedDescription)".contains("chunk-rows"), "not silently ignored")
+        }
         XCTAssertThrowsError(try makeTrainer { $0.rewardWeights = [1, 2] }) {
             XCTAssertTrue("\($0.localizedDescription)".contains("rewardWeights"))
         }
