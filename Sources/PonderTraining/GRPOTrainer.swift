@@ -328,11 +328,14 @@ extension GRPOTrainer {
                     for (k, s) in scores.enumerated() { perFunction[k].append(s) }
                 }
                 if c.overlongBuffer > 0 {
+                    // Shaping, not a score: a completion no reward function could score stays unscorable.
                     for (k, completion) in response.completions.enumerated() {
+                        let scored = perFunction[k].contains { $0 != nil }
                         perFunction[k].append(
-                            Self.overlongPenalty(
-                                length: completion.tokens.count, limit: c.maxCompletionLength, buffer: c.overlongBuffer,
-                                penalty: c.overlongPenalty))
+                            scored
+                                ? Self.overlongPenalty(
+                                    length: completion.tokens.count, limit: c.maxCompletionLength, buffer: c.overlongBuffer,
+                                    penalty: c.overlongPenalty) : nil)
                     }
                 }
                 groups.append(Group(problem: problem, prompt: response.promptTokens, completions: response.completions, rewardsPerFunction: perFunction))

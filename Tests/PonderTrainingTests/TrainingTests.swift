@@ -474,6 +474,33 @@ final class TrainingDefectTests: XCTestCase {
         XCTAssertEqual(t.metrics([spread], all: [flat, spread])["frac_reward_zero_std"], 0.5)
     }
 
+    /// With overlong shaping on, a completion no reward function can score is still unscorable (advantage 0, left out
+    /// of its group's statistics): the shaping term does not make it scorable.
+    func testOverlongShapingKeepsUnscorableCompletionsUnscored() async throws {
+        struct DigitsOrNothing: RewardFunction {
+            var name: String { "digits_or_nothing" }
+            func rewards(for completions: [String], problem: Problem) async throws -> [Double?] {
+                completions.map { $0.contains(where: \.isNumber) ? 1 : nil }
+            }
+        }
+        let rollouts = ScriptedRollouts(completions: [([40, 41, 3], [true, true, true], "7"), ([50, 3], [true, true], "none")])
+        let base = try makeGRPOTrainer(
+            {
+                $0.numGenerations = 2
+                $0.promptsPerStep = 1
+                $0.maxCompletionLength = 4
+                $0.overlongBuffer = 2
+            }, rollouts: { _ in rollouts })
+        let t = try GRPOTrainer(
+            configuration: base.configuration, policy: base.policy, rollouts: rollouts, task: base.task, problems: base.problems,
+            rewards: [WeightedReward(DigitsOrNothing())])
+        var timings: [String: Double] = [:]
+        let (batch, _, _) = try await t.generate(cursor: 0, timings: &timings)
+        XCTAssertEqual(batch.groups[0].rewardsPerFunction[0], [1, -0.5], "scored, and shaped (3 tokens of 4, buffer 2)")
+        XCTAssertEqual(batch.groups[0].rewardsPerFunction[1], [nil, nil], "unscorable stays unscorable")
+        XCTAssertEqual(batch.groups[0].advantages, [0, 0])
+    }
+
     /// A reward function that returns the wrong number of scores stops training with its name, instead of crashing.
     func testRewardWithTheWrongCountIsAnError() async throws {
         struct Short: RewardFunction {
