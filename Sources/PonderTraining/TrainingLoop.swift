@@ -24,7 +24,10 @@ public struct TrainingOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Save a checkpoint every this many steps (and at the end).") public var saveEvery = 100
     @Option(name: .long, help: "Checkpoints kept.") public var keepCheckpoints = 2
     @Option(name: .long, help: "Seed for data order and sampling.") public var seed: UInt64 = 0
-    @Option(name: .long, help: "Training compute dtype: float32, or bfloat16 (weights, gradients and optimizer state in bfloat16).")
+    @Option(
+        name: .long,
+        help: "Training compute dtype: float32, or bfloat16 (bfloat16 weights and gradients; float32 master weights and optimizer state)."
+    )
     public var dtype: TrainingDType = .float32
 
     public init() {}
@@ -163,7 +166,8 @@ struct TrainingLoop {
         let optimizer = AdamW(
             parameters: model.parameters.trainable,
             configuration: .init(
-                learningRate: options.peakLearningRate, beta1: options.beta1, beta2: options.adamBeta2, weightDecay: options.weightDecay))
+                learningRate: options.peakLearningRate, beta1: options.beta1, beta2: options.adamBeta2, weightDecay: options.weightDecay),
+            masterWeights: model.dtype != .float32)
         var start = 0
         if resume, let latest = run.checkpoints().last {
             let state = try RunDirectory.loadState(TrainerState.self, from: latest.url)

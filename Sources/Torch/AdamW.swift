@@ -35,18 +35,37 @@ public final class AdamW {
     public var configuration: Configuration
     /// The optimised parameters by name (they must require gradients).
     public let parameters: OrderedDictionary<String, Tensor>
+    /// float32 copies of parameters held in a lower precision (mixed precision); empty when the parameters are the
+    /// optimizer's own weights.
+    private var masters: [Tensor]
     private var expAvg: [Tensor]
     private var expAvgSq: [Tensor]
     private var steps: [Tensor]
 
-    /// An optimizer over `parameters`, whose moments start at zero.
-    public init(parameters: OrderedDictionary<String, Tensor>, configuration: Configuration = Configuration()) {
+    /// An optimizer over `parameters`, whose moments start at zero. With `masterWeights` (for bfloat16 or float16
+    /// parameters) the update runs on float32 master copies with float32 moments, and the parameters receive the
+    /// rounded result: an update far below the parameters' precision (1e-6 on a weight near 1 in bfloat16) still
+    /// accumulates instead of rounding away.
+    public init(
+        parameters: OrderedDictionary<String, Tensor>, configuration: Configuration = Configuration(), masterWeights: Bool = false
+    ) {
         self.parameters = parameters
         self.configuration = configuration
         let values = Array(parameters.values)
-        expAvg = values.map { $0.detached().zerosLike() }
-        expAvgSq = values.map { $0.detached().zerosLike() }
+        masters = masterWeights ? values.map { $0.detached().to(.float32).clone() } : []
+        let weights = masterWeights ? masters : values
+        expAvg = weights.map { $0.detached().zerosLike() }
+        expAvgSq = weights.map { $0.detached().zerosLike() }
         steps = values.map { _ in Tensor.zeros([], dtype: .float32) }
+    }
+
+    /// Whether updates run on float32 master weights.
+    public var usesMasterWeights: Bool { !masters.isEmpty }
+
+    /// The float32 master copy of parameter `name` (mixed precision only).
+    public func masterWeight(_ name: String) -> Tensor? {
+        guard let i = parameters.index(forKey: name), !masters.isEmpty else { return nil }
+        return masters[i]
     }
 
     /// The number of steps taken by the first parameter.
@@ -54,8 +73,8 @@ public final class AdamW {
 
     /// Applies one update from the parameters' current gradients; parameters without a gradient are skipped.
     public func step() {
-        let values = Array(parameters.values)
-        let grads = values.map(\.grad)
+        let values = masters.isEmpty ? Array(parameters.values) : masters
+        let grads = masters.isEmpty ? parameters.values.map(\.grad) : parameters.values.map { $0.grad?.to(.float32) }
         let gradHandles: [pt_tensor?] = grads.map { $0?.handle }
         _ = withExtendedLifetime(grads) {
             gradHandles.withUnsafeBufferPointer { g in
@@ -74,6 +93,7 @@ public final class AdamW {
                 }
             }
         }
+        if !masters.isEmpty { withNoGrad { for (p, m) in zip(parameters.values, masters) { p.copy_(m) } } }
     }
 
     /// Drops every parameter's gradient.
@@ -85,6 +105,7 @@ public final class AdamW {
     public func stateDict() -> OrderedDictionary<String, Tensor> {
         var state = OrderedDictionary<String, Tensor>()
         for (i, name) in parameters.keys.enumerated() {
+            if !masters.isEmpty { state["\(name).master"] = masters[i] }
             state["\(name).exp_avg"] = expAvg[i]
             state["\(name).exp_avg_sq"] = expAvgSq[i]
             state["\(name).step"] = steps[i]
@@ -95,8 +116,15 @@ public final class AdamW {
     /// Restores state saved by `stateDict()`; a missing or mis-shaped entry is an error naming it.
     public func loadStateDict(_ state: [String: Tensor]) throws {
         for (i, (name, p)) in parameters.enumerated() {
-            for (suffix, target, shape) in [("exp_avg", expAvg[i], p.shape), ("exp_avg_sq", expAvgSq[i], p.shape), ("step", steps[i], [])] {
+            var entries = [("exp_avg", expAvg[i], p.shape), ("exp_avg_sq", expAvgSq[i], p.shape), ("step", steps[i], [Int]())]
+            if !masters.isEmpty { entries.append(("master", masters[i], p.shape)) }
+            for (suffix, target, shape) in entries {
                 let key = "\(name).\(suffix)"
+                if suffix == "master" && state[key] == nil {
+                    // State saved without master weights: start them from the parameters.
+                    withNoGrad { target.copy_(p) }
+                    continue
+                }
                 guard let saved = state[key] else { throw OptimizerError.missingState(key) }
                 guard saved.shape == shape else { throw OptimizerError.shapeMismatch(key, expected: shape, found: saved.shape) }
                 withNoGrad { target.copy_(saved) }

@@ -133,3 +133,36 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try file.tensor("nope")) { XCTAssertTrue($0.localizedDescription.contains("\"nope\"")) }
     }
 }
+
+final class MixedPrecisionTests: XCTestCase {
+    /// In bfloat16 a 1e-6 step on a weight near 1 rounds away; with float32 master weights it accumulates, and the
+    /// bfloat16 weight follows once the master has moved a whole bfloat16 step.
+    func testTinyUpdatesMoveTheMasterWeights() throws {
+        let w = Tensor.ones([4]).to(.bfloat16).requiringGrad()
+        let plain = Tensor.ones([4]).to(.bfloat16).requiringGrad()
+        let config = AdamW.Configuration(learningRate: 1e-6, weightDecay: 0)
+        let mixed = AdamW(parameters: ["w": w], configuration: config, masterWeights: true)
+        let naive = AdamW(parameters: ["w": plain], configuration: config)
+        for _ in 0..<5000 {
+            for (opt, p) in [(mixed, w), (naive, plain)] {
+                (p.to(.float32).sum()).backward()
+                opt.step()
+                opt.zeroGrad()
+            }
+        }
+        // Adam's first steps move each weight by about lr: 5000 × 1e-6 = 5e-3 in float32, more than bfloat16's
+        // spacing near 1 (2^-7 ≈ 7.8e-3 above, 3.9e-3 below).
+        let master = try XCTUnwrap(mixed.masterWeight("w"))
+        XCTAssertEqual(master.dtype, .float32)
+        XCTAssertEqual(1 - Double(master.select(axis: 0, index: 0).item()), 5e-3, accuracy: 2e-4)
+        XCTAssertEqual(Double(plain.to(.float32).select(axis: 0, index: 0).item()), 1, "without masters every update rounds away")
+        XCTAssertLessThan(Double(w.to(.float32).select(axis: 0, index: 0).item()), 1, "the bfloat16 weight follows its master")
+        XCTAssertEqual(w.dtype, .bfloat16)
+        // The masters are part of the state, so a resumed run continues exactly.
+        let state = mixed.stateDict()
+        XCTAssertNotNil(state["w.master"])
+        let restored = AdamW(parameters: ["w": Tensor.ones([4]).to(.bfloat16).requiringGrad()], configuration: config, masterWeights: true)
+        try restored.loadStateDict(Dictionary(uniqueKeysWithValues: state.map { ($0.key, $0.value) }))
+        XCTAssertEqual((restored.masterWeight("w")! - master).abs().max().item(), 0)
+    }
+}
