@@ -533,4 +533,46 @@ final class TrainingDefectTests: XCTestCase {
         }
         XCTAssertLessThan((kept - full).abs().max().item(), 1e-5)
     }
+
+    /// The update itself (`GRPOTrainer.backward`, not a re-implementation): gradients computed in row chunks equal
+    /// those of one pass over the whole batch, for every loss normaliser, with left-padded prompts and completions
+    /// shorter than the length limit (so a wrong Dr. GRPO normaliser would show).
+    func testChunkedUpdateEqualsOnePass() throws {
+        for loss in [GRPOLossType.grpo, .bnpo, .drGRPO, .dapo, .cispo, .sapo] {
+            func gradients(chunkRows: Int) throws -> [String: Tensor] {
+                let t = try makeGRPOTrainer {
+                    $0.lossType = loss
+                    $0.chunkRows = chunkRows
+                    $0.maxCompletionLength = 12
+                    $0.epsilonHigh = 0.28
+                }
+                let groups = [[5, 6, 7], [8, 9, 10, 11, 12]].enumerated().map { g, prompt in
+                    GRPOTrainer.Group(
+                        problem: grpoProblems[g], prompt: prompt,
+                        completions: [
+                            Completion(text: "", tokens: [40, 41, 42, 43]), Completion(text: "", tokens: [50, 51]),
+                            Completion(text: "", tokens: [60, 61, 62]),
+                        ], rewardsPerFunction: [[1], [0], [0.5]], advantages: [1.2, -0.9, -0.3])
+                }
+                t.policy.parameters.setRequiresGrad(true)
+                _ = try t.backward(t.makeBatch(groups))
+                var out: [String: Tensor] = [:]
+                for (key, p) in t.policy.parameters.trainable {
+                    out[key] = p.grad!.detached() * 1.0
+                    p.zeroGrad()
+                }
+                return out
+            }
+            let chunked = try gradients(chunkRows: 2)
+            let whole = try gradients(chunkRows: 64)
+            var largest = 0.0
+            var size = 0.0
+            for (key, g) in whole {
+                largest = max(largest, (g - chunked[key]!).abs().max().item())
+                size = max(size, g.abs().max().item())
+            }
+            XCTAssertGreaterThan(size, 1e-4, "\(loss): the batch has gradient")
+            XCTAssertLessThan(largest, 1e-6 * max(1, size), "\(loss)")
+        }
+    }
 }
