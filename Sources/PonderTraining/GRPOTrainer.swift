@@ -17,7 +17,7 @@ import Torch
 /// (budget forcing) get no policy-gradient loss.
 public struct GRPOTrainer {
     /// GRPO settings, TRL's `GRPOConfig` knobs as flags (`--num-generations`, `--loss-type`, ...).
-    public struct Configuration: ParsableArguments, Sendable {
+    public struct Configuration: TrainerConfiguration, Sendable {
         @OptionGroup public var training: TrainingOptions
         @Option(name: .long, help: "Completions sampled per prompt (the group).") public var numGenerations = 8
         @Option(name: .long, help: "Prompts per generation batch.") public var promptsPerStep = 8
@@ -65,12 +65,7 @@ public struct GRPOTrainer {
 
         public init() {}
 
-        /// With TRL's reinforcement-learning optimizer defaults filled in (learning rate 1e-6, Adam β2 0.999).
-        public var resolved: Self {
-            var c = self
-            c.training = training.resolved(.reinforcement)
-            return c
-        }
+        public static var optimizerDefaults: OptimizerDefaults { .reinforcement }
 
         /// The objective these knobs define.
         public var objective: GRPOObjective {

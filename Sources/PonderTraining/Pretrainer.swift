@@ -10,19 +10,14 @@ import Torch
 /// into fixed windows of `contextLength + 1` tokens; each step takes `batchSize` windows in a seeded order.
 public struct Pretrainer {
     /// Pretraining settings.
-    public struct Configuration: ParsableArguments, Sendable {
+    public struct Configuration: TrainerConfiguration, Sendable {
         @OptionGroup public var training: TrainingOptions
         @Option(name: .long, help: "Tokens per training window.") public var contextLength = 256
         @Option(name: .long, help: "Windows per micro-batch.") public var batchSize = 16
 
         public init() {}
 
-        /// With the optimizer defaults of pretraining and SFT filled in.
-        public var resolved: Self {
-            var c = self
-            c.training = training.resolved(.pretraining)
-            return c
-        }
+        public static var optimizerDefaults: OptimizerDefaults { .pretraining }
     }
 
     public let configuration: Configuration

@@ -21,19 +21,14 @@ public struct SFTExample: Sendable, Codable, Equatable {
 /// Supervised fine-tuning: cross-entropy on completion tokens only (the prompt is context, not a target).
 public struct SFTTrainer {
     /// SFT settings.
-    public struct Configuration: ParsableArguments, Sendable {
+    public struct Configuration: TrainerConfiguration, Sendable {
         @OptionGroup public var training: TrainingOptions
         @Option(name: .long, help: "Examples per micro-batch.") public var batchSize = 8
         @Option(name: .long, help: "Longer examples are cut to this many tokens (prompt first).") public var maxLength = 512
 
         public init() {}
 
-        /// With the optimizer defaults of pretraining and SFT filled in.
-        public var resolved: Self {
-            var c = self
-            c.training = training.resolved(.pretraining)
-            return c
-        }
+        public static var optimizerDefaults: OptimizerDefaults { .pretraining }
     }
 
     public let configuration: Configuration

@@ -73,6 +73,22 @@ public struct OptimizerDefaults: Sendable {
     public static let reinforcement = OptimizerDefaults(learningRate: 1e-6, beta2: 0.999)
 }
 
+/// A trainer's configuration: its knobs, the shared training options, and the optimizer defaults it fills in.
+public protocol TrainerConfiguration: ParsableArguments {
+    var training: TrainingOptions { get set }
+    /// The learning rate and Adam beta2 used when the flags leave them unset.
+    static var optimizerDefaults: OptimizerDefaults { get }
+}
+
+extension TrainerConfiguration {
+    /// This configuration with the optimizer defaults filled in (what a trainer runs and `config.json` records).
+    public var resolved: Self {
+        var c = self
+        c.training = training.resolved(Self.optimizerDefaults)
+        return c
+    }
+}
+
 /// The dtypes training computes in.
 public enum TrainingDType: String, Sendable, CaseIterable, ExpressibleByArgument {
     case float32, bfloat16
