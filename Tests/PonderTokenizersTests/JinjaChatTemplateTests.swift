@@ -181,6 +181,9 @@ import Testing
         #expect(
             try render("{{ 'hello world'.title() }} {{ 'a-b'.replace('-', '+') }} {{ 'abcb'.find('b') }} {{ '{} {x}'.format(1, x=2) }}")
                 == "Hello World a+b 1 1 2")
+        #expect(
+            try render("{{ 'ab'.center(6) }}|{{ '-42'.zfill(6) }}|{{ 'a=b=c'.partition('=') }}|{{ 'abc'.removeprefix('ab') }}")
+                == "  ab  |-00042|('a', '=', 'b=c')|c")
     }
 
     @Test func filters() throws {

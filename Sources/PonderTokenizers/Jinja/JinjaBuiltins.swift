@@ -440,6 +440,9 @@ extension JinjaInterpreter {
             switch (value, other) {
             case (.none, .none): return true
             case (.bool(let a), .bool(let b)): return a == b
+            // CPython shares the objects of small integers (and of equal short strings, in practice).
+            case (.int(let a), .int(let b)): return a == b && (-5...256).contains(a)
+            case (.string(let a), .string(let b)): return a == b
             case (.namespace(let a), .namespace(let b)): return a === b
             default: return false
             }

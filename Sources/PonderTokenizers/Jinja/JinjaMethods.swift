@@ -119,7 +119,7 @@ enum JinjaStrings {
     /// `str.capitalize()`: the first character upper-cased, the rest lower-cased.
     static func capitalize(_ s: String) -> String {
         guard let first = s.unicodeScalars.first else { return s }
-        return String(first).uppercased() + string(s.unicodeScalars.dropFirst()).lowercased()
+        return first.properties.titlecaseMapping + string(s.unicodeScalars.dropFirst()).lowercased()
     }
 
     /// `str.title()`: upper-case after a non-letter, lower-case after a letter.
@@ -128,7 +128,7 @@ enum JinjaStrings {
         var previousCased = false
         for u in s.unicodeScalars {
             let cased = u.properties.isCased
-            out += previousCased ? String(u).lowercased() : String(u).uppercased()
+            out += previousCased ? String(u).lowercased() : u.properties.titlecaseMapping
             previousCased = cased || (previousCased && u.properties.isCaseIgnorable)
         }
         return out
@@ -303,6 +303,59 @@ enum JinjaMethods {
             }
         case "format":
             return { args in .string(try format(s, args)) }
+        case "center", "ljust", "rjust":
+            return { args in
+                let width = try int(args.get(0, "width"), 0)
+                let fill = try string(args.get(1, "fillchar"), "fillchar") ?? " "
+                let n = s.unicodeScalars.count
+                guard width > n else { return .string(s) }
+                let total = width - n
+                // CPython centres with the extra character on the left when the width is odd.
+                let left = name == "ljust" ? 0 : name == "rjust" ? total : total / 2 + (total & width & 1)
+                return .string(String(repeating: fill, count: left) + s + String(repeating: fill, count: total - left))
+            }
+        case "zfill":
+            return { args in
+                let width = try int(args.get(0, "width"), 0)
+                var scalars = Array(s.unicodeScalars)
+                guard width > scalars.count else { return .string(s) }
+                let sign = scalars.first == "+" || scalars.first == "-" ? [scalars.removeFirst()] : []
+                let zeros = Array(repeating: Unicode.Scalar("0"), count: width - scalars.count - sign.count)
+                return .string(JinjaStrings.string(sign + zeros + scalars))
+            }
+        case "partition", "rpartition":
+            return { args in
+                guard case .string(let sep)? = args.get(0, "sep"), !sep.isEmpty else { throw JinjaError(.runtime, "empty separator") }
+                let hay = Array(s.unicodeScalars)
+                let needle = Array(sep.unicodeScalars)
+                let found = name == "partition" ? JinjaStrings.find(hay, needle, from: 0) : JinjaStrings.rfind(hay, needle)
+                guard let j = found else {
+                    return .tuple(name == "partition" ? [.string(s), .string(""), .string("")] : [.string(""), .string(""), .string(s)])
+                }
+                return .tuple([
+                    .string(JinjaStrings.string(hay[..<j])), .string(sep), .string(JinjaStrings.string(hay[(j + needle.count)...])),
+                ])
+            }
+        case "removeprefix", "removesuffix":
+            return { args in
+                guard case .string(let affix)? = args.get(0, name == "removeprefix" ? "prefix" : "suffix") else {
+                    throw JinjaError(.runtime, "\(name)() argument must be str")
+                }
+                let hay = Array(s.unicodeScalars)
+                let a = Array(affix.unicodeScalars)
+                if name == "removeprefix", hay.starts(with: a) { return .string(JinjaStrings.string(hay.dropFirst(a.count))) }
+                if name == "removesuffix", !a.isEmpty, hay.reversed().starts(with: a.reversed()) {
+                    return .string(JinjaStrings.string(hay.dropLast(a.count)))
+                }
+                return .string(s)
+            }
+        case "swapcase":
+            return { _ in
+                .string(
+                    s.unicodeScalars.map { u in
+                        u.properties.isUppercase ? String(u).lowercased() : u.properties.isLowercase ? String(u).uppercased() : String(u)
+                    }.joined())
+            }
         default:
             return nil
         }
