@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "PonderSearchTests", dependencies: ["PonderSearch", "PonderCore", "PonderVerifiers"]),
         .testTarget(name: "PonderEvalTests", dependencies: ["PonderEval", "PonderTasks", "PonderCore"]),
         .testTarget(name: "PonderConfigurationTests", dependencies: ["PonderConfiguration", "PonderTraining", "PonderSearch"]),
-        .testTarget(name: "PonderCLITests", dependencies: ["ponder"]),
+        .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20

@@ -45,8 +45,8 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     public let model: CausalLM
     /// The tokenizer.
     public let tokenizer: Tokenizer
-    /// The chat format, when the model has one.
-    public let template: ChatTemplate?
+    /// The chat format, when the model has one (its own Jinja template, or a native renderer).
+    public let template: PromptTemplate?
     /// Ids that end a sequence (config, generation config and tokenizer).
     public let endTokens: Set<Int>
     /// Sampling defaults from the model's `generation_config.json` (see ``GenerationDefaults``).
@@ -67,7 +67,7 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
 
     /// An engine over an existing model and tokenizer.
     public init(
-        model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, name: String, extraEndTokens: [Int] = [],
+        model: CausalLM, tokenizer: Tokenizer, template: PromptTemplate?, name: String, extraEndTokens: [Int] = [],
         generationDefaults: GenerationDefaults = GenerationDefaults(), options: Options = Options()
     ) {
         self.model = model
@@ -92,7 +92,7 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// `directory`; the chat template only when `chat` is set.
     public convenience init(model: CausalLM, directory: URL, chat: Bool, name: String? = nil, options: Options = Options()) throws {
         let tokenizer = try Tokenizer.load(directory: directory)
-        let template = chat ? try? ChatTemplate.detect(directory: directory) : nil
+        let template = chat ? try PromptTemplate.find(directory: directory) : nil
         let generation = try ModelDirectory.generationConfig(at: directory)
         var extra: [Int] = []
         if let e = generation["eos_token_id"] as? Int { extra = [e] } else if let e = generation["eos_token_id"] as? [Int] { extra = e }
@@ -192,7 +192,7 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
             guard let template else {
                 throw PonderError.invalidArgument("model \(name) has no chat template; send a text prompt")
             }
-            return template.render(messages, addGenerationPrompt: true) + request.continuation
+            return try template.render(messages, addGenerationPrompt: true) + request.continuation
         }
     }
 

@@ -38,7 +38,7 @@ public struct SFTTrainer {
 
     /// Tokenizes `examples`: chat prompts go through `template`; each completion ends with `endToken`.
     public init(
-        configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, template: ChatTemplate?, examples: [SFTExample], endToken: Int
+        configuration: Configuration, model: CausalLM, tokenizer: Tokenizer, template: PromptTemplate?, examples: [SFTExample], endToken: Int
     ) throws {
         guard !examples.isEmpty else { throw TrainingError.invalidConfiguration("no SFT examples") }
         self.configuration = configuration.resolved
@@ -51,7 +51,7 @@ public struct SFTTrainer {
                 guard let template else {
                     throw TrainingError.invalidConfiguration("example \(i) is a chat but the model has no chat template")
                 }
-                promptIds = tokenizer.encode(template.render(messages, addGenerationPrompt: true), addSpecialTokens: false)
+                promptIds = tokenizer.encode(try template.render(messages, addGenerationPrompt: true), addSpecialTokens: false)
             }
             let completionIds = tokenizer.encode(e.completion, addSpecialTokens: false) + [endToken]
             let ids = Array((promptIds + completionIds).prefix(configuration.maxLength))

@@ -27,7 +27,7 @@ struct SFT: AsyncParsableCommand {
         let prompts = try JSONLines.strings(url, field: promptField)
         let completions = try JSONLines.strings(url, field: completionField)
         let examples = zip(prompts, completions).map { SFTExample(prompt: chat ? .chat([.user($0)]) : .text($0), completion: $1) }
-        let template = chat ? try ChatTemplate.detect(directory: dir) : nil
+        let template = chat ? try PromptTemplate.detect(directory: dir) : nil
         guard let end = tokenizer.specialTokenIDs.eos.first ?? network.configuration.eosTokenIds.first else {
             throw ValidationError("\(model): no end-of-sequence token is configured")
         }

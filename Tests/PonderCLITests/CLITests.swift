@@ -13,10 +13,11 @@ final class CLITests: XCTestCase {
         return dir.appendingPathComponent("ponder")
     }
 
-    func launch(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+    func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         let out = Pipe()
         let err = Pipe()
         p.standardOutput = out
@@ -25,8 +26,8 @@ final class CLITests: XCTestCase {
         return (p, out, err)
     }
 
-    func ponder(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let (p, out, err) = try launch(arguments)
+    func ponder(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (p, out, err) = try launch(arguments, environment: environment)
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

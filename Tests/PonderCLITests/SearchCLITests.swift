@@ -1,4 +1,5 @@
 import Foundation
+import PonderTokenizers
 import XCTest
 
 extension CLITests {
@@ -129,5 +130,87 @@ extension CLITests {
         let bad = try ponder(base + ["--config", file.path, "--print-config"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("num-generationz"), bad.stderr)
+    }
+}
+
+extension CLITests {
+    /// `ponder template` prints exactly what transformers' `apply_chat_template` renders for cases of each of the seven
+    /// real templates in the committed fixture (templates read from ../shared: per template the first case, the first
+    /// with template arguments, and every raising one; the library tests cover all cases), and exits non-zero with the
+    /// template's message when it raises.
+    func testTemplateCommandMatchesTransformers() throws {
+        let templates = Self.repository.deletingLastPathComponent().appendingPathComponent("shared/data/chat-templates")
+        try XCTSkipUnless(
+            FileManager.default.fileExists(atPath: templates.path),
+            "needs ../shared/data/chat-templates (third-party templates, not in the repository)")
+        let files = [
+            "qwen2.5-instruct": "qwen2.5-instruct.json", "qwen3": "qwen3.json", "deepseek-r1-distill": "deepseek-r1-distill-qwen-32b.json",
+            "llama-3.2-instruct": "llama-3.2-instruct.json", "mistral-nemo-instruct-2407": "mistral-nemo-instruct-2407.json",
+            "phi-3.5-mini-instruct": "phi-3.5-mini-instruct.json", "gemma-2-it": "gemma-2-it.json",
+        ]
+        // Parsed with member order kept: templates print tool schemas in the order given.
+        let fixture = try JinjaValue.parse(
+            json: String(
+                contentsOf: Self.repository.appendingPathComponent("Tests/PonderTokenizersTests/Fixtures/chat_template_renders.json"),
+                encoding: .utf8))
+        guard case .int(let epoch)? = fixture["source_date_epoch"], case .object(let all)? = fixture["templates"] else {
+            return XCTFail("unexpected fixture layout")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-template-\(UUID().uuidString)")
+        var checked = 0
+        var raised = 0
+        for (name, cases) in all {
+            let shipped =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: templates.appendingPathComponent(files[name]!))) as! [String: Any]
+            let model = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+            var config: [String: Any] = ["chat_template": shipped["chat_template"]!]
+            for key in ["bos_token", "eos_token"] { if let t = shipped[key] as? String { config[key] = t } }
+            try JSONSerialization.data(withJSONObject: config).write(to: model.appendingPathComponent("tokenizer_config.json"))
+            guard case .array(let list) = cases else { return XCTFail(name) }
+            let withArguments = list.first { if case .object(let e)? = $0["extra"] { !e.isEmpty } else { false } }
+            let chosen = [list[0]] + (withArguments.map { [$0] } ?? []) + list.filter { $0["error"] != nil }
+            for c in chosen {
+                let messages = model.appendingPathComponent("messages.json")
+                try Self.json(c["messages"]!).write(to: messages, atomically: true, encoding: .utf8)
+                var args = ["template", "--model", model.path, "--messages", messages.path]
+                if c["add_generation_prompt"] == .bool(true) { args.append("--add-generation-prompt") }
+                if case .object(let extra)? = c["extra"], !extra.isEmpty { args += ["--template-kwargs", Self.json(c["extra"]!)] }
+                let r = try ponder(args, environment: ["SOURCE_DATE_EPOCH": "\(epoch)"])
+                let label = "\(name)/\(c["name"].map(Self.json) ?? "?")"
+                if case .string(let expected)? = c["expected"] {
+                    XCTAssertEqual(r.status, 0, "\(label): \(r.stderr)")
+                    XCTAssertEqual(r.stdout, expected, label)
+                    checked += 1
+                } else {
+                    XCTAssertNotEqual(r.status, 0, label)
+                    if case .string(let message)? = c["error"]?["message"] { XCTAssertTrue(r.stderr.contains(message), "\(label): \(r.stderr)") }
+                    raised += 1
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(checked, 7 + 3, "each template, some with arguments")
+        XCTAssertGreaterThan(raised, 0)
+        // `ponder tokenize` prints ids and pieces.
+        let t = try ponder(["tokenize", "--model", Self.fixtureModel.path, "hi there"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let lines = t.stdout.split(separator: "\n")
+        let count = Int(lines[0].split(separator: " ")[0])!
+        XCTAssertEqual(lines.count, 2 + count)
+        XCTAssertTrue(lines[1].hasPrefix("ids: "), t.stdout)
+    }
+
+    /// A JSON value as text, members in order.
+    static func json(_ v: JinjaValue) -> String {
+        switch v {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return "\(i)"
+        case .double(let d): return "\(d)"
+        case .string(let s):
+            return String(decoding: try! JSONSerialization.data(withJSONObject: s, options: .fragmentsAllowed), as: UTF8.self)
+        case .array(let a): return "[" + a.map(json).joined(separator: ", ") + "]"
+        case .object(let members): return "{" + members.map { json(.string($0.0)) + ": " + json($0.1) }.joined(separator: ", ") + "}"
+        }
     }
 }

@@ -14,7 +14,7 @@ func makeTestEngine(prefixCacheBytes: Int = 0) throws -> Engine {
         keyValueHeadCount: 2, maxPositionEmbeddings: 256, eosTokenIds: [0])
     let model = try CausalLM(configuration: config, seed: 11)
     return Engine(
-        model: model, tokenizer: tokenizer, template: .chatML(defaultSystemPrompt: nil), name: "test",
+        model: model, tokenizer: tokenizer, template: .native(.chatML(defaultSystemPrompt: nil)), name: "test",
         options: Engine.Options(prefixCacheBytes: prefixCacheBytes))
 }
 
