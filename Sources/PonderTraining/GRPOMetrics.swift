@@ -24,8 +24,14 @@ extension GRPOTrainer {
         m["completions/mean_length"] = lengths.reduce(0, +) / Double(Swift.max(1, lengths.count))
         m["completions/min_length"] = lengths.min() ?? 0
         m["completions/max_length"] = lengths.max() ?? 0
+        // TRL's terminated lengths: completions that ended by themselves (EOS or a stop string), not at the limit.
+        let terminated = completions.filter { $0.finishReason == .stop }.map { Double($0.tokens.count) }
+        m["completions/mean_terminated_length"] = terminated.isEmpty ? 0 : terminated.reduce(0, +) / Double(terminated.count)
+        m["completions/min_terminated_length"] = terminated.min() ?? 0
+        m["completions/max_terminated_length"] = terminated.max() ?? 0
         m["completions/clipped_ratio"] =
             Double(completions.filter { $0.finishReason == .length }.count) / Double(Swift.max(1, completions.count))
+        // This batch's prompt and completion tokens; `train` turns it into TRL's cumulative count.
         m["num_tokens"] = lengths.reduce(0, +) + Double(kept.reduce(0) { $0 + $1.prompt.count * $1.completions.count })
         return m
     }

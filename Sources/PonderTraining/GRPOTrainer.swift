@@ -176,6 +176,8 @@ public struct GRPOTrainer {
 /// What a GRPO run carries from step to step.
 private final class GRPOState {
     var promptCursor = 0
+    /// Prompt and completion tokens sampled so far (TRL's cumulative `num_tokens`).
+    var tokensSeen = 0.0
     var batch: GRPOTrainer.Batch?
     var generationMetrics: OrderedDictionary<String, Double> = [:]
 }
@@ -188,6 +190,11 @@ extension GRPOTrainer {
     ) async throws -> Int {
         try run.writeConfiguration(configuration)
         let c = configuration
+        if c.lossType == .cispo && c.epsilonHigh == nil {
+            logger.warning(
+                "cispo without epsilonHigh caps the importance weight at 1 + epsilon (\(1 + c.epsilon)); MiniMax-M1 and TRL's examples set a high cap (e.g. --epsilon-high 5)"
+            )
+        }
         let state = GRPOState()
         let loop = TrainingLoop(
             model: policy, run: run, options: c.training, trainerName: "grpo", tokenizerFiles: tokenizerFiles, interrupt: interrupt,
@@ -196,8 +203,11 @@ extension GRPOTrainer {
         // log-probabilities, so a resumed run finishes the same batch; one at a boundary carries none.
         var step = 0
         let hooks = TrainingLoop.Hooks(
-            cursor: { ["prompt_cursor": UInt64(state.promptCursor)] },
-            restoreCursor: { state.promptCursor = Int($0["prompt_cursor"] ?? 0) },
+            cursor: { ["prompt_cursor": UInt64(state.promptCursor), "num_tokens": UInt64(state.tokensSeen)] },
+            restoreCursor: {
+                state.promptCursor = Int($0["prompt_cursor"] ?? 0)
+                state.tokensSeen = Double($0["num_tokens"] ?? 0)
+            },
             saveExtra: { dir in
                 if let batch = state.batch, step % c.numIterations != 0 {
                     try Self.save(batch, metrics: state.generationMetrics, to: dir.appendingPathComponent(Self.batchFile))
@@ -212,7 +222,9 @@ extension GRPOTrainer {
                 step = current
                 var timings: [String: Double] = [:]
                 if current % c.numIterations == 0 || state.batch == nil {
-                    let (batch, metrics, cursor) = try await generate(cursor: state.promptCursor, timings: &timings)
+                    var (batch, metrics, cursor) = try await generate(cursor: state.promptCursor, timings: &timings)
+                    state.tokensSeen += metrics["num_tokens"] ?? 0
+                    metrics["num_tokens"] = state.tokensSeen
                     (state.batch, state.generationMetrics, state.promptCursor) = (batch, metrics, cursor)
                     if current % c.logCompletionsEvery == 0 { try logCompletions(batch.groups, step: current + 1, run: run) }
                 }
@@ -478,7 +490,9 @@ extension GRPOTrainer {
             region += result.clipRegion * share
         }
         var m: OrderedDictionary<String, Double> = [
-            "entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/high_mean": high, "clip_ratio/region_mean": region,
+            // One process: TRL's min and max over processes equal the mean.
+            "entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/low_min": low, "clip_ratio/high_mean": high,
+            "clip_ratio/high_max": high, "clip_ratio/region_mean": region,
         ]
         if objective.beta != 0 || batch.refLogps != nil { m["kl"] = kl }
         return m

@@ -183,10 +183,19 @@ extension GRPOTrainerTests {
             "reward", "reward_std", "rewards/digits/mean", "rewards/digits/std", "frac_reward_zero_std", "completions/mean_length",
             "completions/min_length", "completions/max_length", "completions/clipped_ratio", "entropy", "clip_ratio/low_mean",
             "clip_ratio/high_mean", "clip_ratio/region_mean", "grad_norm", "learning_rate", "step_time", "time/generation",
-            "time/scoring", "time/training",
+            "time/scoring", "time/training", "clip_ratio/low_min", "clip_ratio/high_max", "completions/mean_terminated_length",
+            "completions/min_terminated_length", "completions/max_terminated_length", "num_tokens",
         ] {
             XCTAssertNotNil(first[key] as? Double, key)
         }
+        // num_tokens is cumulative, as TRL logs it: it grows by each batch's prompt and completion tokens.
+        let lines = try String(contentsOf: run.metricsURL, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let seen = lines.map { $0["num_tokens"] as! Double }
+        XCTAssertEqual(seen, seen.sorted())
+        XCTAssertGreaterThan(seen[1], seen[0])
+        XCTAssertGreaterThanOrEqual(seen[1] - seen[0], Double(4 * 8), "at least one token per completion")
         let completions = try String(contentsOf: run.completionsURL, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(completions.count, 16 * 4 * 8)
     }
