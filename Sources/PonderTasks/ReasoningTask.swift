@@ -156,7 +156,8 @@ public struct TaskAccuracyReward: RewardFunction {
 public enum RewardCatalog {
     /// The names, as open-r1 names the functions.
     public static let names = [
-        "accuracy", "format", "soft_format", "tag_count", "reasoning_steps", "length", "repetition_penalty", "language_consistency",
+        "accuracy", "format", "soft_format", "tag_count", "reasoning_steps", "length", "cosine_scaled", "repetition_penalty",
+        "language_consistency",
     ]
 
     /// The reward called `name`; `accuracy` grades the task's way.
@@ -168,6 +169,7 @@ public enum RewardCatalog {
         case "tag_count": return TagCountReward()
         case "reasoning_steps": return ReasoningStepsReward()
         case "length": return LengthReward()
+        case "cosine_scaled": return CosineScaledReward()
         case "repetition_penalty": return try RepetitionPenaltyReward()
         case "language_consistency": return LanguageConsistencyReward()
         default: throw TaskError.invalidParameter("unknown reward \"\(name)\" (known: \(names.joined(separator: ", ")))")

@@ -231,8 +231,10 @@ struct TrainingLoop {
         return step
     }
 
-    /// The gradient-accumulation step of pretraining and SFT: `options.gradientAccumulationSteps` micro-batches, each
-    /// loss scaled by 1/accumulation and back-propagated; metrics are the micro-batch means.
+    /// A gradient-accumulation step of equal-sized micro-batches (pretraining: every window has the same number of
+    /// tokens, so the mean of micro-batch means is the token mean): `options.gradientAccumulationSteps` micro-batches,
+    /// each loss scaled by 1/accumulation and back-propagated; metrics are the micro-batch means. SFT normalises by
+    /// the step's completion tokens instead (`SFTTrainer.gradients(step:)`).
     static func accumulate(
         _ options: TrainingOptions, step: Int, microLoss: (Int, Int) throws -> (Tensor, [String: Double])
     ) throws -> OrderedDictionary<String, Double> {

@@ -4,6 +4,7 @@ import PonderCore
 import PonderModels
 import PonderTasks
 import PonderTraining
+import PonderVerifiers
 
 struct GRPO: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,15 @@ struct GRPO: AsyncParsableCommand {
         name: .long, parsing: .upToNextOption,
         help: "Reward functions (default: the task's, accuracy + 0.2 × format for tagged tasks): \(RewardCatalog.names.joined(separator: ", ")).")
     var reward: [String] = []
+    @Option(
+        name: .long,
+        help:
+            "An external reward: a command run by /bin/sh that reads one JSON line per completion ({answer, completion, id, metadata, prompt}) and answers {\"reward\": x} or null (repeatable; after --reward's functions in --reward-weights order).")
+    var rewardCommand: [String] = []
+    @Option(name: .long, help: "An HTTP reward endpoint: one POST of the same JSON per completion (repeatable; after the commands).")
+    var rewardURL: [String] = []
+    @Option(name: .long, help: "Seconds an external reward may take per completion before it counts as unscored.") var rewardTimeout = 30.0
+    @Option(name: .long, help: "External reward processes or HTTP requests at once.") var rewardConcurrency = 4
     @OptionGroup var options: RunOptions
     @OptionGroup var config: GRPOTrainer.Configuration
 
@@ -28,7 +38,21 @@ struct GRPO: AsyncParsableCommand {
         if options.printedConfiguration(config.resolved) { return }
         let dir = URL(fileURLWithPath: model)
         let (task, problems) = try self.problems.load()
-        let rewards = try reward.isEmpty ? nil : reward.map { WeightedReward(try RewardCatalog.reward(named: $0, task: task)) }
+        var rewards = try reward.isEmpty ? task.rewards : reward.map { WeightedReward(try RewardCatalog.reward(named: $0, task: task)) }
+        for (i, command) in rewardCommand.enumerated() {
+            rewards.append(
+                WeightedReward(
+                    try CommandReward(
+                        name: rewardCommand.count == 1 ? "command" : "command\(i + 1)", command: command, timeout: rewardTimeout,
+                        concurrency: rewardConcurrency)))
+        }
+        for (i, address) in rewardURL.enumerated() {
+            guard let url = URL(string: address) else { throw ValidationError("--reward-url \(address) is not a URL") }
+            rewards.append(
+                WeightedReward(
+                    try HTTPReward(
+                        name: rewardURL.count == 1 ? "http" : "http\(i + 1)", url: url, timeout: rewardTimeout, concurrency: rewardConcurrency)))
+        }
         let dtype = config.training.dtype.dtype
         let policy = try ModelDirectory.load(dir, dtype: dtype)
         // The sampler computes with the policy's own tensors, so every update is visible to the next rollout.

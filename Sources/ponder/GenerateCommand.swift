@@ -21,9 +21,9 @@ struct Generate: AsyncParsableCommand {
             prompt: chat ? .chat([.user(prompt)]) : .text(prompt), parameters: sampling.parameters(defaults: engine.generationDefaults))
         let promptText = try engine.promptText(request)
         if sampling.maxTokens == nil {
-            // Without --max-tokens: the model's default, or as many as the context leaves.
+            // Without --max-tokens: the model's default (GenerationDefaults), or what the context leaves if that is less.
             let room = engine.model.configuration.maxPositionEmbeddings - engine.tokenizer.encode(promptText, addSpecialTokens: !chat).count
-            request.parameters.maxTokens = Swift.max(1, Swift.min(256, room))
+            request.parameters.maxTokens = Swift.max(1, Swift.min(engine.generationDefaults.maxTokens, room))
         }
         let parser = ThinkParser().continuing(promptText)
         let start = Date()

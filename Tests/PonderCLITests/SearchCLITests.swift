@@ -214,3 +214,26 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// `ponder grpo --reward-command` trains with an external scorer and logs its reward like a built-in one.
+    func testGRPOTakesAnExternalRewardCommand() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-reward-\(UUID().uuidString)")
+        let r = try ponder([
+            "grpo", "--model", Self.fixtureModel.path, "--task", "arithmetic", "--count", "8", "--run", dir.path, "--steps", "2",
+            "--num-generations", "2", "--prompts-per-step", "2", "--max-completion-length", "4", "--reward", "format",
+            "--reward-command", #"while read -r l; do echo '{"reward": 0.25}'; done"#, "--reward-weights", "1", "2",
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(first["rewards/command/mean"] as? Double, 0.25)
+        XCTAssertNotNil(first["rewards/format/mean"] as? Double)
+        let bad = try ponder([
+            "grpo", "--model", Self.fixtureModel.path, "--task", "arithmetic", "--run", dir.path, "--reward", "acuracy",
+        ])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("unknown reward \"acuracy\""), bad.stderr)
+    }
+}
