@@ -72,9 +72,11 @@ extension GRPOObjective {
     ///     normaliser); defaults to this batch's.
     ///   - sequenceCount: sequences in the whole generation batch (the GRPO, SAPO and Dr. GRPO normaliser); defaults
     ///     to this batch's. With both set, the losses of row chunks add up to the loss of the whole batch.
+    ///   - samplerWeights: per-token truncated importance weights for a sampler whose numerics differ from the
+    ///     trainer's, (B, T); `nil` for none.
     public func loss(
         logps: Tensor, oldLogps: Tensor?, refLogps: Tensor?, advantages: Tensor, mask: Tensor, activeTokens: Double? = nil,
-        sequenceCount: Int? = nil
+        sequenceCount: Int? = nil, samplerWeights: Tensor? = nil
     ) -> GRPOLossResult {
         let adv = advantages.unsqueezed(axis: 1)  // (B, 1)
         let old = oldLogps ?? logps.detached()
@@ -108,6 +110,9 @@ extension GRPOObjective {
             if let delta { coef1 = coef1.clamped(max: delta) }
             perToken = -minimum(coef1 * adv, coef2 * adv)
         }
+        // Truncated importance sampling (TRL's vllm_importance_sampling_correction): the policy term is weighted by
+        // min(π_old / π_sampler, cap) per token, before the KL term is added.
+        if let samplerWeights { perToken = perToken * samplerWeights }
         if let kl { perToken = perToken + kl * beta }
         let loss: Tensor
         let sequences = Double(sequenceCount ?? perToken.size(0))

@@ -59,6 +59,13 @@ public struct GRPOTrainer {
                 "Rows per forward and backward pass in the update (peak memory: one chunk's activations plus about 12 × rows × T × V bytes of logits)."
         )
         public var chunkRows = 16
+        @Flag(
+            name: .long, inversion: .prefixedNo,
+            help:
+                "Truncated importance sampling: weight each token's policy loss by min(π_old / π_sampler, cap), for samplers whose numerics differ from training (bf16, a remote server); needs the sampler's log-probabilities and costs a forward pass when numIterations is 1 (TRL's vllm_importance_sampling_correction).")
+        public var importanceSamplingCorrection = false
+        @Option(name: .long, help: "The cap of the truncated importance weight (TRL's vllm_importance_sampling_cap).")
+        public var importanceSamplingCap = 2.0
         @Flag(name: .long, inversion: .prefixedNo, help: "Log the KL to the reference (`kl`) even when beta is 0.")
         public var logKL = false
         @Option(name: .long, help: "Write sampled completions to completions.jsonl every this many steps.") public var logCompletionsEvery = 1
@@ -165,6 +172,8 @@ public struct GRPOTrainer {
         let completionLength: Int
         var oldLogps: Tensor?
         var refLogps: Tensor?
+        /// (N, T) truncated importance weights min(π_old / π_sampler, cap), with importance sampling correction.
+        var samplerWeights: Tensor?
     }
 
     /// The problem index for prompt slot `k` (seeded order, every problem once per epoch).
@@ -254,6 +263,7 @@ extension GRPOTrainer {
         ]
         if let old = batch.oldLogps { tensors["old_logps"] = old.detached() }
         if let ref = batch.refLogps { tensors["ref_logps"] = ref.detached() }
+        if let w = batch.samplerWeights { tensors["sampler_weights"] = w.detached() }
         let names = Array(metrics.keys)
         let values = Array(metrics.values)
         let meta = String(decoding: try JSONSerialization.data(withJSONObject: ["names": names, "values": values]), as: UTF8.self)
@@ -273,7 +283,7 @@ extension GRPOTrainer {
         }
         let batch = Batch(
             groups: [], ids: ids, padding: padding.toArray(Int.self), mask: mask, advantages: advantages, completionLength: length,
-            oldLogps: t["old_logps"], refLogps: t["ref_logps"])
+            oldLogps: t["old_logps"], refLogps: t["ref_logps"], samplerWeights: t["sampler_weights"])
         return (batch, OrderedDictionary(uniqueKeysWithValues: zip(names, values)))
     }
 
@@ -366,11 +376,48 @@ extension GRPOTrainer {
         }
         var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
-        if c.numIterations > 1 { batch.oldLogps = withNoGrad { logps(policy, batch).0 } }
+        if c.numIterations > 1 || c.importanceSamplingCorrection { batch.oldLogps = withNoGrad { logps(policy, batch).0 } }
         if c.beta != 0 || c.logKL, let reference { batch.refLogps = withNoGrad { logps(reference, batch).0 } }
+        var m = metrics(kept, all: all)
+        if c.importanceSamplingCorrection, let old = batch.oldLogps {
+            let sampler = try samplerLogps(kept, width: batch.completionLength)
+            let (weights, stats) = withNoGrad { () -> (Tensor, [(String, Double)]) in
+                let difference = (old - sampler) * batch.mask
+                let ratio = difference.exp().clamped(max: c.importanceSamplingCap)
+                let active = Swift.max(batch.mask.sum().item(), 1)
+                let big = Tensor.full(ratio.shape, value: 1e9)
+                return (
+                    ratio,
+                    [
+                        ("sampling/sampling_logp_difference/mean", difference.abs().sum().item() / active),
+                        ("sampling/sampling_logp_difference/max", difference.abs().max().item()),
+                        ("sampling/importance_sampling_ratio/mean", (ratio * batch.mask).sum().item() / active),
+                        ("sampling/importance_sampling_ratio/min", `where`(batch.mask .> 0.0, ratio, big).min().item()),
+                        ("sampling/importance_sampling_ratio/max", (ratio * batch.mask).max().item()),
+                    ]
+                )
+            }
+            batch.samplerWeights = weights
+            for (k, v) in stats { m[k] = v }
+        }
         timings["time/generation"] = generationTime
         timings["time/scoring"] = scoringTime
-        return (batch, metrics(kept, all: all), cursor)
+        return (batch, m, cursor)
+    }
+
+    /// The sampler's log-probabilities of the batch's completion tokens, (N, T), right-padded with 0.
+    func samplerLogps(_ groups: [Group], width: Int) throws -> Tensor {
+        var values: [Float] = []
+        for g in groups {
+            for c in g.completions {
+                guard let lp = c.logprobs, lp.count == c.tokens.count else {
+                    throw TrainingError.invalidConfiguration(
+                        "importance sampling correction needs the sampler's log-probabilities; \(rollouts.name) returned none for problem \(g.problem.id)")
+                }
+                values += lp.map(Float.init) + Array(repeating: 0, count: width - lp.count)
+            }
+        }
+        return Tensor(values, shape: [values.count / Swift.max(width, 1), width])
     }
 
     /// Whether a group's weighted rewards carry no learning signal (``RewardCombination/hasZeroSpread(_:)``).
@@ -470,11 +517,12 @@ extension GRPOTrainer {
                 mask: batch.mask.narrow(axis: 0, start: start, length: n),
                 advantages: batch.advantages.narrow(axis: 0, start: start, length: n),
                 completionLength: batch.completionLength, oldLogps: batch.oldLogps?.narrow(axis: 0, start: start, length: n),
-                refLogps: batch.refLogps?.narrow(axis: 0, start: start, length: n))
+                refLogps: batch.refLogps?.narrow(axis: 0, start: start, length: n),
+                samplerWeights: batch.samplerWeights?.narrow(axis: 0, start: start, length: n))
             let (logps, entropies) = logps(policy, part)
             let result = objective.loss(
                 logps: logps, oldLogps: part.oldLogps, refLogps: part.refLogps, advantages: part.advantages, mask: part.mask,
-                activeTokens: active, sequenceCount: rows)
+                activeTokens: active, sequenceCount: rows, samplerWeights: part.samplerWeights)
             result.loss.backward()
             let tokens = part.mask.sum().item()
             if objective.beta == 0, let ref = part.refLogps {

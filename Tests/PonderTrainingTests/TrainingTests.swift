@@ -585,3 +585,85 @@ final class TrainingDefectTests: XCTestCase {
         }
     }
 }
+
+/// Rollouts with fixed tokens (one list per completion) and chosen sampler log-probabilities.
+final class LogprobRollouts: RolloutSource, @unchecked Sendable {
+    let name = "logprobs"
+    let weightSync = WeightSync.shared
+    let tokens: [[Int]]
+    var logprobs: [[Double]]
+    init(tokens: [[Int]], logprobs: [[Double]]) {
+        self.tokens = tokens
+        self.logprobs = logprobs
+    }
+    func rollouts(_ requests: [CompletionRequest]) async throws -> [CompletionResponse] {
+        requests.map { r in
+            CompletionResponse(
+                promptTokens: [7, 8, 9],
+                completions: (0..<r.parameters.n).map { k in
+                    Completion(
+                        text: k == 0 ? "1" : "x", tokens: tokens[k], logprobs: logprobs.isEmpty ? nil : logprobs[k],
+                        sampled: tokens[k].map { _ in true }, stop: .endOfSequence(token: tokens[k].last!))
+                }, usage: Usage())
+        }
+    }
+    func weightsUpdated(directory: String?) async throws {}
+}
+
+final class ImportanceSamplingTests: XCTestCase {
+    /// With the correction on, each token's policy loss is weighted by min(exp(logπ_old − logπ_sampler), cap): the
+    /// logged ratios are the hand-computed ones, equal log-probabilities change nothing, and different ones do.
+    func testTruncatedImportanceSampling() async throws {
+        let source = LogprobRollouts(tokens: [[40, 41, 42], [50, 51, 52]], logprobs: [[0, 0, 0], [0, 0, 0]])
+        func trainer(_ correction: Bool) throws -> GRPOTrainer {
+            try makeGRPOTrainer(
+                {
+                    $0.numGenerations = 2
+                    $0.promptsPerStep = 1
+                    $0.importanceSamplingCorrection = correction
+                }, rollouts: { _ in source })
+        }
+        // The trainer's own log-probabilities of the scripted tokens.
+        let plain = try trainer(false)
+        var timings: [String: Double] = [:]
+        let (reference, _, _) = try await plain.generate(cursor: 0, timings: &timings)
+        let oldTensor = withNoGrad { plain.logps(plain.policy, reference).0 }
+        let old = (0..<2).map { oldTensor.select(axis: 0, index: $0).toArray(Double.self) }
+        func gradients(_ t: GRPOTrainer, _ batch: GRPOTrainer.Batch) throws -> Tensor {
+            t.policy.parameters.setRequiresGrad(true)
+            _ = try t.backward(batch)
+            let g = t.policy.parameters["model.norm.weight"]!.grad!.detached() * 1.0
+            for p in t.policy.parameters.trainable.values { p.zeroGrad() }
+            return g
+        }
+        let baseline = try gradients(plain, reference)
+        XCTAssertGreaterThan(baseline.abs().max().item(), 1e-4, "the batch has gradient")
+        // Sampler agrees with the trainer: every weight is 1 and the update is unchanged.
+        source.logprobs = old
+        let corrected = try trainer(true)
+        let (same, m0, _) = try await corrected.generate(cursor: 0, timings: &timings)
+        XCTAssertEqual(m0["sampling/importance_sampling_ratio/max"]!, 1, accuracy: 1e-6)
+        XCTAssertLessThan((try gradients(corrected, same) - baseline).abs().max().item(), 1e-6)
+        // Sampler off by +0.5, +2 and −0.6 nats on the first completion: ratios e^-0.5, e^-2, e^0.6 (under the cap).
+        source.logprobs = [zip(old[0], [0.5, 2, -0.6]).map { $0 + $1 }, old[1]]
+        let (shifted, m1, _) = try await corrected.generate(cursor: 0, timings: &timings)
+        XCTAssertEqual(m1["sampling/importance_sampling_ratio/min"]!, exp(-2), accuracy: 1e-4)
+        XCTAssertEqual(m1["sampling/importance_sampling_ratio/max"]!, exp(0.6), accuracy: 1e-4)
+        XCTAssertEqual(m1["sampling/importance_sampling_ratio/mean"]!, (exp(-0.5) + exp(-2) + exp(0.6) + 3) / 6, accuracy: 1e-4)
+        XCTAssertEqual(m1["sampling/sampling_logp_difference/max"]!, 2, accuracy: 1e-4)
+        XCTAssertGreaterThan((try gradients(corrected, shifted) - baseline).abs().max().item(), 1e-6, "the weights act")
+        // −1 nat on every token: e^1 = 2.72, truncated at the cap of 2.
+        source.logprobs = old.map { $0.map { $0 - 1 } }
+        let (_, m2, _) = try await corrected.generate(cursor: 0, timings: &timings)
+        XCTAssertEqual(m2["sampling/importance_sampling_ratio/max"]!, 2, accuracy: 1e-9, "truncated at the cap")
+        XCTAssertEqual(m2["sampling/importance_sampling_ratio/min"]!, 2, accuracy: 1e-9)
+        // Without the sampler's log-probabilities the correction is refused, naming the source.
+        source.logprobs = []
+        do {
+            _ = try await corrected.generate(cursor: 0, timings: &timings)
+            XCTFail("expected an error")
+        } catch {
+            XCTAssertTrue("\(error)".contains("logprobs") && "\(error)".contains("log-probabilities"), "\(error)")
+        }
+    }
+}
