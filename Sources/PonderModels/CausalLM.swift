@@ -19,6 +19,8 @@ public final class CausalLM: @unchecked Sendable {
     private var embed: Tensor
     private var finalNorm: Tensor
     private var head: Tensor
+    /// Low-rank adapters added to the projections, when attached (see ``LoRA``).
+    public internal(set) var adapters: LoRA?
 
     /// One layer's tensors, read from the store through the ``LayerParameter`` table.
     struct LayerWeights {
@@ -93,9 +95,15 @@ public final class CausalLM: @unchecked Sendable {
         var x = embedding(ids, weight: embed)  // (B, T, C)
         for (i, w) in layers.enumerated() {
             let h = rmsNorm(x, weight: w.inputNorm, eps: c.rmsNormEps)
-            var q = linear(h, weight: w.q, bias: w.qBias).reshaped(b, t, c.headCount, c.headDimension)
-            var k = linear(h, weight: w.k, bias: w.kBias).reshaped(b, t, c.keyValueHeadCount, c.headDimension)
-            let v = linear(h, weight: w.v, bias: w.vBias).reshaped(b, t, c.keyValueHeadCount, c.headDimension).transposed(1, 2)
+            // A projection, plus its adapter's low-rank update when one is attached.
+            func project(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ p: LayerParameter) -> Tensor {
+                let y = linear(input, weight: weight, bias: bias)
+                guard let adapters, let delta = adapters.delta(input, layer: i, p) else { return y }
+                return y + delta
+            }
+            var q = project(h, w.q, w.qBias, .q).reshaped(b, t, c.headCount, c.headDimension)
+            var k = project(h, w.k, w.kBias, .k).reshaped(b, t, c.keyValueHeadCount, c.headDimension)
+            let v = project(h, w.v, w.vBias, .v).reshaped(b, t, c.keyValueHeadCount, c.headDimension).transposed(1, 2)
             if let qn = w.qNorm, let kn = w.kNorm {  // qwen3: RMSNorm of each head before RoPE
                 q = rmsNorm(q, weight: qn, eps: c.rmsNormEps)
                 k = rmsNorm(k, weight: kn, eps: c.rmsNormEps)
@@ -113,9 +121,9 @@ public final class CausalLM: @unchecked Sendable {
                 attended = scaledDotProductAttention(
                     query: q, key: keys, value: values, mask: mask, causal: causal, grouped: c.keyValueHeadCount != c.headCount)
             }
-            x = x + linear(attended.transposed(1, 2).reshaped(b, t, c.headCount * c.headDimension), weight: w.o)
+            x = x + project(attended.transposed(1, 2).reshaped(b, t, c.headCount * c.headDimension), w.o, nil, .o)
             let m = rmsNorm(x, weight: w.postNorm, eps: c.rmsNormEps)
-            x = x + linear(linear(m, weight: w.gate).silu() * linear(m, weight: w.up), weight: w.down)
+            x = x + project(project(m, w.gate, nil, .gate).silu() * project(m, w.up, nil, .up), w.down, nil, .down)
         }
         cache?.advance(by: t)
         return rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps)

@@ -19,6 +19,7 @@ public struct GRPOTrainer {
     /// GRPO settings, TRL's `GRPOConfig` knobs as flags (`--num-generations`, `--loss-type`, ...).
     public struct Configuration: TrainerConfiguration, Sendable {
         @OptionGroup public var training: TrainingOptions
+        @OptionGroup public var lora: LoRAOptions
         @Option(name: .long, help: "Completions sampled per prompt (the group).") public var numGenerations = 8
         @Option(name: .long, help: "Prompts per generation batch.") public var promptsPerStep = 8
         @Option(name: .long, help: "Longest completion in tokens (also Dr. GRPO's normaliser).") public var maxCompletionLength = 256
@@ -136,8 +137,10 @@ public struct GRPOTrainer {
         if !w.isEmpty && w.count != rewards.count {
             throw TrainingError.invalidConfiguration("rewardWeights has \(w.count) entries for \(rewards.count) reward functions")
         }
-        if (configuration.beta != 0 || configuration.logKL) && reference == nil {
-            throw TrainingError.invalidConfiguration("beta = \(configuration.beta) (or logKL) needs a reference model")
+        try configuration.lora.apply(to: policy, seed: configuration.training.seed)
+        if (configuration.beta != 0 || configuration.logKL) && reference == nil && policy.adapters == nil {
+            throw TrainingError.invalidConfiguration(
+                "beta = \(configuration.beta) (or logKL) needs a reference model (with LoRA the base model, adapters off, is the reference)")
         }
         self.configuration = configuration.resolved
         self.policy = policy
@@ -377,7 +380,14 @@ extension GRPOTrainer {
         var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
         if c.numIterations > 1 || c.importanceSamplingCorrection { batch.oldLogps = withNoGrad { logps(policy, batch).0 } }
-        if c.beta != 0 || c.logKL, let reference { batch.refLogps = withNoGrad { logps(reference, batch).0 } }
+        if c.beta != 0 || c.logKL {
+            if let reference {
+                batch.refLogps = withNoGrad { logps(reference, batch).0 }
+            } else if policy.adapters != nil {
+                // LoRA: the frozen base is the reference; no second copy of the model is needed.
+                batch.refLogps = withNoGrad { policy.withoutAdapters { logps(policy, batch).0 } }
+            }
+        }
         var m = metrics(kept, all: all)
         if c.importanceSamplingCorrection, let old = batch.oldLogps {
             let sampler = try samplerLogps(kept, width: batch.completionLength)

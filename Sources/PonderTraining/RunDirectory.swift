@@ -114,7 +114,13 @@ public struct RunDirectory: Sendable {
         let fm = FileManager.default
         try? fm.removeItem(at: temp)
         do {
-            try ModelDirectory.save(model, to: temp, tokenizerFiles: tokenizerFiles)
+            if let adapters = model.adapters {
+                // A LoRA run saves its adapters (PEFT's files) and the tokenizer, not another copy of the frozen base.
+                try adapters.save(to: temp)
+                for file in tokenizerFiles { try FileManager.default.copyItem(at: file, to: temp.appendingPathComponent(file.lastPathComponent)) }
+            } else {
+                try ModelDirectory.save(model, to: temp, tokenizerFiles: tokenizerFiles)
+            }
             try Safetensors.write(
                 optimizer.stateDict().mapValues { $0.detached() }, to: temp.appendingPathComponent("optimizer.safetensors"))
             try Self.writeJSON(state, to: temp.appendingPathComponent("trainer_state.json"))
@@ -139,8 +145,13 @@ public struct RunDirectory: Sendable {
 
     /// Restores model weights and optimizer state from a checkpoint into existing objects.
     public static func restore(model: CausalLM, optimizer: AdamW, from checkpoint: URL) throws {
-        let weights = try ModelDirectory.weights(in: checkpoint)
-        try model.parameters.update(from: weights.mapValues { $0.to(model.dtype) }, strict: true)
+        if let adapters = model.adapters {
+            let saved = try Safetensors.read(checkpoint.appendingPathComponent("adapter_model.safetensors"))
+            try adapters.store.update(from: saved.mapValues { $0.to(model.dtype) }, strict: true)
+        } else {
+            let weights = try ModelDirectory.weights(in: checkpoint)
+            try model.parameters.update(from: weights.mapValues { $0.to(model.dtype) }, strict: true)
+        }
         let state = try Safetensors.read(checkpoint.appendingPathComponent("optimizer.safetensors"))
         try optimizer.loadStateDict(Dictionary(uniqueKeysWithValues: state.map { ($0.key, $0.value) }))
     }

@@ -23,6 +23,7 @@ public struct SFTTrainer {
     /// SFT settings.
     public struct Configuration: TrainerConfiguration, Sendable {
         @OptionGroup public var training: TrainingOptions
+        @OptionGroup public var lora: LoRAOptions
         @Option(name: .long, help: "Examples per micro-batch.") public var batchSize = 8
         @Option(name: .long, help: "Longer examples are cut to this many tokens (prompt first).") public var maxLength = 512
 
@@ -42,6 +43,7 @@ public struct SFTTrainer {
     ) throws {
         guard !examples.isEmpty else { throw TrainingError.invalidConfiguration("no SFT examples") }
         self.configuration = configuration.resolved
+        try configuration.lora.apply(to: model, seed: configuration.training.seed)
         self.model = model
         encoded = try examples.enumerated().map { i, e in
             let promptIds: [Int]

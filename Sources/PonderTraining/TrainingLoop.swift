@@ -73,6 +73,30 @@ public struct OptimizerDefaults: Sendable {
     public static let reinforcement = OptimizerDefaults(learningRate: 1e-6, beta2: 0.999)
 }
 
+/// Low-rank adaptation from the command line (PEFT's `LoraConfig` names); `--lora-r 0` trains every weight.
+public struct LoRAOptions: ParsableArguments, Sendable {
+    @Option(name: .long, help: "LoRA rank (0: no adapters, train every weight).") public var loraR = 0
+    @Option(name: .long, help: "LoRA alpha: updates are scaled by alpha / r.") public var loraAlpha = 16.0
+    @Option(name: .long, help: "Dropout on the adapters' input while training.") public var loraDropout = 0.0
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "Projections to adapt: q_proj k_proj v_proj o_proj gate_proj up_proj down_proj.")
+    public var loraTargetModules: [String] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+    public init() {}
+
+    /// The adapter settings, or `nil` without LoRA.
+    public var settings: LoRA.Settings? {
+        loraR > 0 ? LoRA.Settings(r: loraR, alpha: loraAlpha, dropout: loraDropout, targetModules: loraTargetModules) : nil
+    }
+
+    /// Attaches fresh adapters to `model` when LoRA is on and it has none (a resumed run then restores them).
+    public func apply(to model: CausalLM, seed: UInt64) throws {
+        guard let settings, model.adapters == nil else { return }
+        try model.addAdapters(settings, seed: seed)
+    }
+}
+
 /// A trainer's configuration: its knobs, the shared training options, and the optimizer defaults it fills in.
 public protocol TrainerConfiguration: ParsableArguments {
     var training: TrainingOptions { get set }
@@ -178,9 +202,8 @@ struct TrainingLoop {
     /// Runs until `options.steps`; returns the last completed step.
     func train(resume: Bool, _ hooks: Hooks) async throws -> Int {
         try options.validate()
-        model.parameters.setRequiresGrad(true)
         let optimizer = AdamW(
-            parameters: model.parameters.trainable,
+            parameters: model.prepareForTraining(),
             configuration: .init(
                 learningRate: options.peakLearningRate, beta1: options.beta1, beta2: options.adamBeta2, weightDecay: options.weightDecay),
             masterWeights: model.dtype != .float32)

@@ -57,9 +57,11 @@ struct GRPO: AsyncParsableCommand {
         let policy = try ModelDirectory.load(dir, dtype: dtype)
         // The sampler computes with the policy's own tensors, so every update is visible to the next rollout.
         let engine = try Engine(model: policy, directory: dir, chat: self.problems.chat)
-        let reference = config.beta != 0 || config.logKL ? try ModelDirectory.load(dir, dtype: dtype) : nil
+        // With LoRA the base model (adapters off) is the reference: no second copy.
+        let reference = (config.beta != 0 || config.logKL) && config.lora.settings == nil ? try ModelDirectory.load(dir, dtype: dtype) : nil
         let trainer = try GRPOTrainer(
             configuration: config, policy: policy, rollouts: engine, task: task, problems: problems, rewards: rewards, reference: reference)
+        policy.adapters?.baseModel = dir.path
         let bar = ProgressBar(keys: ["reward", "completions/mean_length", "entropy", "kl"], every: 5)
         let last = try await trainer.train(
             run: options.directory, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(),

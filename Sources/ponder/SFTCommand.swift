@@ -33,6 +33,7 @@ struct SFT: AsyncParsableCommand {
         }
         let trainer = try SFTTrainer(
             configuration: config, model: network, tokenizer: tokenizer, template: template, examples: examples, endToken: end)
+        network.adapters?.baseModel = dir.path
         let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
         let last = try await trainer.train(
             run: options.directory, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(),

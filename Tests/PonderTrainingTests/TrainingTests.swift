@@ -161,7 +161,7 @@ func makeGRPOTrainer(
         ?? Engine(
             model: policy, tokenizer: try Tokenizer.load(directory: fixtureModel), template: nil, name: "policy",
             options: .init(prefixCacheBytes: 0))
-    let reference = c.beta != 0 ? try CausalLM(configuration: config, seed: 7) : nil
+    let reference = c.beta != 0 && c.lora.loraR == 0 ? try CausalLM(configuration: config, seed: 7) : nil
     return try GRPOTrainer(
         configuration: c, policy: policy, rollouts: source, task: TaskFormat(name: "test", style: .plain), problems: grpoProblems,
         rewards: [WeightedReward(DigitShareReward())], reference: reference)
@@ -665,5 +665,58 @@ final class ImportanceSamplingTests: XCTestCase {
         } catch {
             XCTAssertTrue("\(error)".contains("logprobs") && "\(error)".contains("log-probabilities"), "\(error)")
         }
+    }
+}
+
+final class LoRATrainingTests: XCTestCase {
+    /// SFT with LoRA trains the adapters only, checkpoints them in PEFT's files, and resumes exactly.
+    func testSFTWithLoRA() async throws {
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
+        let examples = (0..<8).map { SFTExample(prompt: .text("Question \($0):"), completion: " The answer is \($0 + 1).") }
+        func trainer(steps: Int) throws -> SFTTrainer {
+            var c = try SFTTrainer.Configuration.parse(["--lora-r", "4", "--lora-target-modules", "q_proj", "v_proj", "up_proj"])
+            c.training.steps = steps
+            c.training.learningRate = 1e-2
+            c.training.saveEvery = 2
+            c.batchSize = 4
+            let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: 2)
+            return try SFTTrainer(configuration: c, model: model, tokenizer: tokenizer, template: nil, examples: examples, endToken: 0)
+        }
+        let t = try trainer(steps: 4)
+        let before = t.model.parameters["model.layers.0.self_attn.q_proj.weight"]!.detached() * 1.0
+        var losses: [Double] = []
+        let run = try RunDirectory(temporaryDirectory("sft-lora"))
+        _ = try await t.train(run: run) { losses.append($0.metrics["loss"]!) }
+        XCTAssertLessThan(losses.last!, losses.first!)
+        XCTAssertEqual((t.model.parameters["model.layers.0.self_attn.q_proj.weight"]! - before).abs().max().item(), 0, "the base is frozen")
+        let checkpoint = run.checkpointsURL.appendingPathComponent("step-4")
+        for file in ["adapter_config.json", "adapter_model.safetensors", "optimizer.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent(file).path), file)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("model.safetensors").path))
+        // Interrupted at step 2 and resumed: the same adapters as the uninterrupted run.
+        let broken = try RunDirectory(temporaryDirectory("sft-lora-broken"))
+        let interrupt = InterruptFlag()
+        _ = try await trainer(steps: 4).train(run: broken, interrupt: interrupt) { if $0.step == 2 { interrupt.set() } }
+        _ = try await trainer(steps: 4).train(run: broken, resume: true)
+        let a = try Data(contentsOf: checkpoint.appendingPathComponent("adapter_model.safetensors"))
+        let b = try Data(contentsOf: broken.checkpointsURL.appendingPathComponent("step-4/adapter_model.safetensors"))
+        XCTAssertEqual(a, b, "bit-identical adapters after resume")
+    }
+
+    /// GRPO with LoRA and a KL penalty uses the frozen base (adapters off) as its reference: no second model.
+    func testGRPOWithLoRAUsesTheBaseAsReference() async throws {
+        let t = try makeGRPOTrainer {
+            $0.training.steps = 2
+            $0.beta = 0.04
+            $0.lora.loraR = 4
+        }
+        XCTAssertNil(t.reference)
+        XCTAssertNotNil(t.policy.adapters)
+        var reports: [StepReport] = []
+        _ = try await t.train(run: RunDirectory(temporaryDirectory("grpo-lora"))) { reports.append($0) }
+        XCTAssertEqual(reports.count, 2)
+        XCTAssertEqual(reports[0].metrics["kl"]!, 0, accuracy: 1e-9, "fresh adapters: the policy is the base")
+        XCTAssertGreaterThan(reports[1].metrics["kl"]!, 0, "after an update the adapted policy moved from the base")
     }
 }
