@@ -209,6 +209,80 @@ import Testing
         #expect(try await AccuracyReward().rewards(for: [right], problem: problem) == [nil])
     }
 
+    // MARK: Output redirection (the program must not choose what the parent reads)
+
+    /// A root-only (0600) file outside the run directory holding a random secret.
+    static func makeSecret() throws -> (path: String, secret: String, cleanup: () -> Void) {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("ponder-secret-\(UUID().uuidString)")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let secret = "SECRET-\(UUID().uuidString)"
+        let path = dir.appendingPathComponent("secret.txt").path
+        #expect(fm.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]))
+        return (path, secret, { try? fm.removeItem(at: dir) })
+    }
+
+    /// Runs `body` but gives up after `seconds`, so a hung parent fails the test instead of hanging the suite.
+    static func within<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test func outputFilesCannotBeReplacedBySymlinks() async throws {
+        let (path, secret, cleanup) = try Self.makeSecret()
+        defer { cleanup() }
+        let s = await sandbox()
+        // Every name the program could guess for its output, plus the output descriptors themselves.
+        let program = """
+            import os, sys
+            for name in ["stdout.txt", "stderr.txt", "stdout", "stderr", "out.txt", "err.txt"]:
+                try:
+                    os.unlink(name)
+                except OSError:
+                    pass
+                os.symlink("\(path)", name)
+            try:
+                os.symlink("/proc/self/environ", "environ.txt")
+            except OSError:
+                pass
+            print("done", flush=True)
+            """
+        let r = try await s.run(program)
+        #expect(!r.standardOutput.contains(secret) && !r.standardError.contains(secret), "\(r)")
+        #expect(r.standardOutput == "done\n", "\(r)")
+        // The same through the verifier, whose explanation quotes standard error.
+        let verifier = CodeVerifier(pool: SandboxPool(sandbox: s, maxConcurrent: 1))
+        let problem = Problem.code(
+            id: "leak", prompt: "", tests: CodeTests(cases: [.io(input: "", expectedOutput: "x"), .assertion("assert False")]))
+        let v = try await verifier.verify("```python\n" + program + "\nimport sys\nsys.exit(1)\n```", against: problem)
+        #expect(!v.explanation.contains(secret), "\(v)")
+    }
+
+    @Test func outputFilesCannotBeReplacedByFIFOs() async throws {
+        let s = await sandbox(SandboxLimits(wallSeconds: 2, cpuSeconds: 2))
+        let program = """
+            import os
+            for name in ["stdout.txt", "stderr.txt"]:
+                try:
+                    os.unlink(name)
+                except OSError:
+                    pass
+                os.mkfifo(name)
+            print("done", flush=True)
+            """
+        let r = try await Self.within(8) { try await s.run(program) }
+        let result = try #require(r, "the parent blocked on the program's FIFO")
+        #expect(result.standardOutput == "done\n", "\(result)")
+    }
+
     static func processesOwned(by uid: Int) -> Int {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: "/proc") else { return 0 }
