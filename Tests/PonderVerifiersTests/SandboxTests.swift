@@ -283,6 +283,100 @@ import Testing
         #expect(result.standardOutput == "done\n", "\(result)")
     }
 
+    // MARK: Assertion tests must prove they ran
+
+    func assertionVerdict(_ code: String, _ asserts: [String] = ["assert add(2, 3) == 5", "assert add(-1, 1) == 0"])
+        async throws -> Verdict
+    {
+        let verifier = CodeVerifier(pool: SandboxPool(sandbox: await sandbox(), maxConcurrent: 2))
+        let problem = Problem.code(id: "add", prompt: "", tests: CodeTests(cases: asserts.map { .assertion($0) }))
+        return try await verifier.verify("```python\n" + code + "\n```", against: problem)
+    }
+
+    @Test func sysExitBeforeTheAssertsDoesNotPass() async throws {
+        let v = try await assertionVerdict("import sys\ndef add(a, b):\n    return 0\nsys.exit(0)")
+        #expect(v.outcome == .notEquivalent, "\(v)")
+        let raised = try await assertionVerdict("def add(a, b):\n    return 0\nraise SystemExit")
+        #expect(raised.outcome == .notEquivalent, "\(raised)")
+    }
+
+    @Test func osExitBeforeTheAssertsDoesNotPass() async throws {
+        let v = try await assertionVerdict("import os\ndef add(a, b):\n    return 0\nos._exit(0)")
+        #expect(v.outcome == .notEquivalent, "\(v)")
+        // Exiting from inside the function under test, or from an exit hook, is no better.
+        let inside = try await assertionVerdict("import os\ndef add(a, b):\n    os._exit(0)")
+        #expect(inside.outcome == .notEquivalent, "\(inside)")
+    }
+
+    @Test func alwaysEqualObjectsDoNotPass() async throws {
+        let cheat = """
+            class Anything:
+                def __eq__(self, other): return True
+                def __ne__(self, other): return False
+                def __lt__(self, other): return True
+                def __gt__(self, other): return True
+                def __bool__(self): return True
+                def __hash__(self): return 0
+                def __sub__(self, other): return self
+                def __abs__(self): return self
+            def add(a, b):
+                return Anything()
+            """
+        #expect(try await assertionVerdict(cheat).outcome == .notEquivalent)
+        #expect(try await assertionVerdict(cheat, ["assert abs(add(1, 2) - 3) < 1e-9"]).outcome == .notEquivalent)
+        #expect(try await assertionVerdict(cheat, ["assert add(1, 2)"]).outcome == .notEquivalent)
+        #expect(try await assertionVerdict(cheat, ["assert [add(1, 2)] == [3]"]).outcome == .notEquivalent)
+        // A subclass of a plain type is not plain data either.
+        let sub = "class I(int):\n    def __eq__(self, o): return True\ndef add(a, b):\n    return I(7)"
+        #expect(try await assertionVerdict(sub).outcome == .notEquivalent)
+        // Patching built-ins or the test's globals from inside the function under test does not help either.
+        let patch = """
+            def add(a, b):
+                import builtins
+                builtins.abs = lambda x: 0
+                globals()["__ponder_compare"] = lambda *args: True
+                return a + b + 1
+            """
+        #expect(try await assertionVerdict(patch, ["x = add(1, 2)\nassert abs(x - 3) < 1e-9"]).outcome == .notEquivalent)
+    }
+
+    @Test func printingAMarkerCannotForgeSuccess() async throws {
+        // The program cannot know the per-run marker; printing likely-looking ones and exiting does not pass.
+        let program = """
+            import os, sys
+            def add(a, b):
+                return 0
+            for line in ["PONDER-OK", "ok", "passed", "PONDER-ASSERTIONS-PASSED"]:
+                print(line)
+            sys.stdout.flush()
+            os._exit(0)
+            """
+        #expect(try await assertionVerdict(program).outcome == .notEquivalent)
+    }
+
+    @Test func correctProgramsStillPassAssertionTests() async throws {
+        let good = """
+            import sys
+            def add(a, b):
+                return a + b
+            if __name__ == '__main__':
+                print("hello")
+                sys.exit(0)
+            """
+        let v = try await assertionVerdict(
+            good,
+            [
+                "assert add(2, 3) == 5", "assert add(-1, 1) == 0\nassert add(0, 0) != 1",
+                "assert abs(add(0.1, 0.2) - 0.3) < 1e-9", "assert add([1], [2]) == [1, 2]", "assert add(1, 1)",
+                "assert add('a', 'b') in ['ab']", "x = add(1, 2)\nassert x == 3, 'three'",
+            ])
+        #expect(v.isEquivalent, "\(v)")
+        let verifier = CodeVerifier(pool: SandboxPool(sandbox: await sandbox(), maxConcurrent: 2))
+        let report = try await verifier.run(
+            "def add(a, b):\n    return a + b", tests: CodeTests(cases: [.assertion("assert add(1, 2) == 4")]))
+        #expect(report.passed == 0 && report.failures.count == 1, "\(report)")
+    }
+
     static func processesOwned(by uid: Int) -> Int {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: "/proc") else { return 0 }
