@@ -24,6 +24,8 @@ public struct CodeSandbox: Sendable {
     public var isolation: SandboxIsolation
     /// Runners by language name.
     public var runners: [String: LanguageRunner]
+    /// Shell commands the wrapper runs at the end of its setup (for tests of setup failures).
+    var setupCommands = ""
 
     static let unsharePath = "/usr/bin/unshare"
     static let prlimitPath = "/usr/bin/prlimit"
@@ -246,6 +248,7 @@ public struct CodeSandbox: Sendable {
         }
         // Not `exec`: with a PID namespace the shell stays PID 1, so the program is an ordinary
         // process (signals and limits behave normally) and everything dies when the shell exits.
+        if !setupCommands.isEmpty { script += setupCommands + "\n" }
         script += ": >/proc/self/fd/4/ready || exit 120\nexec 4<&-\n"
         script += "\"$@\"\nexit $?\n"
         let shell = ["/bin/sh", "-c", script, "ponder-sandbox", directory, control] + limited + runner.command

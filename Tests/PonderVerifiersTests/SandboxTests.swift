@@ -49,19 +49,24 @@ import Testing
 
     @Test func forkBombIsContained() async throws {
         let s = await sandbox(SandboxLimits(wallSeconds: 5, cpuSeconds: 5, maxProcesses: 32))
+        let token = "ponder-token-\(UUID().uuidString)"
+        // Each child replaces itself with a sleeper whose command line carries the token, so the host can find
+        // it by that (PIDs printed inside a PID namespace mean nothing outside it).
         let program = """
-            import os, time
+            import os, sys
             n = 0
             try:
                 while True:
                     if os.fork() == 0:
-                        time.sleep(60)
-                        os._exit(0)
+                        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", "\(token)"])
                     n += 1
             except OSError:
                 print("LIMIT", n, flush=True)
             """
-        let r = try await s.run(program)
+        let run = Task { try await s.run(program) }
+        let seen = await Self.waitForProcess(withArgument: token, seconds: 4)
+        let r = try await run.value
+        #expect(seen, "no child with the token was ever seen, so the check below would prove nothing")
         #expect(r.standardOutput.hasPrefix("LIMIT"), "\(r)")
         if s.isolation.unprivilegedUser {
             let n =
@@ -71,8 +76,9 @@ import Testing
         }
         #expect(r.wallSeconds < 5)
         // The sleeping children died with the sandbox.
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(Self.processesOwned(by: 65534) == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(Self.processes(withArgument: token).isEmpty, "children outlived the run: \(s.isolation)")
+        Self.killProcesses(withArgument: token)
     }
 
     @Test func cannotAllocateTenGigabytes() async throws {
@@ -111,27 +117,45 @@ import Testing
         #expect(r.standardOutput.trimmedText() == "DENIED DENIED DENIED WROTE WROTE WROTE", "\(r)")
         #expect(!fm.fileExists(atPath: outside.appendingPathComponent("pwned").path))
         #expect(!fm.fileExists(atPath: "/work/pwned") && !fm.fileExists(atPath: "/etc/pwned"))
-        if s.isolation.privateTmp {
-            #expect(!fm.fileExists(atPath: escape))
-            #expect(fm.fileExists(atPath: hostParentFile) == existedBefore)
-        }
+        // Checked on the host whatever the isolation: a mode without a private /tmp fails here, as it should.
+        #expect(!fm.fileExists(atPath: escape), "a write to /tmp reached the host: \(s.isolation)")
+        #expect(fm.fileExists(atPath: hostParentFile) == existedBefore, "a write to .. reached the host: \(s.isolation)")
         try? fm.removeItem(atPath: escape)
     }
 
-    @Test func sleepForeverIsKilledAtTheWallClockLimit() async throws {
-        let s = await sandbox(SandboxLimits(wallSeconds: 1, cpuSeconds: 5))
+    /// A detached (`setsid`) child that sleeps forever, and the program itself sleeping forever: both must be gone
+    /// after the wall-clock limit.
+    func sleepForever(_ s: CodeSandbox) async throws {
+        let token = "ponder-token-\(UUID().uuidString)"
         let program = """
-            import os, time
+            import os, sys, time
             if os.fork() == 0:
                 os.setsid()
-                time.sleep(1000)
+                os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(1000)", "\(token)"])
             time.sleep(1000)
             """
-        let r = try await s.run(program)
+        let run = Task { try await s.run(program) }
+        let seen = await Self.waitForProcess(withArgument: token, seconds: 2)
+        let r = try await run.value
+        defer { Self.killProcesses(withArgument: token) }
+        #expect(seen, "the detached child was never seen, so the check below would prove nothing")
         #expect(r.termination == .timedOut)
         #expect(r.wallSeconds < 3)
-        try await Task.sleep(for: .milliseconds(200))
-        if s.isolation.unprivilegedUser { #expect(Self.processesOwned(by: 65534) == 0) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(Self.processes(withArgument: token).isEmpty, "a detached child outlived the run: \(s.isolation)")
+    }
+
+    @Test func sleepForeverIsKilledAtTheWallClockLimit() async throws {
+        let limits = SandboxLimits(wallSeconds: 1, cpuSeconds: 5)
+        let s = await sandbox(limits)
+        try await sleepForever(s)
+        // Without a PID namespace nothing kills a child that left the process group: a known gap of the weaker modes
+        // (only the process-group kill applies), asserted here so it shows.
+        for isolation in [SandboxIsolation.limitsOnly] where isolation != s.isolation {
+            await withKnownIssue("without a PID namespace a setsid() child outlives the run") {
+                try await sleepForever(CodeSandbox(limits: limits, isolation: isolation))
+            }
+        }
     }
 
     @Test func busyLoopHitsTheCPULimit() async throws {
@@ -159,16 +183,58 @@ import Testing
 
     @Test func poolBoundsConcurrency() async throws {
         let pool = SandboxPool(sandbox: await sandbox(), maxConcurrent: 2)
-        let start = ContinuousClock.now
+        // Each job reports when it started and ended (the sandbox shares the host's clock).
         let jobs = (0..<6).map { i in
-            (program: "import time\ntime.sleep(0.4)\nprint(\(i))", language: "python", stdin: "")
+            (
+                program: "import time\nt = time.time()\ntime.sleep(0.4)\nprint(\(i), repr(t), repr(time.time()))",
+                language: "python", stdin: ""
+            )
         }
         let results = try await pool.runAll(jobs)
-        let elapsed = ContinuousClock.now - start
-        #expect(results.map { $0.standardOutput } == (0..<6).map { "\($0)\n" })
-        #expect(elapsed >= .milliseconds(1200), "6 jobs of 0.4 s two at a time take at least 1.2 s")
-        #expect(elapsed < .seconds(6))
+        let rows = results.map { $0.standardOutput.split(separator: " ").map(String.init) }
+        #expect(rows.map { $0.first ?? "" } == (0..<6).map { "\($0)" }, "results in the order of the jobs")
+        let spans = rows.compactMap { row -> (Double, Double)? in
+            guard row.count == 3, let a = Double(row[1]), let b = Double(row[2].trimmedText()) else { return nil }
+            return (a, b)
+        }
+        try #require(spans.count == 6, "\(results)")
+        // The most jobs running at any instant: exactly the bound, not fewer (a serial pool) nor more.
+        var events: [(time: Double, step: Int)] = []
+        for (a, b) in spans { events += [(a, 1), (b, -1)] }
+        events.sort { x, y in x.time < y.time || (x.time == y.time && x.step < y.step) }
+        var running = 0
+        var most = 0
+        for (_, step) in events {
+            running += step
+            most = max(most, running)
+        }
+        #expect(most == 2, "\(spans)")
         #expect(await pool.inFlight == 0)
+    }
+
+    @Test func cancellationIsNotATimeout() async throws {
+        let s = await sandbox(SandboxLimits(wallSeconds: 20, cpuSeconds: 20))
+        let start = ContinuousClock.now
+        let run = Task { try await s.run("import time\ntime.sleep(100)") }
+        try await Task.sleep(for: .milliseconds(500))
+        run.cancel()
+        let outcome = await run.result
+        #expect(ContinuousClock.now - start < .seconds(5))
+        switch outcome {
+        case .success(let r): Issue.record("a cancelled run returned a result: \(r)")
+        case .failure(let e): #expect(e is CancellationError, "\(e)")
+        }
+    }
+
+    @Test func wrapperFailuresAreNotTheProgramsExitStatus() async throws {
+        var s = await sandbox()
+        s.setupCommands = "exit 7"  // the wrapper fails before the program starts
+        await #expect(throws: VerifierError.self) { try await s.run("print('never runs')") }
+        // A program exiting with the same status is an ordinary result.
+        s.setupCommands = ""
+        let r = try await s.run("import sys\nsys.exit(7)")
+        #expect(r.termination == .exited(7))
+        #expect(try await s.run("import sys\nsys.exit(120)").termination == .exited(120))
     }
 
     @Test func codeVerifierRunsIOAndAssertionTests() async throws {
@@ -377,18 +443,27 @@ import Testing
         #expect(report.passed == 0 && report.failures.count == 1, "\(report)")
     }
 
-    static func processesOwned(by uid: Int) -> Int {
-        let fm = FileManager.default
-        guard let entries = try? fm.contentsOfDirectory(atPath: "/proc") else { return 0 }
-        var count = 0
-        for e in entries where e.allSatisfy(\.isNumber) {
-            guard let status = try? String(contentsOfFile: "/proc/\(e)/status", encoding: .utf8) else { continue }
-            if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
-                line.split(separator: "\t").dropFirst().first.map(String.init) == String(uid)
-            {
-                count += 1
-            }
+    /// PIDs of host processes with `argument` among their command-line arguments.
+    static func processes(withArgument argument: String) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { e -> Int32? in
+            guard let pid = Int32(e), let data = FileManager.default.contents(atPath: "/proc/\(e)/cmdline") else { return nil }
+            return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == argument } ? pid : nil
         }
-        return count
+    }
+
+    /// Polls until a process with `argument` appears; `false` after `seconds`.
+    static func waitForProcess(withArgument argument: String, seconds: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if !processes(withArgument: argument).isEmpty { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    /// Cleans up after a failed containment check (only processes carrying this test's own token).
+    static func killProcesses(withArgument argument: String) {
+        for pid in processes(withArgument: argument) { kill(pid, SIGKILL) }
     }
 }
