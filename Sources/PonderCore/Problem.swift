@@ -64,6 +64,7 @@ public enum CodeTestCase: Sendable, Hashable, Codable {
     /// Feed `input` on standard input; standard output must equal `expectedOutput`
     /// (compared line by line with trailing whitespace ignored).
     case io(input: String, expectedOutput: String)
-    /// Append `code` (e.g. `assert f(2) == 4`) to the program; the process must exit with status 0.
+    /// Run `code` (e.g. `assert f(2) == 4`) after the program; it must run to its end without an error. In
+    /// Python a harness runs it, comparing only plain built-in data (see `CodeVerifier` in PonderVerifiers).
     case assertion(String)
 }

@@ -24,6 +24,8 @@ public struct CodeSandbox: Sendable {
     public var isolation: SandboxIsolation
     /// Runners by language name.
     public var runners: [String: LanguageRunner]
+    /// Shell commands the wrapper runs at the end of its setup (for tests of setup failures).
+    var setupCommands = ""
 
     static let unsharePath = "/usr/bin/unshare"
     static let prlimitPath = "/usr/bin/prlimit"
@@ -71,7 +73,28 @@ public struct CodeSandbox: Sendable {
     public func run(_ program: String, language: String = "python", stdin: String = "") async throws -> SandboxResult {
         guard let runner = runners[language] else { throw VerifierError.unsupportedLanguage(language) }
         let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("ponder-sandbox-\(UUID().uuidString)")
+        let id = UUID().uuidString
+        let dir = fm.temporaryDirectory.appendingPathComponent("ponder-sandbox-\(id)")
+        // The parent's own files live apart from the run directory, in a directory only the parent's user can
+        // enter: the program's standard streams (unlinked at once, reached only through descriptors the parent
+        // holds) and the wrapper's "ready" marker.
+        let control = fm.temporaryDirectory.appendingPathComponent("ponder-control-\(id)")
+        let ready = control.appendingPathComponent("ready").path
+        let streams: (input: FileDescriptor, output: FileDescriptor, error: FileDescriptor)
+        do {
+            try fm.createDirectory(at: control, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let input = try Self.anonymousFile(in: control.path, contents: Data(stdin.utf8))
+            let output = try Self.anonymousFile(in: control.path)
+            let error = try Self.anonymousFile(in: control.path)
+            streams = (input, output, error)
+        } catch {
+            try? fm.removeItem(at: control)
+            throw VerifierError.sandboxFailure("cannot prepare \(control.path): \(error)")
+        }
+        defer {
+            for fd in [streams.input, streams.output, streams.error] { try? fd.close() }
+            try? fm.removeItem(at: control)
+        }
         do {
             try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             try Data(program.utf8).write(to: dir.appendingPathComponent(runner.fileName))
@@ -86,7 +109,7 @@ public struct CodeSandbox: Sendable {
         }
         defer { try? fm.removeItem(at: dir) }
 
-        let (executable, arguments) = command(directory: dir.path, runner: runner)
+        let (executable, arguments) = command(directory: dir.path, control: control.path, runner: runner)
         let start = ContinuousClock.now
         let wall = min(max(limits.wallSeconds, 0.001), 86_400.0)
         let status: TerminationStatus?
@@ -105,8 +128,10 @@ public struct CodeSandbox: Sendable {
                     ])
                     return try await Subprocess.run(
                         .path(FilePath(executable)), arguments: Arguments(arguments), environment: environment,
-                        workingDirectory: FilePath(directory), platformOptions: options, input: .string(stdin),
-                        output: .discarded, error: .discarded
+                        workingDirectory: FilePath(directory), platformOptions: options,
+                        input: .fileDescriptor(streams.input, closeAfterSpawningProcess: false),
+                        output: .fileDescriptor(streams.output, closeAfterSpawningProcess: false),
+                        error: .fileDescriptor(streams.error, closeAfterSpawningProcess: false)
                     ).terminationStatus
                 }
                 group.addTask {
@@ -122,10 +147,18 @@ public struct CodeSandbox: Sendable {
         } catch {
             throw VerifierError.sandboxFailure("cannot launch \(executable): \(error)")
         }
+        // A cancelled run is neither a timeout nor a result: the caller gave up on it.
+        try Task.checkCancellation()
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let out = readCapped(dir.appendingPathComponent("stdout.txt"))
-        let err = readCapped(dir.appendingPathComponent("stderr.txt"))
+        let out = readCapped(streams.output)
+        let err = readCapped(streams.error)
+        // The wrapper marks the point where its own setup is done; before it, a non-zero status is the
+        // sandbox's failure, not the program's.
+        if status != nil, !fm.fileExists(atPath: ready) {
+            let why = err.text.split(separator: "\n").suffix(3).joined(separator: "; ")
+            throw VerifierError.sandboxFailure("sandbox setup failed (\(String(describing: status!))): \(why)")
+        }
         let termination: SandboxResult.Termination
         switch status {
         case nil: termination = .timedOut
@@ -140,18 +173,52 @@ public struct CodeSandbox: Sendable {
             wallSeconds: seconds)
     }
 
-    func readCapped(_ url: URL) -> (text: String, truncated: Bool) {
-        guard let h = try? FileHandle(forReadingFrom: url) else { return ("", false) }
-        defer { try? h.close() }
-        let data = (try? h.read(upToCount: limits.outputBytes + 1)) ?? Data()
-        let truncated = data.count >= limits.outputBytes
-        return (String(decoding: data.prefix(limits.outputBytes), as: UTF8.self), truncated)
+    /// A new file in `directory`, unlinked at once, open for reading and writing, holding `contents` and positioned
+    /// at its start. Only the returned descriptor reaches it, so nothing the program does to paths can change it.
+    static func anonymousFile(in directory: String, contents: Data = Data()) throws -> FileDescriptor {
+        var template = Array("\(directory)/stream-XXXXXX".utf8CString)
+        let raw = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard raw >= 0 else { throw Errno(rawValue: errno) }
+        let fd = FileDescriptor(rawValue: raw)
+        do {
+            // Not inherited by other runs' children; each run's child gets its copies as fds 0, 1 and 2.
+            guard fcntl(raw, F_SETFD, FD_CLOEXEC) == 0 else { throw Errno(rawValue: errno) }
+            let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard unlink(path) == 0 else { throw Errno(rawValue: errno) }
+            _ = try fd.writeAll(contents)
+            _ = try fd.seek(offset: 0, from: FileDescriptor.SeekOrigin.start)
+        } catch {
+            try? fd.close()
+            throw error
+        }
+        return fd
     }
 
-    /// The wrapper command: namespaces (if any), then a shell that sets up `/tmp`, redirects
-    /// output to files, applies limits and drops privileges before running the program.
-    func command(directory: String, runner: LanguageRunner) -> (String, [String]) {
-        var script = "W=\"$1\"\nshift\n"
+    /// The first ``SandboxLimits/outputBytes`` bytes of a stream file, read through the parent's descriptor from
+    /// offset 0 (the program may have moved the shared offset) and never more than the cap plus one byte.
+    func readCapped(_ fd: FileDescriptor) -> (text: String, truncated: Bool) {
+        let cap = max(0, limits.outputBytes)
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while data.count <= cap {
+            let want = min(buffer.count, cap + 1 - data.count)
+            let n = buffer.withUnsafeMutableBytes { raw in
+                try? fd.read(fromAbsoluteOffset: Int64(data.count), into: UnsafeMutableRawBufferPointer(rebasing: raw[..<want]))
+            }
+            guard let n, n > 0 else { break }
+            data.append(contentsOf: buffer[..<n])
+        }
+        let truncated = data.count >= cap
+        return (String(decoding: data.prefix(cap), as: UTF8.self), truncated)
+    }
+
+    /// The wrapper command: namespaces (if any), then a shell that sets up `/tmp`, applies limits and drops
+    /// privileges before running the program. Standard streams are the parent's descriptors, inherited as they
+    /// are. The shell opens the parent's private `control` directory before anything else and creates `ready`
+    /// in it once its own setup has succeeded (then closes it), so a failure before that is told apart from the
+    /// program's exit status.
+    func command(directory: String, control: String, runner: LanguageRunner) -> (String, [String]) {
+        var script = "W=\"$1\"\nexec 4<\"$2\" || exit 120\nshift 2\n"
         if isolation.privateTmp {
             // Keep a handle on the directory, hide the shared temp dirs behind private tmpfs mounts,
             // then bind the directory back at its own path (inside the new /tmp when it lives there).
@@ -164,7 +231,6 @@ public struct CodeSandbox: Sendable {
                 """
         }
         script += "cd \"$W\" || exit 120\n"
-        script += "exec </dev/stdin >stdout.txt 2>stderr.txt\n"
         var limited: [String] = []
         if access(Self.prlimitPath, X_OK) == 0 {
             limited = [
@@ -182,8 +248,10 @@ public struct CodeSandbox: Sendable {
         }
         // Not `exec`: with a PID namespace the shell stays PID 1, so the program is an ordinary
         // process (signals and limits behave normally) and everything dies when the shell exits.
+        if !setupCommands.isEmpty { script += setupCommands + "\n" }
+        script += ": >/proc/self/fd/4/ready || exit 120\nexec 4<&-\n"
         script += "\"$@\"\nexit $?\n"
-        let shell = ["/bin/sh", "-c", script, "ponder-sandbox", directory] + limited + runner.command
+        let shell = ["/bin/sh", "-c", script, "ponder-sandbox", directory, control] + limited + runner.command
         if isolation.network || isolation.pids || isolation.privateTmp {
             var flags: [String] = []
             if isolation.network { flags.append("-n") }

@@ -2,6 +2,12 @@ import PonderCore
 
 /// Verifies code completions: takes the last fenced code block after the reasoning and runs it
 /// against the problem's tests in a ``SandboxPool``.
+///
+/// Input/output tests compare standard output line by line. Assertion tests in Python run under a harness
+/// (``LanguageRunner/AssertionStyle/pythonHarness``): the program cannot skip them by exiting early, and
+/// comparisons and truth tests accept only plain built-in data, so the program's own objects cannot answer
+/// "equal" for it. A test passes only when the harness prints a random per-run marker after the test's
+/// last statement.
 public struct CodeVerifier: Verifier {
     /// Where programs run.
     public var pool: SandboxPool
@@ -46,17 +52,31 @@ public struct CodeVerifier: Verifier {
     public func run(_ code: String, tests: CodeTests) async throws -> Report {
         let runner = pool.sandbox.runners[tests.language]
         guard let runner else { throw VerifierError.unsupportedLanguage(tests.language) }
+        var markers: [String?] = []
         let jobs = tests.cases.map { test -> (program: String, language: String, stdin: String) in
             switch test {
-            case .io(let input, _): return (code, tests.language, input)
-            case .assertion(let a): return (code + runner.assertionSeparator + a + "\n", tests.language, "")
+            case .io(let input, _):
+                markers.append(nil)
+                return (code, tests.language, input)
+            case .assertion(let a):
+                switch runner.assertionStyle {
+                case .appended:
+                    markers.append(nil)
+                    return (code + runner.assertionSeparator + a + "\n", tests.language, "")
+                case .pythonHarness:
+                    // The marker reaches only the harness (on standard input, which it then closes); the
+                    // harness prints it after the test's last statement.
+                    let marker = PythonHarness.marker()
+                    markers.append(marker)
+                    return (PythonHarness.script(program: code, tests: a), tests.language, marker + "\n")
+                }
             }
         }
         let results = try await pool.runAll(jobs)
         var passed = 0
         var failures: [String] = []
         for (i, (test, result)) in zip(tests.cases, results).enumerated() {
-            if let why = Self.failure(of: test, result) {
+            if let why = Self.failure(of: test, result, marker: markers[i]) {
                 failures.append("test \(i + 1): \(why)")
             } else {
                 passed += 1
@@ -65,8 +85,9 @@ public struct CodeVerifier: Verifier {
         return Report(passed: passed, total: tests.cases.count, failures: failures)
     }
 
-    /// Why a test failed, or `nil` when it passed.
-    static func failure(of test: CodeTestCase, _ r: SandboxResult) -> String? {
+    /// Why a test failed, or `nil` when it passed. With a `marker`, a clean exit passes only when standard
+    /// output ends with the marker's line (the harness got past the test's last statement).
+    static func failure(of test: CodeTestCase, _ r: SandboxResult, marker: String? = nil) -> String? {
         switch r.termination {
         case .timedOut: return "timed out"
         case .signaled(let s): return "killed by signal \(s)"
@@ -76,6 +97,9 @@ public struct CodeVerifier: Verifier {
         case .exited: break
         }
         if r.outputTruncated { return "output exceeded the limit" }
+        if let marker, !r.standardOutput.hasSuffix("\n" + marker + "\n") {
+            return "the tests did not run to their end (the program ended the process early)"
+        }
         if case .io(_, let expected) = test, normalise(r.standardOutput) != normalise(expected) {
             return
                 "wrong output (expected \(expected.prefix(60).debugDescription), got \(r.standardOutput.prefix(60).debugDescription))"

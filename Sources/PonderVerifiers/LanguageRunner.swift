@@ -9,20 +9,38 @@ public struct LanguageRunner: Sendable, Hashable {
     /// The command, run in the sandbox directory; must be an absolute path readable by an
     /// unprivileged user (so not a shim under `/root`).
     public var command: [String]
-    /// How assertion tests are appended to the program.
+    /// How assertion tests are appended to the program (``AssertionStyle/appended`` only).
     public var assertionSeparator: String
+    /// How assertion tests are run.
+    public var assertionStyle: AssertionStyle
+
+    /// How a runner runs assertion tests (``PonderCore/CodeTestCase/assertion(_:)``).
+    public enum AssertionStyle: Sendable, Hashable {
+        /// The test is appended to the program and the process must exit with status 0. A program that exits
+        /// early (`exit 0`) passes without running the test: use only for trusted programs.
+        case appended
+        /// A Python harness runs the program, then the test with trusted comparisons on plain data, and proves
+        /// the test ran to its end with a per-run marker the program cannot know (see ``CodeVerifier``).
+        case pythonHarness
+    }
 
     /// Makes a runner.
-    public init(name: String, fileName: String, command: [String], assertionSeparator: String = "\n\n") {
+    public init(
+        name: String, fileName: String, command: [String], assertionSeparator: String = "\n\n",
+        assertionStyle: AssertionStyle = .appended
+    ) {
         self.name = name
         self.fileName = fileName
         self.command = command
         self.assertionSeparator = assertionSeparator
+        self.assertionStyle = assertionStyle
     }
 
-    /// Python 3 in isolated mode (`-I`: no user site-packages, no environment variables) without bytecode files.
+    /// Python 3 in isolated mode (`-I`: no user site-packages, no environment variables) without bytecode files;
+    /// assertion tests run under the harness (``AssertionStyle/pythonHarness``).
     public static let python = LanguageRunner(
-        name: "python", fileName: "main.py", command: [pythonPath, "-I", "-B", "main.py"])
+        name: "python", fileName: "main.py", command: [pythonPath, "-I", "-B", "main.py"],
+        assertionStyle: .pythonHarness)
 
     /// POSIX shell scripts.
     public static let shell = LanguageRunner(name: "sh", fileName: "main.sh", command: ["/bin/sh", "main.sh"])
