@@ -74,4 +74,37 @@ final class LoRATests: XCTestCase {
         XCTAssertNil(m.parameters["model.norm.weight"]!.grad)
         XCTAssertNotNil(trainable.values.first!.grad)
     }
+
+    /// Adapters PEFT made (scripts/fixtures/make_lora_fixtures.py) load in Ponder and give PEFT's logits, adapted and
+    /// merged; adapters Ponder writes are committed for the script, which loads them in PEFT (its printout is
+    /// make_lora_fixtures.out.txt).
+    func testPEFTParity() throws {
+        let fixtures = Self.fixture.deletingLastPathComponent()
+        let expected = try Safetensors.read(fixtures.appendingPathComponent("peft_lora_logits.safetensors"))
+        let ids = expected["ids"]!
+        let m = try model()
+        m.attach(try LoRA.load(fixtures.appendingPathComponent("peft-lora-tiny-qwen2"), configuration: m.configuration, dtype: m.dtype))
+        XCTAssertEqual(m.adapters?.settings.targetModules.sorted(), ["down_proj", "q_proj", "v_proj"])
+        let adapted = withNoGrad { m(ids) }.squeezed(axis: 0)
+        XCTAssertLessThan((adapted - expected["adapted"]!).abs().max().item(), 1e-5)
+        m.mergeAdapters()
+        XCTAssertLessThan((withNoGrad { m(ids) }.squeezed(axis: 0) - expected["merged"]!).abs().max().item(), 1e-5)
+        // Ponder's own adapters, for the script to load in PEFT.
+        let ours = try model()
+        let lora = try ours.addAdapters(.init(r: 3, alpha: 6, targetModules: ["k_proj", "o_proj", "gate_proj"]), seed: 4)
+        perturb(lora)
+        let logits = withNoGrad { ours(ids) }.squeezed(axis: 0)
+        let dir = fixtures.appendingPathComponent("ponder-lora-tiny-qwen2")
+        if ProcessInfo.processInfo.environment["PONDER_WRITE_FIXTURES"] == "1" {
+            let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/ponder-lora-tiny-qwen2")
+            lora.baseModel = "Tests/PonderModelsTests/Fixtures/tiny-qwen2"
+            try lora.save(to: source)
+            try Safetensors.write(["logits": logits.contiguous()], to: source.appendingPathComponent("ponder_logits.safetensors"))
+        }
+        // The committed copy reloads in Ponder with the logits it was written with.
+        let reloaded = try model()
+        reloaded.attach(try LoRA.load(dir, configuration: reloaded.configuration, dtype: reloaded.dtype))
+        let stored = try Safetensors.read(dir.appendingPathComponent("ponder_logits.safetensors"))["logits"]!
+        XCTAssertEqual((withNoGrad { reloaded(ids) }.squeezed(axis: 0) - stored).abs().max().item(), 0)
+    }
 }
