@@ -43,6 +43,11 @@ public struct GRPOTrainer {
         @Option(name: .long, help: "SAPO gate temperature for negative advantages.") public var sapoTemperatureNegative = 1.05
         @Option(name: .long, help: "Optimizer steps per generation batch (old log-probabilities are kept; ratios move off 1).")
         public var numIterations = 1
+        @Option(
+            name: .long,
+            help:
+                "Optimizer steps per generation batch, each on an equal share of its groups (TRL's steps_per_generation; old log-probabilities are kept, so later shares are importance-weighted).")
+        public var stepsPerGeneration = 1
         @Option(name: .long, help: "Advantage scaling: group, batch or none (Dr. GRPO).") public var scaleRewards: RewardScaling = .group
         @Option(name: .long, parsing: .upToNextOption, help: "One weight per reward function (default: the task's weights).")
         public var rewardWeights: [Double] = []
@@ -98,12 +103,16 @@ public struct GRPOTrainer {
             }
             if promptsPerStep < 1 { throw TrainingError.invalidConfiguration("promptsPerStep must be at least 1") }
             if numIterations < 1 { throw TrainingError.invalidConfiguration("numIterations must be at least 1") }
+            if stepsPerGeneration < 1 || promptsPerStep % stepsPerGeneration != 0 {
+                throw TrainingError.invalidConfiguration(
+                    "stepsPerGeneration = \(stepsPerGeneration) must be at least 1 and divide promptsPerStep (\(promptsPerStep)): each optimizer step takes whole groups")
+            }
             if maxCompletionLength < 1 { throw TrainingError.invalidConfiguration("maxCompletionLength must be at least 1") }
             if training.gradientAccumulationSteps != 1 {
                 // TRL's default (steps_per_generation = gradient_accumulation_steps) is one optimizer step per
                 // generation batch over micro-batches: exactly what chunkRows does here.
                 throw TrainingError.invalidConfiguration(
-                    "gradientAccumulationSteps = \(training.gradientAccumulationSteps): GRPO already accumulates over the whole generation batch (one optimizer step per batch, --chunk-rows rows per backward pass); use --chunk-rows to bound memory and --prompts-per-step for the batch size")
+                    "gradientAccumulationSteps = \(training.gradientAccumulationSteps): GRPO already accumulates over each optimizer step's rows (--chunk-rows rows per backward pass); use --chunk-rows to bound memory, --prompts-per-step for the batch and --steps-per-generation for several optimizer steps per batch")
             }
             if !(temperature > 0) {
                 throw TrainingError.invalidConfiguration("temperature = \(temperature) must be positive for GRPO sampling")
@@ -214,6 +223,8 @@ extension GRPOTrainer {
         // A checkpoint inside a generation batch (numIterations > 1) carries the batch with its old and reference
         // log-probabilities, so a resumed run finishes the same batch; one at a boundary carries none.
         var step = 0
+        // Optimizer steps per generation batch.
+        let period = c.numIterations * c.stepsPerGeneration
         let hooks = TrainingLoop.Hooks(
             cursor: { ["prompt_cursor": UInt64(state.promptCursor), "num_tokens": UInt64(state.tokensSeen)] },
             restoreCursor: {
@@ -221,7 +232,7 @@ extension GRPOTrainer {
                 state.tokensSeen = Double($0["num_tokens"] ?? 0)
             },
             saveExtra: { dir in
-                if let batch = state.batch, step % c.numIterations != 0 {
+                if let batch = state.batch, step % period != 0 {
                     try Self.save(batch, metrics: state.generationMetrics, to: dir.appendingPathComponent(Self.batchFile))
                 }
             },
@@ -233,7 +244,7 @@ extension GRPOTrainer {
             step: { current in
                 step = current
                 var timings: [String: Double] = [:]
-                if current % c.numIterations == 0 || state.batch == nil {
+                if current % period == 0 || state.batch == nil {
                     var (batch, metrics, cursor) = try await generate(cursor: state.promptCursor, timings: &timings)
                     state.tokensSeen += metrics["num_tokens"] ?? 0
                     metrics["num_tokens"] = state.tokensSeen
@@ -242,7 +253,9 @@ extension GRPOTrainer {
                 }
                 let t1 = Date()
                 var metrics = state.generationMetrics
-                for (k, v) in try backward(state.batch!) { metrics[k] = v }
+                // Within a period: numIterations passes over the batch, each over its stepsPerGeneration shares.
+                let share = (current % period) % c.stepsPerGeneration
+                for (k, v) in try backward(Self.share(state.batch!, share, of: c.stepsPerGeneration)) { metrics[k] = v }
                 timings["time/training"] = Date().timeIntervalSince(t1)
                 for (k, v) in timings.sorted(by: { $0.key < $1.key }) { metrics[k] = v }
                 return metrics
@@ -250,7 +263,7 @@ extension GRPOTrainer {
             afterUpdate: { completed in
                 step = completed
                 // The next step samples: the sampler must see the new weights.
-                if completed % c.numIterations == 0 { try await syncWeights(run: run) }
+                if completed % period == 0 { try await syncWeights(run: run) }
             })
         return try await loop.train(resume: resume, hooks)
     }
@@ -379,7 +392,9 @@ extension GRPOTrainer {
         }
         var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
-        if c.numIterations > 1 || c.importanceSamplingCorrection { batch.oldLogps = withNoGrad { logps(policy, batch).0 } }
+        if c.numIterations > 1 || c.stepsPerGeneration > 1 || c.importanceSamplingCorrection {
+            batch.oldLogps = withNoGrad { logps(policy, batch).0 }
+        }
         if c.beta != 0 || c.logKL {
             if let reference {
                 batch.refLogps = withNoGrad { logps(reference, batch).0 }
@@ -428,6 +443,19 @@ extension GRPOTrainer {
             }
         }
         return Tensor(values, shape: [values.count / Swift.max(width, 1), width])
+    }
+
+    /// Share `index` of `count` of a batch: its rows `index × N/count ..< (index + 1) × N/count` (whole groups, as
+    /// groups are laid out consecutively and `count` divides the prompts).
+    static func share(_ batch: Batch, _ index: Int, of count: Int) -> Batch {
+        guard count > 1 else { return batch }
+        let rows = batch.ids.size(0) / count
+        let start = index * rows
+        func cut(_ t: Tensor?) -> Tensor? { t?.narrow(axis: 0, start: start, length: rows) }
+        return Batch(
+            groups: [], ids: cut(batch.ids)!, padding: Array(batch.padding[start..<(start + rows)]), mask: cut(batch.mask)!,
+            advantages: cut(batch.advantages)!, completionLength: batch.completionLength, oldLogps: cut(batch.oldLogps),
+            refLogps: cut(batch.refLogps), samplerWeights: cut(batch.samplerWeights))
     }
 
     /// Whether a group's weighted rewards carry no learning signal (``RewardCombination/hasZeroSpread(_:)``).

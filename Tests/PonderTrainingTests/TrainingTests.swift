@@ -720,3 +720,49 @@ final class LoRATrainingTests: XCTestCase {
         XCTAssertGreaterThan(reports[1].metrics["kl"]!, 0, "after an update the adapted policy moved from the base")
     }
 }
+
+final class StepsPerGenerationTests: XCTestCase {
+    /// `stepsPerGeneration = 2`: one generation batch feeds two optimizer steps, each on half of its groups; the
+    /// sampler is asked once per two steps and synced once per batch; a run interrupted between the two shares resumes
+    /// to the same weights.
+    func testTwoOptimizerStepsPerBatch() async throws {
+        let rollouts = ScriptedRollouts(completions: [([40, 41, 42, 3], [true, true, true, true], "12"), ([50, 51, 3], [true, true, true], "x")])
+        func configure(_ c: inout GRPOTrainer.Configuration) {
+            c.training.steps = 4
+            c.training.saveEvery = 1000
+            c.promptsPerStep = 2
+            c.numGenerations = 2
+            c.stepsPerGeneration = 2
+        }
+        let t = try makeGRPOTrainer(configure, rollouts: { _ in rollouts })
+        var reports: [StepReport] = []
+        _ = try await t.train(run: RunDirectory(temporaryDirectory("spg"))) { reports.append($0) }
+        XCTAssertEqual(rollouts.requests.count, 2 * 2, "two generation batches of two prompts for four steps")
+        XCTAssertEqual(rollouts.updates.count, 2)
+        XCTAssertNotNil(reports[0].metrics["time/generation"])
+        XCTAssertNil(reports[1].metrics["time/generation"], "the second share reuses the batch")
+        var timings: [String: Double] = [:]
+        let (batch, _, _) = try await t.generate(cursor: 0, timings: &timings)
+        let second = GRPOTrainer.share(batch, 1, of: 2)
+        XCTAssertEqual(second.ids.size(0), 2)
+        XCTAssertEqual(second.ids.toArray(Int.self), batch.ids.narrow(axis: 0, start: 2, length: 2).toArray(Int.self))
+        XCTAssertNotNil(batch.oldLogps, "later shares are importance-weighted against the sampling policy")
+        XCTAssertThrowsError(try makeGRPOTrainer { $0.promptsPerStep = 3; $0.stepsPerGeneration = 2 }) {
+            XCTAssertTrue("\($0.localizedDescription)".contains("stepsPerGeneration"))
+        }
+        // Interrupted after the first share, resumed: the same weights as straight through (real engine).
+        func engineConfigure(_ c: inout GRPOTrainer.Configuration) {
+            configure(&c)
+            c.numGenerations = 4
+        }
+        let straight = try RunDirectory(temporaryDirectory("spg-straight"))
+        _ = try await makeGRPOTrainer(engineConfigure).train(run: straight)
+        let broken = try RunDirectory(temporaryDirectory("spg-broken"))
+        let interrupt = InterruptFlag()
+        _ = try await makeGRPOTrainer(engineConfigure).train(run: broken, interrupt: interrupt) { if $0.step == 1 { interrupt.set() } }
+        _ = try await makeGRPOTrainer(engineConfigure).train(run: broken, resume: true)
+        let a = try Data(contentsOf: straight.checkpointsURL.appendingPathComponent("step-4/model.safetensors"))
+        let b = try Data(contentsOf: broken.checkpointsURL.appendingPathComponent("step-4/model.safetensors"))
+        XCTAssertEqual(a, b)
+    }
+}
