@@ -72,6 +72,11 @@ public struct GRPOTrainer {
         public var importanceSamplingCorrection = false
         @Option(name: .long, help: "The cap of the truncated importance weight (TRL's vllm_importance_sampling_cap).")
         public var importanceSamplingCap = 2.0
+        @Option(
+            name: .long,
+            help:
+                "Only tokens whose entropy is in this top fraction of the batch's get policy-gradient loss (TRL's top_entropy_quantile; 1 = all, 0.2 as in Wang et al. 2025). The threshold is taken over the generation batch at sampling time.")
+        public var topEntropyQuantile = 1.0
         @Flag(name: .long, inversion: .prefixedNo, help: "Log the KL to the reference (`kl`) even when beta is 0.")
         public var logKL = false
         @Option(name: .long, help: "Write sampled completions to completions.jsonl every this many steps.") public var logCompletionsEvery = 1
@@ -108,6 +113,9 @@ public struct GRPOTrainer {
                     "stepsPerGeneration = \(stepsPerGeneration) must be at least 1 and divide promptsPerStep (\(promptsPerStep)): each optimizer step takes whole groups")
             }
             if maxCompletionLength < 1 { throw TrainingError.invalidConfiguration("maxCompletionLength must be at least 1") }
+            if !(topEntropyQuantile > 0 && topEntropyQuantile <= 1) {
+                throw TrainingError.invalidConfiguration("topEntropyQuantile = \(topEntropyQuantile) must be in (0, 1]")
+            }
             if training.gradientAccumulationSteps != 1 {
                 // TRL's default (steps_per_generation = gradient_accumulation_steps) is one optimizer step per
                 // generation batch over micro-batches: exactly what chunkRows does here.
@@ -184,7 +192,8 @@ public struct GRPOTrainer {
         let completionLength: Int
         var oldLogps: Tensor?
         var refLogps: Tensor?
-        /// (N, T) truncated importance weights min(π_old / π_sampler, cap), with importance sampling correction.
+        /// (N, T) per-token weights of the policy loss: truncated importance weights min(π_old / π_sampler, cap) with
+        /// importance sampling correction, times the high-entropy mask with `topEntropyQuantile` < 1.
         var samplerWeights: Tensor?
     }
 
@@ -392,8 +401,11 @@ extension GRPOTrainer {
         }
         var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
-        if c.numIterations > 1 || c.stepsPerGeneration > 1 || c.importanceSamplingCorrection {
-            batch.oldLogps = withNoGrad { logps(policy, batch).0 }
+        var entropies: Tensor?
+        if c.numIterations > 1 || c.stepsPerGeneration > 1 || c.importanceSamplingCorrection || c.topEntropyQuantile < 1 {
+            let (old, ent) = withNoGrad { logps(policy, batch) }
+            batch.oldLogps = old
+            entropies = ent
         }
         if c.beta != 0 || c.logKL {
             if let reference {
@@ -424,6 +436,22 @@ extension GRPOTrainer {
             }
             batch.samplerWeights = weights
             for (k, v) in stats { m[k] = v }
+        }
+        if c.topEntropyQuantile < 1, let entropies {
+            // The high-entropy "forking" tokens: at or above the (1 − ρ) quantile of the active tokens' entropies
+            // (linear interpolation, as torch.quantile).
+            let keep = withNoGrad { () -> Tensor in
+                let values = entropies.toArray(Double.self)
+                let flags = batch.mask.toArray(Double.self)
+                let active = zip(values, flags).filter { $0.1 > 0 }.map(\.0).sorted()
+                guard !active.isEmpty else { return batch.mask }
+                let position = (1 - c.topEntropyQuantile) * Double(active.count - 1)
+                let (lo, hi) = (Int(position.rounded(.down)), Int(position.rounded(.up)))
+                let threshold = active[lo] + (active[hi] - active[lo]) * (position - Double(lo))
+                return (entropies .>= threshold).to(.float32) * batch.mask
+            }
+            batch.samplerWeights = batch.samplerWeights.map { $0 * keep } ?? keep
+            m["entropy/kept_fraction"] = keep.sum().item() / Swift.max(batch.mask.sum().item(), 1)
         }
         timings["time/generation"] = generationTime
         timings["time/scoring"] = scoringTime

@@ -766,3 +766,26 @@ final class StepsPerGenerationTests: XCTestCase {
         XCTAssertEqual(a, b)
     }
 }
+
+final class TopEntropyTests: XCTestCase {
+    /// `topEntropyQuantile = 0.5` keeps the policy loss of the higher-entropy half of the active tokens only.
+    func testOnlyHighEntropyTokensLearn() async throws {
+        let rollouts = LogprobRollouts(tokens: [[40, 41, 42, 43], [50, 51, 52, 53]], logprobs: [])
+        let t = try makeGRPOTrainer(
+            {
+                $0.numGenerations = 2
+                $0.promptsPerStep = 1
+                $0.topEntropyQuantile = 0.5
+            }, rollouts: { _ in rollouts })
+        var timings: [String: Double] = [:]
+        let (batch, metrics, _) = try await t.generate(cursor: 0, timings: &timings)
+        let keep = try XCTUnwrap(batch.samplerWeights).toArray(Double.self)
+        let entropies = withNoGrad { t.logps(t.policy, batch).1 }.toArray(Double.self)
+        XCTAssertEqual(keep.reduce(0, +), 4, "half of the 8 active tokens (the median is interpolated between the 4th and 5th)")
+        XCTAssertEqual(metrics["entropy/kept_fraction"]!, 0.5, accuracy: 1e-9)
+        let kept = zip(entropies, keep).filter { $0.1 == 1 }.map(\.0)
+        let dropped = zip(entropies, keep).filter { $0.1 == 0 }.map(\.0)
+        XCTAssertGreaterThan(kept.min()!, dropped.max()!, "the kept tokens are the high-entropy ones")
+        XCTAssertThrowsError(try makeGRPOTrainer { $0.topEntropyQuantile = 0 })
+    }
+}
