@@ -56,6 +56,9 @@ public struct GRPOLossResult {
     public var kl: Double
     /// Fractions of active tokens clipped below, above, and either.
     public var clipLow: Double, clipHigh: Double, clipRegion: Double
+    /// The smallest per-sequence fraction clipped below and the largest clipped above (TRL's `clip_ratio/low_min` and
+    /// `clip_ratio/high_max`: over sequences, a sequence without active tokens left out); `nan` when no sequence counts.
+    public var clipLowMin: Double = .nan, clipHighMax: Double = .nan
 }
 
 extension GRPOObjective {
@@ -131,11 +134,20 @@ extension GRPOObjective {
             let ratio = coef1.detached()
             let low = (ratio .< (1 - epsilon)) .&& (adv .< 0.0)
             let up = (ratio .> (1 + high)) .&& (adv .> 0.0)
+            // TRL's masked_seq_mean: one value per sequence (sequence level: the sequence's own).
+            func perSequence(_ x: Tensor) -> [Double] {
+                if x.size(-1) == 1 && mask.size(-1) != 1 { return x.reshaped(-1).to(.float64).toArray(Double.self) }
+                let sums = (x * mask).sum(axis: -1).to(.float64).toArray(Double.self)
+                let counts = mask.sum(axis: -1).to(.float64).toArray(Double.self)
+                return zip(sums, counts).compactMap { $1 > 0 ? $0 / $1 : nil }
+            }
             let isClipping = lossType == .grpo || lossType == .bnpo || lossType == .drGRPO || lossType == .dapo
             return GRPOLossResult(
                 loss: loss, kl: kl.map { maskedMean($0.detached()) } ?? 0,
                 clipLow: isClipping ? maskedMean(low.to(.float32)) : 0, clipHigh: isClipping ? maskedMean(up.to(.float32)) : 0,
-                clipRegion: isClipping ? maskedMean((low .|| up).to(.float32)) : 0)
+                clipRegion: isClipping ? maskedMean((low .|| up).to(.float32)) : 0,
+                clipLowMin: isClipping ? perSequence(low.to(.float32)).min() ?? .nan : 0,
+                clipHighMax: isClipping ? perSequence(up.to(.float32)).max() ?? .nan : 0)
         }
     }
 }

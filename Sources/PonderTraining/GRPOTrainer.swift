@@ -575,6 +575,8 @@ extension GRPOTrainer {
         var low = 0.0
         var high = 0.0
         var region = 0.0
+        var lowMin = Double.infinity
+        var highMax = -Double.infinity
         let sequenceLevel = objective.importanceSamplingLevel == .sequence
         for start in stride(from: 0, to: rows, by: c.chunkRows) {
             let n = Swift.min(c.chunkRows, rows - start)
@@ -602,11 +604,13 @@ extension GRPOTrainer {
             low += result.clipLow * share
             high += result.clipHigh * share
             region += result.clipRegion * share
+            if !result.clipLowMin.isNaN { lowMin = Swift.min(lowMin, result.clipLowMin) }
+            if !result.clipHighMax.isNaN { highMax = Swift.max(highMax, result.clipHighMax) }
         }
         var m: OrderedDictionary<String, Double> = [
-            // One process: TRL's min and max over processes equal the mean.
-            "entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/low_min": low, "clip_ratio/high_mean": high,
-            "clip_ratio/high_max": high, "clip_ratio/region_mean": region,
+            // low_min and high_max are over sequences (TRL gathers per-sequence fractions); 0 when no row counts.
+            "entropy": entropy, "clip_ratio/low_mean": low, "clip_ratio/low_min": lowMin.isFinite ? lowMin : 0,
+            "clip_ratio/high_mean": high, "clip_ratio/high_max": highMax.isFinite ? highMax : 0, "clip_ratio/region_mean": region,
         ]
         if objective.beta != 0 || batch.refLogps != nil { m["kl"] = kl }
         return m

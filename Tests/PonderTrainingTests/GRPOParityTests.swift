@@ -1,6 +1,9 @@
 import Foundation
 import OrderedCollections
+import PonderCore
 import PonderModels
+import PonderTasks
+import PonderTokenizers
 import Torch
 import XCTest
 
@@ -42,16 +45,11 @@ final class GRPOParityTests: XCTestCase {
         let completion = f["completion_ids"]!
         let mask = f["completion_mask"]!.to(.float32)
         let ids = concatenated([prompt, completion], axis: 1)
-        for case let c as [String: Any] in Self.info["cases"] as! [Any] {
+        for case let c as [String: Any] in Self.info["cases"] as! [Any] where c["batch"] == nil {
             let name = c["name"] as! String
             let model = try ModelDirectory.load(Self.modelURL)
             model.parameters.setRequiresGrad(true)
-            var objective = GRPOObjective()
-            objective.lossType = GRPOLossType(rawValue: c["loss_type"] as! String)!
-            objective.epsilon = c["epsilon"] as? Double ?? 0.2
-            objective.epsilonHigh = c["epsilon_high"] as? Double
-            objective.beta = c["beta"] as? Double ?? 0
-            objective.importanceSamplingLevel = ImportanceSamplingLevel(rawValue: c["importance_sampling_level"] as? String ?? "token")!
+            var objective = Self.objective(c)
             objective.maxCompletionLength = completion.size(1)
             let scale = c["scale_rewards"] as? String ?? "group"
             let (logps, entropies) = TokenLogProbs.compute(
@@ -75,7 +73,8 @@ final class GRPOParityTests: XCTestCase {
             if let kl = metrics["kl"] { XCTAssertEqual(result.kl, kl, accuracy: 1e-5, "\(name) kl") }
             for (key, value) in [
                 ("clip_ratio/low_mean", result.clipLow), ("clip_ratio/high_mean", result.clipHigh),
-                ("clip_ratio/region_mean", result.clipRegion),
+                ("clip_ratio/region_mean", result.clipRegion), ("clip_ratio/low_min", result.clipLowMin),
+                ("clip_ratio/high_max", result.clipHighMax),
             ] {
                 if let e = metrics[key] { XCTAssertEqual(value, e, accuracy: 1e-6, "\(name) \(key)") }
             }
@@ -108,10 +107,162 @@ final class GRPOParityTests: XCTestCase {
         }
     }
 
+    /// The objective a fixture case names (TRL's GRPOConfig defaults for what it leaves out).
+    static func objective(_ c: [String: Any]) -> GRPOObjective {
+        var objective = GRPOObjective()
+        objective.lossType = GRPOLossType(rawValue: c["loss_type"] as! String)!
+        objective.epsilon = c["epsilon"] as? Double ?? 0.2
+        objective.epsilonHigh = c["epsilon_high"] as? Double
+        objective.beta = c["beta"] as? Double ?? 0
+        objective.importanceSamplingLevel = ImportanceSamplingLevel(rawValue: c["importance_sampling_level"] as? String ?? "token")!
+        objective.useBiasCorrectionKL = c["use_bias_correction_kl"] as? Bool ?? true
+        objective.delta = c["delta"] as? Double
+        if let m = c["max_completion_length"] as? Int { objective.maxCompletionLength = m }
+        return objective
+    }
+
+    static func fixtureCase(_ name: String) -> [String: Any] {
+        (info["cases"] as! [[String: Any]]).first { $0["name"] as? String == name }!
+    }
+
+    /// Ponder's own clip ratios, for the iterated case (old log-probabilities from another policy), equal TRL's and
+    /// are not 0: the clipped branch of the objective is what the gradient parity above exercised.
     func testClippingFiresInTheIteratedCase() throws {
-        let cases = Self.info["cases"] as! [[String: Any]]
-        let iterated = cases.first { $0["name"] as? String == "dapo_iter2" }!["metrics"] as! [String: Double]
-        XCTAssertGreaterThan(iterated["clip_ratio/region_mean"]!, 0, "the fixture exercises clipping")
+        let f = try Safetensors.read(Self.fixture)
+        let c = Self.fixtureCase("dapo_iter2")
+        let expected = c["metrics"] as! [String: Double]
+        let completion = f["completion_ids"]!
+        let ids = concatenated([f["prompt_ids"]!, completion], axis: 1)
+        let model = try ModelDirectory.load(Self.modelURL)
+        var objective = Self.objective(c)
+        objective.maxCompletionLength = completion.size(1)
+        let result = withNoGrad {
+            let (logps, _) = TokenLogProbs.compute(
+                ids: ids, completionLength: completion.size(1), temperature: Self.info["temperature"] as! Double
+            ) { model($0) }
+            return objective.loss(
+                logps: logps, oldLogps: f["old_logps"], refLogps: nil, advantages: f["advantages_group"]!,
+                mask: f["completion_mask"]!.to(.float32))
+        }
+        for (key, value) in [
+            ("clip_ratio/low_mean", result.clipLow), ("clip_ratio/high_mean", result.clipHigh),
+            ("clip_ratio/region_mean", result.clipRegion), ("clip_ratio/high_max", result.clipHighMax),
+        ] {
+            XCTAssertGreaterThan(value, 0, "Ponder's \(key) in the iterated case")
+            XCTAssertEqual(value, expected[key]!, accuracy: 1e-6, key)
+        }
+        // And the same through the trainer on the padded batch, with two-sided clipping.
+        let padded = try paddedRun("padded_dapo_delta")
+        XCTAssertGreaterThan(padded.metrics["clip_ratio/region_mean"]!, 0)
+        XCTAssertGreaterThan(padded.metrics["clip_ratio/high_max"]!, 0)
+    }
+
+    /// Runs a padded-batch fixture case through the trainer: `makeBatch` lays out the groups (prompts of different
+    /// lengths left-padded, completions right-padded, the truncated row masked), `logps` scores them with positions
+    /// and an attention mask for the padding, and `backward` accumulates the chunked gradients. Returns the loss
+    /// `objective.loss` gives on `logps` (the trainer logs no loss), the metrics `backward` returns and the policy.
+    func paddedRun(_ name: String) throws
+        -> (loss: GRPOLossResult, entropy: Double, metrics: OrderedDictionary<String, Double>, policy: CausalLM)
+    {
+        let f = try Safetensors.read(Self.fixture)
+        let c = Self.fixtureCase(name)
+        let promptIds = f["padded.prompt_ids"]!.toArray(Int.self)
+        let promptMask = f["padded.prompt_mask"]!.toArray(Int.self)
+        let completionIds = f["padded.completion_ids"]!
+        let completionMask = f["padded.completion_mask"]!
+        let (rows, p, t) = (completionIds.size(0), f["padded.prompt_ids"]!.size(1), completionIds.size(1))
+        let ids = completionIds.toArray(Int.self)
+        let maskRows = completionMask.toArray(Int.self)
+        let advantages = f["padded.advantages"]!.toArray(Double.self)
+        let g = 4
+        let policy = try ModelDirectory.load(Self.modelURL)
+        policy.parameters.setRequiresGrad(true)
+        let objective = Self.objective(c)
+        var configuration = GRPOTrainer.Configuration.defaults
+        configuration.numGenerations = g
+        configuration.promptsPerStep = rows / g
+        configuration.temperature = Self.info["temperature"] as! Double
+        configuration.lossType = objective.lossType
+        configuration.epsilon = objective.epsilon
+        configuration.epsilonHigh = objective.epsilonHigh
+        configuration.beta = objective.beta
+        configuration.importanceSamplingLevel = objective.importanceSamplingLevel
+        configuration.useBiasCorrectionKL = objective.useBiasCorrectionKL
+        configuration.delta = objective.delta
+        configuration.maxCompletionLength = objective.maxCompletionLength
+        configuration.maskTruncatedCompletions = true
+        configuration.chunkRows = 3
+        let trainer = try GRPOTrainer(
+            configuration: configuration, policy: policy,
+            rollouts: Engine(
+                model: policy, tokenizer: try Tokenizer.load(directory: Self.modelURL), template: nil, name: "policy",
+                options: .init(prefixCacheBytes: 0)),
+            task: TaskFormat(name: "test", style: .plain), problems: grpoProblems, rewards: [WeightedReward(DigitShareReward())],
+            reference: objective.beta != 0 ? policy : nil)
+        let groups = (0..<(rows / g)).map { k in
+            let r0 = k * g
+            let prompt = (0..<p).filter { promptMask[r0 * p + $0] == 1 }.map { promptIds[r0 * p + $0] }
+            let completions = (r0..<(r0 + g)).map { r in
+                let tokens = (0..<t).map { ids[r * t + $0] }.filter { $0 != 0 }
+                // A row with no active token is a truncated completion that mask_truncated_completions masks.
+                let masked = (0..<t).allSatisfy { maskRows[r * t + $0] == 0 }
+                return Completion(text: "", tokens: tokens, stop: masked ? .length(inThinking: false) : .endOfSequence(token: 0))
+            }
+            return GRPOTrainer.Group(
+                problem: grpoProblems[k], prompt: prompt, completions: completions, rewardsPerFunction: [],
+                advantages: Array(advantages[r0..<(r0 + g)]))
+        }
+        var batch = trainer.makeBatch(groups)
+        XCTAssertEqual(batch.ids.toArray(Int.self), concatenated([f["padded.prompt_ids"]!, completionIds], axis: 1).toArray(Int.self))
+        XCTAssertEqual(batch.mask.toArray(Double.self), completionMask.to(.float32).toArray(Double.self))
+        XCTAssertEqual(batch.completionLength, t)
+        XCTAssertLessThan(t, objective.maxCompletionLength, "T below max_completion_length: Dr. GRPO's normaliser is not B × T")
+        batch.oldLogps = (c["old"] as? Bool ?? false) ? f["padded.old_logps"] : nil
+        batch.refLogps = objective.beta != 0 ? f["padded.ref_logps"] : nil
+        var lossObjective = trainer.configuration.objective
+        lossObjective.epsilonHigh = lossObjective.epsilonHigh ?? lossObjective.epsilon
+        let (loss, entropy) = withNoGrad { () -> (GRPOLossResult, Double) in
+            let (logps, entropies) = trainer.logps(policy, batch)
+            let result = lossObjective.loss(
+                logps: logps, oldLogps: batch.oldLogps, refLogps: batch.refLogps, advantages: batch.advantages, mask: batch.mask)
+            return (result, (entropies * batch.mask).sum().item() / batch.mask.sum().item())
+        }
+        let metrics = try trainer.backward(batch)
+        return (loss, entropy, metrics, policy)
+    }
+
+    /// The padded batch (left-padded prompts of different lengths, T below max_completion_length, a fully masked row)
+    /// through the trainer's own path, for every case: loss, metrics and gradients equal TRL's.
+    func testPaddedBatchThroughTheTrainerMatchesTRL() throws {
+        let f = try Safetensors.read(Self.fixture)
+        let gradKeys = Self.info["grad_keys"] as! [String]
+        let names = (Self.info["cases"] as! [[String: Any]]).filter { $0["batch"] as? String == "padded" }.map { $0["name"] as! String }
+        XCTAssertGreaterThanOrEqual(names.count, 5)
+        for name in names {
+            let run = try paddedRun(name)
+            let expectedLoss = f["\(name).loss"]!.item()
+            XCTAssertEqual(run.loss.loss.item(), expectedLoss, accuracy: 1e-5 * Swift.max(1, Swift.abs(expectedLoss)), name)
+            for key in gradKeys {
+                let error = relativeError(run.policy.parameters[key]!.grad!, f["\(name).grad.\(key)"]!)
+                XCTAssertLessThanOrEqual(error, 1e-4, "\(name) \(key)")
+            }
+            let expected = Self.fixtureCase(name)["metrics"] as! [String: Double]
+            XCTAssertEqual(run.entropy, expected["entropy"]!, accuracy: 1e-4, "\(name) entropy")
+            XCTAssertEqual(run.metrics["entropy"]!, expected["entropy"]!, accuracy: 1e-4, "\(name) trainer entropy")
+            if let kl = expected["kl"] {
+                XCTAssertEqual(run.loss.kl, kl, accuracy: 1e-5, "\(name) kl")
+                XCTAssertEqual(run.metrics["kl"]!, kl, accuracy: 1e-5, "\(name) trainer kl")
+            }
+            for (key, value) in [
+                ("clip_ratio/low_mean", run.loss.clipLow), ("clip_ratio/high_mean", run.loss.clipHigh),
+                ("clip_ratio/region_mean", run.loss.clipRegion), ("clip_ratio/low_min", run.loss.clipLowMin),
+                ("clip_ratio/high_max", run.loss.clipHighMax),
+            ] {
+                guard let e = expected[key] else { continue }
+                XCTAssertEqual(value, e, accuracy: 1e-6, "\(name) \(key)")
+                XCTAssertEqual(run.metrics[key]!, e, accuracy: 1e-6, "\(name) trainer \(key)")
+            }
+        }
     }
 
     func testPretrainingStepMatchesPyTorch() throws {
