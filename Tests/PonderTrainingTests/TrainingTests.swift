@@ -789,3 +789,31 @@ final class TopEntropyTests: XCTestCase {
         XCTAssertThrowsError(try makeGRPOTrainer { $0.topEntropyQuantile = 0 })
     }
 }
+
+final class SFTResumeTests: XCTestCase {
+    /// SFT interrupted and resumed (with gradient accumulation) ends with exactly the weights of an uninterrupted run.
+    func testSFTResumeIsExact() async throws {
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
+        let examples = (0..<10).map { SFTExample(prompt: .text("Question \($0):"), completion: String(repeating: " step", count: $0 % 4 + 1) + ".") }
+        func trainer() throws -> SFTTrainer {
+            var c = SFTTrainer.Configuration.defaults
+            c.training.steps = 5
+            c.training.learningRate = 5e-3
+            c.training.saveEvery = 100
+            c.training.gradientAccumulationSteps = 2
+            c.batchSize = 2
+            let model = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: 5)
+            return try SFTTrainer(configuration: c, model: model, tokenizer: tokenizer, template: nil, examples: examples, endToken: 0)
+        }
+        let straight = try RunDirectory(temporaryDirectory("sft-straight"))
+        _ = try await trainer().train(run: straight)
+        let broken = try RunDirectory(temporaryDirectory("sft-broken"))
+        let interrupt = InterruptFlag()
+        let stopped = try await trainer().train(run: broken, interrupt: interrupt) { if $0.step == 3 { interrupt.set() } }
+        XCTAssertEqual(stopped, 3)
+        _ = try await trainer().train(run: broken, resume: true)
+        let a = try Data(contentsOf: straight.checkpointsURL.appendingPathComponent("step-5/model.safetensors"))
+        let b = try Data(contentsOf: broken.checkpointsURL.appendingPathComponent("step-5/model.safetensors"))
+        XCTAssertEqual(a, b)
+    }
+}
