@@ -20,6 +20,11 @@ public struct FieldMapping: Sendable, Hashable, Codable {
     public var answerFormat: AnswerFormat
     /// Field with a stable id (optional; otherwise `file:line`).
     public var id: String?
+    /// Field with a programming problem's tests (optional): a list of assertion strings (`"assert f(2) == 4"`) or of
+    /// `{"input", "output"}` objects. With it, problems are code problems and the answer field is not read.
+    public var tests: String?
+    /// The language code problems are written in (a runner name).
+    public var language = "python"
 
     /// Makes a mapping.
     public init(prompt: String, answer: String, answerFormat: AnswerFormat = .raw, id: String? = nil) {
@@ -54,6 +59,21 @@ public struct Dataset: Sendable, Hashable {
                     path: url.path, line: n,
                     reason: "field \"\(mapping.prompt)\" is missing or not a string (fields: \(object.keys.sorted().joined(separator: ", ")))")
             }
+            let id = mapping.id.flatMap { object[$0].map { "\($0)" } } ?? "\(url.lastPathComponent):\(n)"
+            if let field = mapping.tests {
+                guard let list = object[field] as? [Any], !list.isEmpty else {
+                    throw TaskError.badLine(path: url.path, line: n, reason: "field \"\(field)\" is missing or not a non-empty list of tests")
+                }
+                let cases = try list.enumerated().map { k, item -> CodeTestCase in
+                    if let assertion = item as? String { return .assertion(assertion) }
+                    if let io = item as? [String: Any], let input = io["input"] as? String, let output = io["output"] as? String {
+                        return .io(input: input, expectedOutput: output)
+                    }
+                    throw TaskError.badLine(
+                        path: url.path, line: n, reason: "test \(k) of \"\(field)\" is neither an assertion string nor {\"input\", \"output\"}")
+                }
+                return .code(id: id, prompt: prompt, tests: CodeTests(language: mapping.language, cases: cases))
+            }
             let rawAnswer: String
             if let s = object[mapping.answer] as? String {
                 rawAnswer = s
@@ -67,7 +87,6 @@ public struct Dataset: Sendable, Hashable {
                     path: url.path, line: n,
                     reason: "field \"\(mapping.answer)\" has no \(mapping.answerFormat == .gsm8k ? "#### answer" : "\\boxed{} answer")")
             }
-            let id = mapping.id.flatMap { object[$0].map { "\($0)" } } ?? "\(url.lastPathComponent):\(n)"
             var metadata: [String: String] = [:]
             for (key, value) in object where key != mapping.prompt && key != mapping.answer {
                 if let s = value as? String { metadata[key] = s } else if let x = value as? NSNumber { metadata[key] = x.stringValue }

@@ -50,6 +50,9 @@ public enum AnswerStyle: String, Sendable, Hashable, Codable, CaseIterable {
     case boxed
     /// The question exactly as given; graded like `boxed`.
     case plain
+    /// A programming problem: the answer is a program in a fenced code block after the reasoning, graded by running
+    /// the problem's tests in the sandbox.
+    case code
 }
 
 /// A task defined by its answer style (and, for puzzles whose answer is an expression, its own verifier).
@@ -65,6 +68,8 @@ public struct TaskFormat: ReasoningTask {
 
     /// The instruction of the tagged style.
     public static let taggedInstruction = "Think in <think></think>, answer in <answer></answer>."
+    /// The instruction of the code style.
+    public static let codeInstruction = "Write your solution as a complete Python program in a ```python code block."
     /// The instruction of the boxed style (DeepSeek-R1's recommendation for math).
     public static let boxedInstruction = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -89,6 +94,7 @@ public struct TaskFormat: ReasoningTask {
         case .tagged: Self.taggedInstruction + "\n" + problem.prompt + "\n"
         case .boxed: chat ? problem.prompt + "\n" + Self.boxedInstruction : problem.prompt + "\n" + Self.boxedInstruction + "\n"
         case .plain: problem.prompt
+        case .code: chat ? problem.prompt + "\n" + Self.codeInstruction : problem.prompt + "\n" + Self.codeInstruction + "\n"
         }
     }
 
@@ -101,17 +107,23 @@ public struct TaskFormat: ReasoningTask {
     }
 
     public func answer(in completion: String) -> String? {
-        AnswerExtractor(policy: Self.extractionPolicy(for: style)).extract(completion).answer
+        if style == .code { return CodeVerifier.extractCode(ThinkParser().split(completion), language: "python") }
+        return AnswerExtractor(policy: Self.extractionPolicy(for: style)).extract(completion).answer
     }
 
     public func completion(answering answer: String) -> String {
-        style == .tagged ? "<answer>\(answer)</answer>" : "\\boxed{\(answer)}"
+        switch style {
+        case .tagged: "<answer>\(answer)</answer>"
+        case .code: "```python\n\(answer)\n```"
+        case .boxed, .plain: "\\boxed{\(answer)}"
+        }
     }
 
     public func isWellFormatted(_ completion: String) -> Bool {
         switch style {
         case .tagged: return StrictFormatReward(requireNewlines: false).matches(completion)
         case .boxed, .plain: return answer(in: completion) != nil
+        case .code: return CodeVerifier.extractCode(ThinkParser().split(completion), language: "python") != nil
         }
     }
 
@@ -127,6 +139,9 @@ public struct TaskFormat: ReasoningTask {
         switch style {
         case .tagged: return [WeightedReward(accuracy), WeightedReward(StrictFormatReward(requireNewlines: false), weight: formatWeight)]
         case .boxed, .plain: return [WeightedReward(accuracy)]
+        case .code:
+            guard let code = verifier as? CodeVerifier else { return [WeightedReward(accuracy)] }
+            return [WeightedReward(CodePassRateReward(verifier: code))]
         }
     }
 }
@@ -157,7 +172,7 @@ public enum RewardCatalog {
     /// The names, as open-r1 names the functions.
     public static let names = [
         "accuracy", "format", "soft_format", "tag_count", "reasoning_steps", "length", "cosine_scaled", "repetition_penalty",
-        "language_consistency",
+        "language_consistency", "code",
     ]
 
     /// The reward called `name`; `accuracy` grades the task's way.
@@ -172,6 +187,11 @@ public enum RewardCatalog {
         case "cosine_scaled": return CosineScaledReward()
         case "repetition_penalty": return try RepetitionPenaltyReward()
         case "language_consistency": return LanguageConsistencyReward()
+        case "code":
+            guard let code = (task as? TaskFormat)?.verifier as? CodeVerifier else {
+                throw TaskError.invalidParameter("reward \"code\" needs code problems: a data set with tests (--tests-field)")
+            }
+            return CodePassRateReward(verifier: code)
         default: throw TaskError.invalidParameter("unknown reward \"\(name)\" (known: \(names.joined(separator: ", ")))")
         }
     }

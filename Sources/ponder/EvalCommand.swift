@@ -26,7 +26,7 @@ struct Eval: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try modelOptions.loadEngine()
-        let (task, problems) = try self.problems.load()
+        let (task, problems) = try await self.problems.load()
         FileHandle.standardError.write(Data("evaluating \(problems.count) \(task.name) problems, \(samples) samples each…\n".utf8))
         let result = try await TaskEvaluation.run(
             model: engine, task: task, problems: problems, samples: samples, maxTokens: maxTokens, temperature: temperature, seed: seed)

@@ -37,7 +37,7 @@ struct GRPO: AsyncParsableCommand {
         }
         if options.printedConfiguration(config.resolved) { return }
         let dir = URL(fileURLWithPath: model)
-        let (task, problems) = try self.problems.load()
+        let (task, problems) = try await self.problems.load()
         var rewards = try reward.isEmpty ? task.rewards : reward.map { WeightedReward(try RewardCatalog.reward(named: $0, task: task)) }
         for (i, command) in rewardCommand.enumerated() {
             rewards.append(

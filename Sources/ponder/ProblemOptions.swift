@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PonderCore
 import PonderTasks
+import PonderVerifiers
 
 /// Where problems come from and how they are asked: a JSONL file (Ponder's, GSM8K's or MATH's published layout, or
 /// any layout through the field flags) or a synthetic task.
@@ -14,6 +15,10 @@ struct ProblemOptions: ParsableArguments {
     @Option(name: .long, help: "How the answer field is read: raw, gsm8k ('#### n') or boxed (overrides the preset).")
     var answerFormat: FieldMapping.AnswerFormat?
     @Option(name: .long, help: "Field holding a stable id (default: the preset's, else file:line).") var idField: String?
+    @Option(
+        name: .long,
+        help: "Field holding a programming problem's tests (assertion strings or {input, output} objects): problems become code problems, graded in the sandbox.")
+    var testsField: String?
     @Option(
         name: .long,
         help: "A synthetic task instead of a file: arithmetic, addition, multiplication or countdown (with --count and --seed).")
@@ -32,7 +37,7 @@ struct ProblemOptions: ParsableArguments {
     }
 
     /// The task (how problems are asked and graded) and its problems.
-    func load() throws -> (task: any ReasoningTask, problems: [Problem]) {
+    func load() async throws -> (task: any ReasoningTask, problems: [Problem]) {
         var problems: [Problem]
         var format: TaskFormat
         if let task {
@@ -46,10 +51,16 @@ struct ProblemOptions: ParsableArguments {
             if let answerField { mapping.answer = answerField }
             if let answerFormat { mapping.answerFormat = answerFormat }
             if let idField { mapping.id = idField }
+            mapping.tests = testsField
             let url = URL(fileURLWithPath: data!)
             problems = try Dataset(jsonl: url, mapping: mapping).problems
             guard !problems.isEmpty else { throw ValidationError("\(url.path): no problems") }
             format = TaskFormat(name: preset.rawValue, style: preset.style)
+            if testsField != nil {
+                // Code problems: programs run against their tests in the sandbox.
+                let sandbox = await CodeSandbox.make()
+                format = TaskFormat(name: "code", style: .code, verifier: CodeVerifier(pool: SandboxPool(sandbox: sandbox)))
+            }
             // Problems written by `ponder data problems` name their synthetic task; grade them as that task does
             // (countdown evaluates the answer expression instead of comparing values).
             let names = Set(problems.map { $0.metadata["task"] ?? "" })
@@ -59,7 +70,12 @@ struct ProblemOptions: ParsableArguments {
                 format = generator.format
             }
         }
-        if let style { format = TaskFormat(name: format.name, style: style, verifier: style == format.style ? format.verifier : nil) }
+        if let style, style != format.style {
+            guard style != .code && format.style != .code else {
+                throw ValidationError("--style \(style.rawValue): code problems (--tests-field) are asked and graded in the code style")
+            }
+            format = TaskFormat(name: format.name, style: style)
+        }
         format.chat = chat
         if let limit { problems = Array(problems.prefix(limit)) }
         return (format, problems)

@@ -29,7 +29,7 @@ struct Sweep: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try modelOptions.loadEngine()
-        let (task, problems) = try self.problems.load()
+        let (task, problems) = try await self.problems.load()
         let sweep = StrategySweep(task: task, problems: problems)
         let plans = strategy.map { StrategySweep.Plan($0, budgets: budgetList, configuration: search) }
         let (curve, cells) = try await sweep.run(plans, model: engine) { cell in

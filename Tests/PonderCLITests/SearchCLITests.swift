@@ -237,3 +237,21 @@ extension CLITests {
         XCTAssertTrue(bad.stderr.contains("unknown reward \"acuracy\""), bad.stderr)
     }
 }
+
+extension CLITests {
+    /// Code problems from a data set (`--tests-field`) train with the code pass-rate reward through `ponder grpo`.
+    func testGRPOOnCodeProblems() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-code-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let data = dir.appendingPathComponent("code.jsonl")
+        try #"{"prompt": "Write f(x) returning 2x.", "tests": ["assert f(2) == 4"]}"#.write(to: data, atomically: true, encoding: .utf8)
+        let r = try ponder([
+            "grpo", "--model", Self.fixtureModel.path, "--data", data.path, "--tests-field", "tests", "--run", dir.appendingPathComponent("run").path,
+            "--steps", "1", "--num-generations", "2", "--prompts-per-step", "1", "--max-completion-length", "4", "--reward", "code", "format",
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let line = try String(contentsOf: dir.appendingPathComponent("run/metrics.jsonl"), encoding: .utf8).split(separator: "\n")[0]
+        let m = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        XCTAssertEqual(m["rewards/code/mean"] as? Double, 0, "a random model writes no program")
+    }
+}

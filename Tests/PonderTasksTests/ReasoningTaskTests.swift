@@ -89,3 +89,38 @@ final class ReasoningTaskTests: XCTestCase {
         }
     }
 }
+
+final class CodeTaskTests: XCTestCase {
+    /// Code problems from JSONL (assertion and input/output tests), asked in the code style and graded by running the
+    /// program in the sandbox; the `code` reward is the pass rate.
+    func testCodeProblemsFromJSONL() async throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-code-\(UUID().uuidString).jsonl")
+        try """
+        {"question": "Write f(x) returning 2x.", "tests": ["assert f(2) == 4", "assert f(5) == 10"]}
+        {"question": "Print the sum of two numbers read from one line.", "tests": [{"input": "2 3\\n", "output": "5"}]}
+        """.write(to: url, atomically: true, encoding: .utf8)
+        var mapping = FieldMapping(prompt: "question", answer: "unused")
+        mapping.tests = "tests"
+        let problems = try Dataset(jsonl: url, mapping: mapping).problems
+        XCTAssertEqual(problems.count, 2)
+        guard case .code(let tests) = problems[0].kind else { return XCTFail("not a code problem") }
+        XCTAssertEqual(tests.cases, [.assertion("assert f(2) == 4"), .assertion("assert f(5) == 10")])
+        let task = TaskFormat(name: "code", style: .code, verifier: CodeVerifier(pool: SandboxPool(sandbox: await CodeSandbox.make())))
+        XCTAssertTrue(task.promptText(for: problems[0]).hasSuffix(TaskFormat.codeInstruction + "\n"))
+        let right = "<think>double it</think>\n```python\ndef f(x):\n    return 2 * x\n```"
+        let wrong = "```python\ndef f(x):\n    return x + 2\n```"
+        let v1 = try await task.grade(right, problem: problems[0])
+        let v2 = try await task.grade(wrong, problem: problems[0])
+        XCTAssertTrue(v1.isEquivalent)
+        XCTAssertFalse(v2.isEquivalent)
+        let rates = try await RewardCatalog.reward(named: "code", task: task).rewards(for: [right, wrong, "no code"], problem: problems[0])
+        XCTAssertEqual(rates, [1, 0.5, 0], "f(2) == 4 holds for x + 2 too")
+        let sum = try await task.grade("```python\na, b = map(int, input().split())\nprint(a + b)\n```", problem: problems[1])
+        XCTAssertTrue(sum.isEquivalent)
+        XCTAssertThrowsError(try RewardCatalog.reward(named: "code", task: TaskFormat(name: "m", style: .boxed)))
+        try #"{"question": "q", "tests": [3]}"#.write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Dataset(jsonl: url, mapping: mapping)) {
+            XCTAssertTrue("\($0.localizedDescription)".contains(":1: test 0 of \"tests\""), "\($0.localizedDescription)")
+        }
+    }
+}
