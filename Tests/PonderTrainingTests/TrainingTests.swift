@@ -200,22 +200,66 @@ extension GRPOTrainerTests {
         XCTAssertEqual(completions.count, 16 * 4 * 8)
     }
 
-    func testIterationsBetaAndDynamicSampling() async throws {
+    /// Each of numIterations, beta and clipping shows on its own: the second iteration reuses the batch, its ratios
+    /// move off 1 far enough to clip (a large step on purpose), and the KL to the reference is 0 before the first update
+    /// and positive after it.
+    func testIterationsBetaAndClipping() async throws {
         let trainer = try makeTrainer {
             $0.training.steps = 4
+            $0.training.learningRate = 0.05
             $0.numIterations = 2
             $0.beta = 0.04
             $0.lossType = .grpo
-            $0.dynamicSampling = true
         }
         var reports: [StepReport] = []
         _ = try await trainer.train(run: RunDirectory(temporaryDirectory("grpo2"))) { reports.append($0) }
         XCTAssertEqual(reports.count, 4)
-        XCTAssertNotNil(reports[0].metrics["kl"])
         XCTAssertNotNil(reports[1].metrics["time/training"])
         XCTAssertNil(reports[1].metrics["time/generation"], "the second iteration reuses the batch")
-        XCTAssertGreaterThan(
-            reports[1].metrics["clip_ratio/region_mean"]! + reports[3].metrics["clip_ratio/region_mean"]! + reports[1].metrics["kl"]!, 0)
+        XCTAssertEqual(reports[0].metrics["kl"]!, 0, accuracy: 1e-9, "the policy starts as the reference")
+        XCTAssertGreaterThan(reports[1].metrics["kl"]!, 0, "after one update the policy has moved")
+        XCTAssertEqual(reports[0].metrics["clip_ratio/region_mean"]!, 0, "the first pass has ratio 1")
+        XCTAssertGreaterThan(reports[1].metrics["clip_ratio/region_mean"]!, 0, "the second pass clips")
+    }
+
+    /// Dynamic sampling drops groups whose rewards have no spread and samples more prompts to refill the batch.
+    func testDynamicSamplingDropsFlatGroups() async throws {
+        /// Even requests: two completions with digits (no spread); odd: one with and one without.
+        final class HalfFlat: RolloutSource, @unchecked Sendable {
+            let name = "half-flat"
+            let weightSync = WeightSync.shared
+            private let lock = NSLock()
+            private(set) var prompts = 0
+            func rollouts(_ requests: [CompletionRequest]) async throws -> [CompletionResponse] {
+                let first = lock.withLock { () -> Int in
+                    defer { prompts += requests.count }
+                    return prompts
+                }
+                return requests.enumerated().map { i, r in
+                    let flat = (first + i) % 2 == 0
+                    return CompletionResponse(
+                        promptTokens: [7, 8],
+                        completions: (0..<r.parameters.n).map { k in
+                            Completion(text: flat || k == 0 ? "12" : "ab", tokens: [40, 3], sampled: [true, true], stop: .endOfSequence(token: 3))
+                        }, usage: Usage())
+                }
+            }
+            func weightsUpdated(directory: String?) async throws {}
+        }
+        let source = HalfFlat()
+        let trainer = try makeTrainer(
+            {
+                $0.training.steps = 1
+                $0.numGenerations = 2
+                $0.promptsPerStep = 4
+                $0.dynamicSampling = true
+            }, rollouts: { _ in source })
+        var timings: [String: Double] = [:]
+        let (batch, metrics, _) = try await trainer.generate(cursor: 0, timings: &timings)
+        XCTAssertEqual(batch.groups.count, 4, "refilled to four groups")
+        XCTAssertTrue(batch.groups.allSatisfy { !GRPOTrainer.hasZeroSpread($0, weights: [1]) }, "no flat group kept")
+        XCTAssertEqual(source.prompts, 4 + 2 + 1 + 1, "rounds of 4, 2, 1, 1 prompts: each keeps half")
+        XCTAssertEqual(metrics["frac_reward_zero_std"]!, 0.5, accuracy: 1e-9, "half of all sampled groups were flat")
     }
 
     func testTruncatedCompletionsCanBeMasked() async throws {
