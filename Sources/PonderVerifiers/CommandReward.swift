@@ -19,19 +19,18 @@ public final class CommandReward: RewardFunction, @unchecked Sendable {
     public let timeout: Double
     private let workers: [Worker]
     private let onFailure: @Sendable (String) -> Void
+    /// Where failures are reported by default.
+    public static let standardErrorReport: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("reward: " + $0 + "\n").utf8)) }
 
     /// A reward running `command` in `concurrency` processes (started on first use).
     public init(
         name: String = "command", command: String, timeout: Double = 30, concurrency: Int = 1,
-        onFailure: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("reward: " + $0 + "\n").utf8)) }
+        onFailure: @escaping @Sendable (String) -> Void = CommandReward.standardErrorReport
     ) throws {
         guard !command.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw VerifierError.invalidParameter(name: "command", value: "\"\"", reason: "must not be empty")
         }
-        guard timeout > 0 else { throw VerifierError.invalidParameter(name: "timeout", value: "\(timeout)", reason: "must be positive") }
-        guard concurrency >= 1 else {
-            throw VerifierError.invalidParameter(name: "concurrency", value: "\(concurrency)", reason: "must be at least 1")
-        }
+        try CommandReward.validate(timeout: timeout, concurrency: concurrency)
         self.name = name
         self.command = command
         self.timeout = timeout
@@ -59,6 +58,14 @@ public final class CommandReward: RewardFunction, @unchecked Sendable {
             var out = [Double?](repeating: nil, count: completions.count)
             for await (i, v) in group { out[i] = v }
             return out
+        }
+    }
+
+    /// Checks the settings external rewards share.
+    static func validate(timeout: Double, concurrency: Int) throws {
+        guard timeout > 0 else { throw VerifierError.invalidParameter(name: "timeout", value: "\(timeout)", reason: "must be positive") }
+        guard concurrency >= 1 else {
+            throw VerifierError.invalidParameter(name: "concurrency", value: "\(concurrency)", reason: "must be at least 1")
         }
     }
 
@@ -243,15 +250,12 @@ public struct HTTPReward: RewardFunction {
 
     public init(
         name: String = "http", url: URL, timeout: Double = 30, concurrency: Int = 8,
-        onFailure: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("reward: " + $0 + "\n").utf8)) }
+        onFailure: @escaping @Sendable (String) -> Void = CommandReward.standardErrorReport
     ) throws {
         guard url.scheme == "http" || url.scheme == "https" else {
             throw VerifierError.invalidParameter(name: "url", value: url.absoluteString, reason: "must be http:// or https://")
         }
-        guard timeout > 0 else { throw VerifierError.invalidParameter(name: "timeout", value: "\(timeout)", reason: "must be positive") }
-        guard concurrency >= 1 else {
-            throw VerifierError.invalidParameter(name: "concurrency", value: "\(concurrency)", reason: "must be at least 1")
-        }
+        try CommandReward.validate(timeout: timeout, concurrency: concurrency)
         self.name = name
         self.url = url
         self.timeout = timeout
