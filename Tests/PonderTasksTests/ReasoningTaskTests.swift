@@ -83,7 +83,10 @@ final class ReasoningTaskTests: XCTestCase {
 
     func testRewardCatalogNamesItsRewards() throws {
         let task = TaskFormat(name: "t", style: .tagged)
-        for name in RewardCatalog.names { XCTAssertEqual(try RewardCatalog.reward(named: name, task: task).name, name) }
+        // "code" needs code problems (CodeTaskTests covers it).
+        for name in RewardCatalog.names where name != "code" {
+            XCTAssertEqual(try RewardCatalog.reward(named: name, task: task).name, name)
+        }
         XCTAssertThrowsError(try RewardCatalog.reward(named: "acuracy", task: task)) {
             XCTAssertTrue("\($0.localizedDescription)".contains("acuracy"))
         }
