@@ -58,7 +58,13 @@ public enum Sampler {
             let floor = `where`(Tensor(ks.map { $0 < v }, shape: [b, 1]), kth, Tensor.full([b, 1], value: -Double.infinity))
             keep = keep .&& (scaled .>= floor)
         }
-        let probs = logp.exp()
+        // Filters apply in transformers' and vLLM's order: top-k, then top-p and min-p on the distribution renormalised
+        // over what top-k kept.
+        var probs = logp.exp()
+        if ks.contains(where: { $0 < v }) {
+            let kept = probs * keep.to(.float32)
+            probs = kept / kept.sum(axes: [1], keepDims: true)
+        }
         if rows.contains(where: { $0.minP > 0 }) {
             let floor = probs.max(axes: [1], keepDims: true) * Tensor(rows.map { Float($0.minP) }, shape: [b, 1])
             keep = keep .&& (probs .>= floor)

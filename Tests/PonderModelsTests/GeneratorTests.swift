@@ -165,6 +165,10 @@ final class SamplerTests: XCTestCase {
         // probabilities ∝ e^[0,1,2,3,-1,.5] = .032 .087 .237 .644 .012 .053: top-p 0.7 keeps 3 and 2 (3 alone is .644 < .7).
         XCTAssertEqual(Set(draws(SamplingParameters(topP: 0.7))), [2, 3])
         XCTAssertEqual(Set(draws(SamplingParameters(topP: 0.5))), [3])
+        // Top-p acts on the distribution renormalised over the top-k set (transformers' and vLLM's order): the two
+        // most likely tokens hold about 0.61 and 0.22 of the mass, 0.73 and 0.27 once renormalised, so top-p 0.7 keeps
+        // only the first; computed on the full distribution it would keep both.
+        XCTAssertEqual(Set(draws(SamplingParameters(topK: 2, topP: 0.7))), [3])
         // min-p 0.1: keep tokens with p >= 0.0644: 3, 2, 1.
         XCTAssertEqual(Set(draws(SamplingParameters(minP: 0.1))), [1, 2, 3])
         XCTAssertEqual(Set(draws(SamplingParameters(temperature: 0))), [3])
