@@ -23,6 +23,22 @@ final class BeamSearchTests: XCTestCase {
             "b\n\nb1\n\n\\boxed{2}": 0.5, "b\n\nb1\n\nx\n\n": 0.1, "c\n\nc1\n\n\\boxed{5}": 0.8, "c\n\nc1\n\ny\n\n": 0.2,
         ], cost: ScoringCost(usage: Usage(promptTokens: 2, completionTokens: 3), modelCalls: 1))
 
+    /// A step the model ended itself (end of sequence, per the completion's stop reason) finishes its beam even
+    /// without a final answer: it is never extended past the model's own end.
+    func testAStepThatEndedTheSequenceIsNotExtended() async throws {
+        let model = ScriptedModel([
+            "": [ended("I give up"), sample("c")],
+            "c\n\n": [sample("\\boxed{5}"), sample("\\boxed{4}")],
+        ])
+        let table = TableScorer(
+            table: ["I give up": 0.9, "c\n\n": 0.5, "c\n\n\\boxed{5}": 0.8, "c\n\n\\boxed{4}": 0.1],
+            cost: ScoringCost(usage: Usage(), modelCalls: 0))
+        let search = BeamSearch(beams: 2, expansions: 1, maxSteps: 3, aggregation: .last, scorer: table)
+        let r = try await search.run(problem: problem, model: model)
+        XCTAssertFalse(model.requests.contains { $0.continuation.hasPrefix("I give up") }, "the ended step was not continued")
+        XCTAssertTrue(r.candidates.map(\.text).contains("I give up"), "it is a finished candidate")
+    }
+
     func testKeepsTopBeamsByLastStepScore() async throws {
         let model = makeModel()
         let search = BeamSearch(beams: 2, expansions: 2, maxSteps: 3, aggregation: .last, scorer: scorer)

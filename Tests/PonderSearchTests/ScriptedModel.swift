@@ -72,6 +72,11 @@ final class ScriptedModel: LanguageModel, Sendable {
         var completions: [Completion] = []
         for var c in out {
             if !request.parameters.logprobs { c.logprobs = nil }
+            // As the engine reports it: a scripted step that stopped, in a request with stop strings, stopped at the
+            // first of them (unless the script says it ended the sequence with token 1).
+            if case .endOfSequence(let token) = c.stop, token == 0, let delimiter = request.parameters.stop.first {
+                c.stop = .stopString(delimiter)
+            }
             completions.append(c)
         }
         let usage = Usage(
@@ -87,6 +92,11 @@ func sample(_ text: String, tokens: Int = 5, logprob: Double = -0.1, logprobs: [
     let lp = logprobs ?? Array(repeating: logprob, count: tokens)
     return Completion(
         text: text, tokens: Array(0..<lp.count), logprobs: lp, stop: finish == .stop ? .endOfSequence(token: 0) : .length(inThinking: false))
+}
+
+/// A completion that ended with the model's own end-of-sequence token (a step the model finished).
+func ended(_ text: String, tokens: Int = 5) -> Completion {
+    Completion(text: text, tokens: Array(0..<tokens), logprobs: Array(repeating: -0.1, count: tokens), stop: .endOfSequence(token: 1))
 }
 
 /// A boxed final answer.
