@@ -79,6 +79,13 @@ final class BootstrapTests: XCTestCase {
         let constant = try Bootstrap(resamples: 100).meanInterval([1, 1, 1])
         XCTAssertEqual([constant.lower, constant.upper], [1, 1])
         XCTAssertThrowsError(try Bootstrap(level: 1).meanInterval(values))
+        // The level is honoured: resampled means of these ten values follow Binomial(10, 0.7) / 10, whose exact 2.5%,
+        // 97.5%, 25% and 75% quantiles are 0.4, 1.0, 0.6 and 0.8.
+        let wide = try Bootstrap(resamples: 40_000, level: 0.95, seed: 3).meanInterval(values)
+        let narrow = try Bootstrap(resamples: 40_000, level: 0.5, seed: 3).meanInterval(values)
+        XCTAssertEqual([wide.lower, wide.upper], [0.4, 1.0])
+        XCTAssertEqual([narrow.lower, narrow.upper], [0.6, 0.8])
+        XCTAssertEqual(narrow.level, 0.5)
     }
 }
 

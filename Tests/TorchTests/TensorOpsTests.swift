@@ -162,6 +162,15 @@ final class TensorOpsTests: XCTestCase {
             ("tril", x.tril(1)), ("triu", x.triu(-1)), ("where", `where`(x .> 0, x, y)),
         ]
         XCTAssertEqual(Set(cases.map(\.0)).count, cases.count)
+        // Equality that can come out both ways: the first row of z is x's, the rest y's (random, so unequal to x).
+        let z = concatenated([x.narrow(axis: 0, start: 0, length: 1), y.narrow(axis: 0, start: 1, length: x.size(0) - 1)])
+        let equal = (x .== z).toArray(Bool.self)
+        let columns = x.size(1)
+        XCTAssertEqual(Array(equal.prefix(columns)), Array(repeating: true, count: columns))
+        let xs = x.toArray(Double.self)
+        let ys = y.toArray(Double.self)
+        XCTAssertEqual(Array(equal.dropFirst(columns)), (columns..<xs.count).map { xs[$0] == ys[$0] })
+        XCTAssertTrue(equal.dropFirst(columns).contains(false))
         for (name, got) in cases {
             let expected = t(name)
             XCTAssertEqual(got.dtype, expected.dtype, name)
