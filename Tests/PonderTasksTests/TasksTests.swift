@@ -58,6 +58,8 @@ final class SyntheticTaskTests: XCTestCase {
             XCTAssertTrue(totals.allSatisfy { (0...99).contains($0) }, "\(steps)")
             XCTAssertEqual("\(totals.last!)", p.answer)
             XCTAssertEqual(steps.first!.split(separator: "=")[0].filter { $0 == "+" || $0 == "-" }.count, 1)
+            // The answer is the value of the expression in the prompt text, evaluated here left to right.
+            XCTAssertEqual("\(DatasetTests.evaluate(prompt: p.prompt))", p.answer, p.prompt)
         }
         let p = task.problem(seed: 1, index: 0)
         let solution = task.teacherSolution(for: p)
@@ -73,6 +75,7 @@ final class SyntheticTaskTests: XCTestCase {
             for p in task.problems(seed: 2, count: 100) {
                 let last = task.steps(for: p).last!
                 XCTAssertEqual(String(last.split(separator: "=").last!), p.answer, last)
+                XCTAssertEqual("\(DatasetTests.evaluate(prompt: p.prompt))", p.answer, "the prompt's own numbers give the answer: \(p.prompt)")
                 let verdict = try await verifier.verify(task.teacherSolution(for: p), against: p)
                 XCTAssertTrue(verdict.isEquivalent)
             }
@@ -101,6 +104,8 @@ final class SyntheticTaskTests: XCTestCase {
             CountdownVerifier.check("5*5+5", target: 30, numbers: [5, 5, 25]).isEquivalent, "5 is given twice, used three times")
         XCTAssertFalse(CountdownVerifier.check("25/3", target: 8, numbers: [3, 25]).isEquivalent, "exact arithmetic: 25/3 is not 8")
         XCTAssertFalse(CountdownVerifier.check("(((", target: 8, numbers: [3, 25]).isEquivalent)
+        XCTAssertFalse(CountdownVerifier.check("3/(5-5)", target: 3, numbers: [3, 5, 5]).isEquivalent, "division by zero is rejected")
+        XCTAssertFalse(CountdownVerifier.check("(5-5)/(3-3)+8", target: 8, numbers: [3, 3, 5, 5, 8]).isEquivalent)
         XCTAssertFalse(CountdownVerifier.check(String(repeating: "(", count: 500) + "1", target: 1, numbers: [1]).isEquivalent)
         XCTAssertFalse(
             CountdownVerifier.check("99999999*99999999*99999999", target: 1, numbers: [99_999_999, 99_999_999, 99_999_999]).isEquivalent,
@@ -157,5 +162,30 @@ final class CorpusTests: XCTestCase {
         XCTAssertTrue(filtered.allSatisfy { doc in !heldOut.contains(where: { doc.contains($0 + "\n") }) })
         XCTAssertTrue(
             docs.contains { doc in heldOut.contains(where: { doc.contains($0 + "\n") }) }, "without the exclusion they would appear")
+    }
+}
+
+extension DatasetTests {
+    /// The value of the `a op b op c...` expression in a prompt ("Compute 34+27-15+8." or "Compute 123*45."), evaluated
+    /// left to right from the text alone (the tasks' own metadata is not consulted).
+    static func evaluate(prompt: String) -> Int {
+        let expression = prompt.drop { !$0.isNumber }.prefix { $0.isNumber || "+-*".contains($0) }
+        var total = 0
+        var number = 0
+        var op: Character = "+"
+        for c in expression + "+" {
+            if let d = c.wholeNumberValue {
+                number = number * 10 + d
+                continue
+            }
+            switch op {
+            case "+": total += number
+            case "-": total -= number
+            default: total *= number
+            }
+            op = c
+            number = 0
+        }
+        return total
     }
 }
