@@ -105,6 +105,11 @@ final class CLITests: XCTestCase {
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        // The kill landed mid-run, after at least one checkpoint: the resume below really starts from the middle.
+        let saved = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("killed/checkpoints").path)
+            .compactMap { $0.hasPrefix("step-") ? Int($0.dropFirst(5)) : nil }
+        XCTAssertFalse(saved.isEmpty, "a checkpoint existed when the run was killed")
+        XCTAssertLessThan(saved.max() ?? 40, 40, "the run was killed before its end")
         let resumed = try ponder(args("killed") + ["--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("step 40/40") || resumed.stderr.contains("stopped at step 40"), resumed.stderr)
