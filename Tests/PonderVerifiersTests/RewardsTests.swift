@@ -59,6 +59,7 @@ import Testing
         ]
         let r = try await LengthReward().rewards(for: completions, problem: problem)
         let expected: [Double] = [0.5, 0.27419354838709675, 0, -0.5]
+        #expect(r.count == expected.count)
         for (a, b) in zip(r, expected) { #expect(abs(a! - b) < 1e-12) }
         #expect(try await LengthReward().rewards(for: ["\\boxed{4}", "\\boxed{5}"], problem: problem) == [0, 0])
     }
