@@ -1,6 +1,6 @@
 import Foundation
 import PonderCore
-import PonderEval
+@testable import PonderEval
 import PonderTasks
 import XCTest
 
@@ -52,5 +52,48 @@ final class TaskEvaluationTests: XCTestCase {
         let r = try await TaskEvaluation.run(model: model, task: task, problems: [problem, long], samples: 1)
         XCTAssertEqual(r.tooLong, 1)
         XCTAssertEqual(r.greedyAccuracy, 0.5)
+    }
+}
+
+final class ReportTests: XCTestCase {
+    func evaluation(_ greedy: Double, example: String) -> TaskEvaluation {
+        TaskEvaluation(
+            greedyAccuracy: greedy, sampledAccuracy: 0.5, majorityAccuracy: 0.6, samples: 8, formatCompliance: 0.7, stepsUsed: 0.8,
+            accuracyWithSteps: 0.9, accuracyWithoutSteps: 0.1, meanLength: 12, tokens: 100, tooLong: 0, seconds: 1,
+            examples: [.init(prompt: "Compute 1<2?", completion: example, correct: true)])
+    }
+
+    /// Charts draw every point of every series (a polyline per series, in order) and escape text; the report has the
+    /// table, the training charts, the budget chart and escaped samples.
+    func testChartsAndReport() throws {
+        var chart = SVGChart(
+            title: "A & B", xLabel: "tokens",
+            series: [
+                .init(name: "one", points: [(10, 0.1), (100, 0.5), (1000, 0.9)]), .init(name: "<two>", points: [(20, 0.2), (200, 0.3)]),
+            ])
+        chart.logX = true
+        let svg = chart.render()
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
+        let first = try XCTUnwrap(svg.range(of: #"points="([^"]*)""#, options: .regularExpression)).upperBound
+        XCTAssertGreaterThan(svg.distance(from: svg.startIndex, to: first), 0)
+        let pointLists = svg.components(separatedBy: "points=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        XCTAssertEqual(pointLists.map { $0.split(separator: " ").count }, [3, 2])
+        // On a log axis 10, 100, 1000 are evenly spaced.
+        let xs = pointLists[0].split(separator: " ").map { Double($0.split(separator: ",")[0])! }
+        XCTAssertEqual(xs[1] - xs[0], xs[2] - xs[1], accuracy: 0.01)
+        XCTAssertTrue(svg.contains("A &amp; B") && svg.contains("&lt;two&gt;") && !svg.contains("<two>"))
+        let metrics = (1...5).map { ["step": Double($0), "reward": Double($0) / 5, "rewards/accuracy/mean": 0.5, "completions/mean_length": 20] }
+        let curve = try AccuracyBudgetCurve(records: [
+            EvalRecord(strategy: "cot", budget: 1, problemID: "p", isCorrect: true, tokens: 10),
+            EvalRecord(strategy: "cot", budget: 1, problemID: "q", isCorrect: false, tokens: 12),
+        ])
+        let html = DemoReport(
+            title: "demo <test>", before: evaluation(0.25, example: "<think>1<2</think>"), after: evaluation(0.75, example: "ok"),
+            metrics: metrics, budgetCurves: [("base", curve)]
+        ).html()
+        XCTAssertTrue(html.contains("demo &lt;test&gt;"))
+        XCTAssertTrue(html.contains("25.0%") && html.contains("75.0%"), "the before/after table")
+        XCTAssertTrue(html.contains("&lt;think&gt;1&lt;2&lt;/think&gt;"), "samples are escaped")
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7, "six training charts and the budget chart")
     }
 }
