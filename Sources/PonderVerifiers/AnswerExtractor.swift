@@ -364,11 +364,16 @@ extension AnswerExtractor {
         var lines = region.split(separator: "\n", omittingEmptySubsequences: false)
         while let last = lines.last {
             let l = last.lowercased().trimmedText()
-            if l.isEmpty || l.hasPrefix("check") || l.firstRange(of: "verify") != nil || l.firstRange(of: "check:") != nil {
+            if l.isEmpty || l.hasPrefix("check") || l.hasPrefix("verify") || l.hasPrefix("double-check") {
                 lines.removeLast()
             } else {
                 break
             }
+        }
+        // "The total is 8. Check: 56/7 = 8": the check on the last line is not part of the answer.
+        if let last = lines.last, let r = last.lowercased().firstRange(of: "check") {
+            let offset = last.lowercased().distance(from: last.lowercased().startIndex, to: r.lowerBound)
+            if last.lowercased().count == last.count { lines[lines.count - 1] = last.prefix(offset) }
         }
         return lines.joined(separator: "\n")
     }

@@ -42,7 +42,7 @@ public struct MathEquivalence: Sendable {
             case .relation?: predictionIsRelation = true
             case .set(let xs, _)?:
                 predictionIsRelation = xs.contains { if case .relation = $0 { return true } else { return false } }
-            default: predictionIsRelation = false
+            default: predictionIsRelation = Self.labelledValue(prediction) != nil
             }
             if !predictionIsRelation {
                 return compareDirect(gold: reduced, prediction: prediction).prefixed(
@@ -158,14 +158,28 @@ public struct MathEquivalence: Sendable {
     /// For a labelled gold answer, the value it labels: `(p,q)=(3,2)` → `(3,2)`, `x = 5+5+1 = 11` →
     /// `11`, `AB=4,CD=5` → `(4, 5)`; `nil` when `s` is not labelled or a side is not a constant.
     static func labelledValue(_ s: String) -> String? {
-        let parts = topLevelSplit(s, ",")
+        var text = s
+        for word in ["\\text{ or }", "\\text{ and }", "\\text{or}", "\\text{and}", " or ", " and "] {
+            text = text.replacingAll(word, with: ",")
+        }
+        let parts = topLevelSplit(text, ",")
         var values: [String] = []
+        var labels: [String] = []
         for part in parts {
             guard let sides = equationSides(part), isLabel(sides[0]), let last = sides.last, isConstantText(last)
             else { return nil }
             values.append(last)
+            labels.append(loose(sides[0]))
         }
-        return values.count == 1 ? values[0] : "(" + values.joined(separator: ", ") + ")"
+        if values.count == 1 { return values[0] }
+        // `x = 1 or x = -2`: the values of one unknown, in any order; `AB=4,CD=5`: ordered.
+        return Set(labels).count == 1 ? values.joined(separator: ", ") : "(" + values.joined(separator: ", ") + ")"
+    }
+
+    /// `7:32` → its parts; `nil` unless `s` is a ratio of two or more non-empty parts.
+    static func ratioParts(_ s: String) -> [String]? {
+        let parts = topLevelSplit(s, ":").map { $0.trimmedText() }
+        return parts.count >= 2 && parts.allSatisfy({ !$0.isEmpty }) ? parts : nil
     }
 
     /// The labels of a labelled answer, normalised.
@@ -175,6 +189,15 @@ public struct MathEquivalence: Sendable {
 
     /// Compares two answers as written, without reading labels.
     func compareDirect(gold: String, prediction: String) -> Verdict {
+        if let gr = Self.ratioParts(gold), let pr = Self.ratioParts(prediction) {
+            // Ratios as written (`7:32`), term by term.
+            guard gr.count == pr.count else { return .notEquivalent("ratios have \(gr.count) and \(pr.count) terms") }
+            for (g, p) in zip(gr, pr) {
+                let v = compareDirect(gold: g, prediction: p)
+                if !v.isEquivalent { return v.prefixed("ratio terms '\(g)' and '\(p)' differ") }
+            }
+            return .equivalent("same ratio \(gold)")
+        }
         var b = budget
         let g: MathAnswer
         do { g = try AnswerParser.parse(gold, budget: &b) } catch {
