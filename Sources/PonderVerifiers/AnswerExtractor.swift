@@ -10,8 +10,20 @@ public enum AnswerSource: String, Sendable, Hashable, Codable, CaseIterable {
     case gsm8k
     /// A phrase such as "the final answer is …" or "Answer: …".
     case finalAnswerPhrase
+    /// The last LaTeX span (`$…$`, `\(…\)`, `\[…\]`), multiple-choice letter or plain expression of the
+    /// final answer region (``ExtractionPolicy/lenient`` only), as Math-Verify takes it.
+    case lastExpression
     /// The last plain number (only when the policy allows it).
     case lastNumber
+}
+
+/// How much of a completion may count as its answer; see ``ExtractionPolicy/strict`` and
+/// ``ExtractionPolicy/lenient``.
+public enum ExtractionMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Only marked answers: `<answer>` tags, `\boxed{}`, GSM8K `####`, "the final answer is". The default for rewards.
+    case strict
+    /// Marked answers, then the last LaTeX or plain expression of the final answer region. The default for evaluation.
+    case lenient
 }
 
 /// The explicit, configurable policy for finding a completion's final answer.
@@ -33,8 +45,26 @@ public struct ExtractionPolicy: Sendable, Hashable {
         self.rejectHedges = rejectHedges
     }
 
-    /// The default policy plus the last-plain-number fallback.
-    public static let lenient = ExtractionPolicy(sources: [.answerTag, .boxed, .gsm8k, .finalAnswerPhrase, .lastNumber])
+    /// Only marked answers (tags, boxes, GSM8K `####`, "the final answer is"): the same as `ExtractionPolicy()`.
+    /// The default for rewards: a model must not be rewarded for an unmarked number.
+    public static let strict = ExtractionPolicy()
+
+    /// The strict sources, then the last LaTeX or plain expression (or multiple-choice letter) of the
+    /// final answer region, then the last plain number. A marked answer written as a sentence
+    /// ("Final Answer: The largest $n$ is 34.") is reduced to its last expression. The default for evaluation.
+    public static let lenient = ExtractionPolicy(
+        sources: [.answerTag, .boxed, .gsm8k, .finalAnswerPhrase, .lastExpression, .lastNumber])
+
+    /// The preset for `mode`.
+    public static func mode(_ mode: ExtractionMode) -> ExtractionPolicy {
+        switch mode {
+        case .strict: return .strict
+        case .lenient: return .lenient
+        }
+    }
+
+    /// Whether unmarked answers are taken (the policy tries ``AnswerSource/lastExpression``).
+    public var isLenient: Bool { sources.contains(.lastExpression) }
 }
 
 /// The outcome of extraction: the answer taken and why, or why none was taken.
@@ -45,12 +75,16 @@ public struct AnswerExtraction: Sendable, Hashable, CustomStringConvertible {
     public var source: AnswerSource?
     /// Why this answer (or none) was taken.
     public var explanation: String
+    /// The distinct boxed answers when several were found (a hedge, or the parts of a multi-part
+    /// answer: the verifier accepts them only when the gold answer has exactly that many parts).
+    public var parts: [String]
 
     /// Makes an extraction result.
-    public init(answer: String?, source: AnswerSource?, explanation: String) {
+    public init(answer: String?, source: AnswerSource?, explanation: String, parts: [String] = []) {
         self.answer = answer
         self.source = source
         self.explanation = explanation
+        self.parts = parts
     }
 
     /// A one-line summary.
@@ -98,8 +132,19 @@ public struct AnswerExtractor: Sendable {
                 }
             case .finalAnswerPhrase:
                 if let (a, phrase) = Self.phrase(text) {
+                    if policy.isLenient, Self.isProse(a), let e = Self.lastExpression(a) {
+                        return AnswerExtraction(
+                            answer: e, source: .finalAnswerPhrase,
+                            explanation: "last expression of the sentence after '\(phrase)' \(scope)")
+                    }
                     return AnswerExtraction(
                         answer: a, source: .finalAnswerPhrase, explanation: "text after '\(phrase)' \(scope)")
+                }
+            case .lastExpression:
+                if let a = Self.lastExpression(Self.finalRegion(text)) {
+                    return AnswerExtraction(
+                        answer: a, source: .lastExpression,
+                        explanation: "last expression of the final answer region \(scope)")
                 }
             case .lastNumber:
                 if let a = Self.lastNumber(text) {
@@ -129,7 +174,8 @@ public struct AnswerExtractor: Sendable {
             return AnswerExtraction(
                 answer: nil, source: nil,
                 explanation:
-                    "hedge: \(distinct.count) different boxed answers \(distinct.map { "'\($0)'" }.joined(separator: ", ")) \(scope)"
+                    "hedge: \(distinct.count) different boxed answers \(distinct.map { "'\($0)'" }.joined(separator: ", ")) \(scope)",
+                parts: distinct.map(Self.clean)
             )
         }
         let last = Self.clean(boxes[boxes.count - 1])
@@ -140,6 +186,8 @@ public struct AnswerExtractor: Sendable {
     /// Strips `$`, `\(`…`\)`, `\[`…`\]`, bold markers and a trailing period.
     static func clean(_ s: String) -> String {
         var t = s.trimmedText()
+        // "**Answer:** 7": the closing bold marker of the phrase.
+        if t.hasPrefix("**"), t.dropFirst(2).firstRange(of: "**") == nil { t = String(t.dropFirst(2)).trimmedText() }
         while let f = t.first, f == ":" || f.isWhitespace { t.removeFirst() }
         while let l = t.last, l == "." || l == "!" || l == ":" || l == "," { t.removeLast() }
         for (a, b) in [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**")] {
@@ -293,5 +341,172 @@ extension String {
             k -= 1
         }
         return nil
+    }
+}
+
+// MARK: Lenient extraction: the last expression of the final answer region
+
+extension AnswerExtractor {
+    /// Bytes at the end of the answer part that count as its final answer region.
+    static let finalRegionBytes = 1_500
+
+    /// The final answer region: the last ``finalRegionBytes`` bytes (from a line start where one is
+    /// near), without trailing blank lines or checks ("Check: 56/7 = 8", "verify"). Extraction cost is
+    /// proportional to this region, not to the completion.
+    static func finalRegion(_ text: String) -> String {
+        let utf8 = text.utf8
+        var region = text
+        if utf8.count > finalRegionBytes {
+            let tail = Array(utf8.suffix(finalRegionBytes))
+            let start = tail.firstIndex(of: 10).map { $0 + 1 } ?? 0
+            region = String(decoding: tail[start...], as: UTF8.self)
+        }
+        var lines = region.split(separator: "\n", omittingEmptySubsequences: false)
+        while let last = lines.last {
+            let l = last.lowercased().trimmedText()
+            if l.isEmpty || l.hasPrefix("check") || l.hasPrefix("verify") || l.hasPrefix("double-check") {
+                lines.removeLast()
+            } else {
+                break
+            }
+        }
+        // "The total is 8. Check: 56/7 = 8": the check on the last line is not part of the answer.
+        if let last = lines.last, let r = last.lowercased().firstRange(of: "check") {
+            let offset = last.lowercased().distance(from: last.lowercased().startIndex, to: r.lowerBound)
+            if last.lowercased().count == last.count { lines[lines.count - 1] = last.prefix(offset) }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Whether a marked answer is a sentence rather than an expression ("The largest $n$ is 34"): a
+    /// word of three or more letters outside math, commands and `\text{}`, next to a digit or math.
+    static func isProse(_ s: String) -> Bool {
+        let chars = Array(s)
+        guard chars.contains(where: { $0.isASCIIDigitCharacter || $0 == "$" }) else { return false }
+        var i = 0
+        var inMath = false
+        while i < chars.count {
+            let c = chars[i]
+            if c == "$" {
+                inMath.toggle()
+                i += 1
+                continue
+            }
+            if c == "\\" {
+                // Skip the command name, and the group of \text-like commands.
+                var j = i + 1
+                while j < chars.count, chars[j].isLetter { j += 1 }
+                let name = String(chars[(i + 1)..<j])
+                if name.hasPrefix("text") || name == "mbox", j < chars.count, chars[j] == "{" {
+                    while j < chars.count, chars[j] != "}" { j += 1 }
+                }
+                i = max(j, i + 1)
+                continue
+            }
+            if !inMath, c.isASCII, c.isLetter {
+                var j = i
+                while j < chars.count, chars[j].isASCII, chars[j].isLetter { j += 1 }
+                let word = String(chars[i..<j])
+                if word.count >= 3, !MathLexer.functionNames.contains(word), !AnswerParser.unitWords.contains(word),
+                    !["pi", "infty", "and", "or"].contains(word)
+                {
+                    return true
+                }
+                i = j
+                continue
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// Whether `s` is a worked computation (`42/6 = 7`, `3*4 = 12`): an equation without letters.
+    static func isComputation(_ s: String) -> Bool {
+        s.contains("=") && !s.contains(where: { $0.isLetter })
+    }
+
+    /// The last LaTeX span, multiple-choice letter `(B)` or plain number of `region`, whichever ends
+    /// last; `nil` when there is none or it is a worked computation such as `42/6 = 7`.
+    static func lastExpression(_ region: String) -> String? {
+        let chars = Array(region)
+        let n = chars.count
+        guard n > 0 else { return nil }
+        // 1. The last LaTeX span.
+        var math: (content: String, end: Int)?
+        var k = n - 1
+        while k >= 0, math == nil {
+            let c = chars[k]
+            if c == "$", k == 0 || chars[k - 1] != "\\" {
+                let double = k > 0 && chars[k - 1] == "$"
+                let closeStart = double ? k - 1 : k
+                var o = closeStart - 1
+                while o >= 0 {
+                    if chars[o] == "$", o == 0 || chars[o - 1] != "\\" { break }
+                    o -= 1
+                }
+                if o >= 0 {
+                    let openStart = double && o > 0 && chars[o - 1] == "$" ? o - 1 : o
+                    _ = openStart
+                    math = (String(chars[(o + 1)..<closeStart]), k + 1)
+                } else {
+                    k -= 1
+                    continue
+                }
+            } else if (c == "]" || c == ")"), k > 0, chars[k - 1] == "\\" {
+                let opener: Character = c == "]" ? "[" : "("
+                var o = k - 2
+                while o > 0 {
+                    if chars[o] == opener, chars[o - 1] == "\\" { break }
+                    o -= 1
+                }
+                if o > 0 { math = (String(chars[(o + 1)..<(k - 1)]), k + 1) }
+            }
+            k -= 1
+        }
+        let mathEnd = math?.end ?? 0
+        // 2. A multiple-choice letter `(B)` after the math.
+        var choice: (String, Int)?
+        if n >= 3 {
+            var j = n - 3
+            while j >= mathEnd {
+                if chars[j] == "(", chars[j + 2] == ")", let a = chars[j + 1].asciiValue, a >= 65, a <= 69,
+                    j == 0 || !(chars[j - 1].isLetter || chars[j - 1].isNumber)
+                {
+                    choice = (String(chars[j + 1]), j + 3)
+                    break
+                }
+                j -= 1
+            }
+        }
+        // 3. The last plain number after the math.
+        var number: (String, Int)?
+        var d = n - 1
+        while d >= mathEnd, !chars[d].isASCIIDigitCharacter { d -= 1 }
+        if d >= mathEnd {
+            var s = d
+            while s > mathEnd, chars[s - 1].isASCIIDigitCharacter || chars[s - 1] == "." || chars[s - 1] == ","
+                || chars[s - 1] == "/"
+            {
+                s -= 1
+            }
+            if s > 0, chars[s - 1] == "-" { s -= 1 }
+            var e = d + 1
+            if e < n, chars[e] == "%" { e += 1 }
+            var text = String(chars[s..<e])
+            while let f = text.first, f == "." || f == "," || f == "/" { text.removeFirst() }
+            // The line holding it must not be a computation (`12/4 = 3`).
+            var ls = s
+            while ls > 0, chars[ls - 1] != "\n" { ls -= 1 }
+            var le = e
+            while le < n, chars[le] != "\n" { le += 1 }
+            if !String(chars[ls..<le]).contains("=") || math != nil { number = (text, e) }
+            if String(chars[ls..<le]).contains("="), math == nil { return nil }
+        }
+        var best: (String, Int)? = math.map { (clean($0.content), $0.end) }
+        for candidate in [choice, number] {
+            if let c = candidate, c.1 > (best?.1 ?? -1) { best = c }
+        }
+        guard let (answer, _) = best, !answer.isEmpty, !isComputation(answer) else { return nil }
+        return answer
     }
 }

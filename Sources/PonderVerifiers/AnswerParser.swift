@@ -52,7 +52,7 @@ public struct AnswerParser: Sendable {
             let lower = t.text.lowercased().trimmedText()
             if t.kind == .text || t.kind == .word, Self.separatorWords.contains(lower) {
                 tokens.append(MathToken(kind: .symbol, text: ","))
-            } else if t.kind == .text, t.text.contains(where: \.isNumber) {
+            } else if t.kind == .text, t.text.contains(where: \.isNumber) || lower == "e" {
                 tokens += try MathLexer.tokenize(t.text, budget: &budget)
             } else if t.kind == .text, lower.isEmpty {
                 continue

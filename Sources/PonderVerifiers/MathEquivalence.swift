@@ -28,7 +28,176 @@ public struct MathEquivalence: Sendable {
     }
 
     /// Compares two answers given as LaTeX or plain text.
+    ///
+    /// The gold answer is read as forgivingly as a prediction: a labelled value (`(p,q)=(3,2)`,
+    /// `|AB|=1`, `S_{MBCN}:S=7:32`, `AB=4,CD=5`) or a chain `x = 5+5+1 = 11` stands for its last side
+    /// when the prediction is not itself a relation; a one-word gold (`\text{yes}`) accepts a
+    /// prediction that starts with that word ("Yes, it is possible").
     public func compare(gold: String, prediction: String) -> Verdict {
+        if let reduced = Self.labelledValue(gold) {
+            var b = budget
+            let p = try? AnswerParser.parse(prediction, budget: &b)
+            let predictionIsRelation: Bool
+            switch p {
+            case .relation?: predictionIsRelation = true
+            case .set(let xs, _)?:
+                predictionIsRelation = xs.contains { if case .relation = $0 { return true } else { return false } }
+            default: predictionIsRelation = Self.labelledValue(prediction) != nil
+            }
+            if !predictionIsRelation {
+                return compareDirect(gold: reduced, prediction: prediction).prefixed(
+                    "gold '\(gold)' labels the value '\(reduced)'")
+            }
+            let direct = compareDirect(gold: gold, prediction: prediction)
+            if direct.isEquivalent { return direct }
+            if let pr = Self.labelledValue(prediction), Self.labels(gold) == Self.labels(prediction) {
+                return compareDirect(gold: reduced, prediction: pr).prefixed("same labels; values compared")
+            }
+            return direct
+        }
+        let v = compareDirect(gold: gold, prediction: prediction)
+        if !v.isEquivalent, let word = Self.goldWord(gold) {
+            let pred = Self.plainText(prediction).lowercased()
+            if pred.hasPrefix(word), pred.dropFirst(word.count).first.map({ !$0.isLetter }) ?? true,
+                pred.firstRange(of: " or ") == nil
+            {
+                return .equivalent("prediction '\(prediction)' starts with the gold word '\(word)'")
+            }
+        }
+        return v
+    }
+
+    /// The number of parts of an answer: elements of a list, set or tuple, intervals of a union; 1 otherwise.
+    public func partCount(_ answer: String) -> Int {
+        var b = budget
+        let text = Self.labelledValue(answer) ?? answer
+        guard let a = try? AnswerParser.parse(text, budget: &b) else { return 1 }
+        switch a {
+        case .set(let xs, _), .tuple(let xs), .union(let xs): return max(xs.count, 1)
+        default: return 1
+        }
+    }
+
+    /// `\text{…}`, `**`, `$` and surrounding punctuation removed.
+    static func plainText(_ s: String) -> String {
+        var t = s
+        for (a, b) in [("\\text{", ""), ("\\textbf{", ""), ("\\mathrm{", ""), ("}", ""), ("{", ""), ("**", ""), ("$", "")] {
+            t = t.replacingAll(a, with: b)
+        }
+        return t.trimmedText().trimmingCharacters(in: CharacterSet(charactersIn: ".!:"))
+    }
+
+    /// A gold answer that is one word of two or more letters (`\text{yes}`, `Evelyn`), lowercased.
+    static func goldWord(_ gold: String) -> String? {
+        let t = plainText(gold)
+        guard t.count >= 2, t.allSatisfy({ $0.isASCII && $0.isLetter }) else { return nil }
+        return t.lowercased()
+    }
+
+    /// Top-level pieces of `s` split at `separator` (outside brackets and braces).
+    static func topLevelSplit(_ s: String, _ separator: Character) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var depth = 0
+        var previous: Character = " "
+        for c in s {
+            if "([{".contains(c) { depth += 1 }
+            if ")]}".contains(c) { depth -= 1 }
+            if depth == 0, c == separator, previous != "\\" {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(c)
+            }
+            previous = c
+        }
+        parts.append(current)
+        return parts
+    }
+
+    /// The sides of an equation chain `a = b = c` at top level; `nil` without a plain `=`.
+    static func equationSides(_ s: String) -> [String]? {
+        guard !s.contains("<"), !s.contains(">"), !s.contains("!="), !s.contains("\\le"), !s.contains("\\ge"),
+            !s.contains("\\ne")
+        else { return nil }
+        let sides = topLevelSplit(s, "=").map { $0.trimmedText() }
+        return sides.count >= 2 && sides.allSatisfy({ !$0.isEmpty }) ? sides : nil
+    }
+
+    /// Whether `s` reads as a label (`x`, `f(x)`, `|AB|`, `(p,q)`, `V_1:V_2`): letters and no digits
+    /// outside subscripts.
+    static func isLabel(_ s: String) -> Bool {
+        var chars = Array(s)
+        var out: [Character] = []
+        var i = 0
+        while i < chars.count {
+            if chars[i] == "_" {
+                i += 1
+                if i < chars.count, chars[i] == "{" {
+                    while i < chars.count, chars[i] != "}" { i += 1 }
+                }
+                i += 1
+                continue
+            }
+            out.append(chars[i])
+            i += 1
+        }
+        chars = out
+        return chars.contains(where: { $0.isASCII && $0.isLetter }) && !chars.contains(where: \.isNumber)
+    }
+
+    /// Whether `s` has no variables (`11`, `(3,2)`, `7:32`, `\sqrt{17}`).
+    static func isConstantText(_ s: String) -> Bool {
+        var b = WorkBudget()
+        guard let tokens = try? MathLexer.tokenize(s, budget: &b), !tokens.isEmpty else { return false }
+        return !tokens.contains {
+            ($0.kind == .identifier && !["e", "i", "pi"].contains($0.text)) || $0.kind == .word
+        }
+    }
+
+    /// For a labelled gold answer, the value it labels: `(p,q)=(3,2)` → `(3,2)`, `x = 5+5+1 = 11` →
+    /// `11`, `AB=4,CD=5` → `(4, 5)`; `nil` when `s` is not labelled or a side is not a constant.
+    static func labelledValue(_ s: String) -> String? {
+        var text = s
+        for word in ["\\text{ or }", "\\text{ and }", "\\text{or}", "\\text{and}", " or ", " and "] {
+            text = text.replacingAll(word, with: ",")
+        }
+        let parts = topLevelSplit(text, ",")
+        var values: [String] = []
+        var labels: [String] = []
+        for part in parts {
+            guard let sides = equationSides(part), isLabel(sides[0]), let last = sides.last, isConstantText(last)
+            else { return nil }
+            values.append(last)
+            labels.append(loose(sides[0]))
+        }
+        if values.count == 1 { return values[0] }
+        // `x = 1 or x = -2`: the values of one unknown, in any order; `AB=4,CD=5`: ordered.
+        return Set(labels).count == 1 ? values.joined(separator: ", ") : "(" + values.joined(separator: ", ") + ")"
+    }
+
+    /// `7:32` → its parts; `nil` unless `s` is a ratio of two or more non-empty parts.
+    static func ratioParts(_ s: String) -> [String]? {
+        let parts = topLevelSplit(s, ":").map { $0.trimmedText() }
+        return parts.count >= 2 && parts.allSatisfy({ !$0.isEmpty }) ? parts : nil
+    }
+
+    /// The labels of a labelled answer, normalised.
+    static func labels(_ s: String) -> [String] {
+        topLevelSplit(s, ",").compactMap { equationSides($0).map { loose($0[0]) } }
+    }
+
+    /// Compares two answers as written, without reading labels.
+    func compareDirect(gold: String, prediction: String) -> Verdict {
+        if let gr = Self.ratioParts(gold), let pr = Self.ratioParts(prediction) {
+            // Ratios as written (`7:32`), term by term.
+            guard gr.count == pr.count else { return .notEquivalent("ratios have \(gr.count) and \(pr.count) terms") }
+            for (g, p) in zip(gr, pr) {
+                let v = compareDirect(gold: g, prediction: p)
+                if !v.isEquivalent { return v.prefixed("ratio terms '\(g)' and '\(p)' differ") }
+            }
+            return .equivalent("same ratio \(gold)")
+        }
         var b = budget
         let g: MathAnswer
         do { g = try AnswerParser.parse(gold, budget: &b) } catch {
@@ -130,7 +299,8 @@ public struct MathEquivalence: Sendable {
             guard let l = Self.decimalLiteral(lit), !Self.isLiteral(other), l.significantDigits >= minimumRoundingDigits
             else { continue }
             let half = 0.5 * pow(10.0, Double(-l.decimals))
-            if abs(litValue - otherValue) <= half * (1 + 1e-9) {
+            // A few ulps more: a gold written to 16 digits (4.123105625617661 for √17) is a double's rounding.
+            if abs(litValue - otherValue) <= half * (1 + 1e-9) + 4 * max(litValue.ulp, otherValue.ulp) {
                 return "\(l.text) is \(otherValue) rounded to \(l.decimals) decimal places"
             }
         }

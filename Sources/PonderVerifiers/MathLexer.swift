@@ -53,7 +53,7 @@ enum MathLexer {
         ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""), ("\\Bigr", ""), ("\\big", ""),
         ("\\Big", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
         ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\displaystyle", ""), ("\\limits", ""),
-        ("{,}", ""), ("\\qquad", " "),
+        ("{,}", ""), (",\\! ", ","), (",\\!", ","), ("\\!", ""), ("\\qquad", " "), (" pct", "%"), ("\\,", " "),
         ("\\quad", " "), ("~", " "), ("\\$", ""), ("$", ""), ("\\%", "%"), ("^{\\circ}", "°"), ("^\\circ", "°"),
         ("\\circ", "°"), ("\\degree", "°"), ("\\lbrace", "\\{"), ("\\rbrace", "\\}"), ("\\langle", "("),
         ("\\rangle", ")"), ("\\lvert", "|"), ("\\rvert", "|"), ("\\vert", "|"), ("\\mid", "|"),
@@ -174,9 +174,13 @@ enum MathLexer {
                     i += 1
                     groupCount += 1
                 }
-                // Thousands separators: 1,000 or 12,345,678 (exactly three digits after each comma).
+                // Thousands separators: 1,000 or 12,345,678 (exactly three digits after each comma);
+                // also a space or thin space (`1 000`, `1\\,000`, `16,\\!386`) between groups of three.
                 if groupCount <= 3 {
-                    while i + 3 < chars.count, chars[i] == ",", isDigit(chars[i + 1]), isDigit(chars[i + 2]),
+                    func isSeparator(_ c: Character) -> Bool {
+                        c == "," || c == " " || c == "\u{2009}" || c == "\u{202F}" || c == "\u{00A0}"
+                    }
+                    while i + 3 < chars.count, isSeparator(chars[i]), isDigit(chars[i + 1]), isDigit(chars[i + 2]),
                         isDigit(chars[i + 3]), i + 4 >= chars.count || !isDigit(chars[i + 4])
                     {
                         text += String(chars[(i + 1)...(i + 3)])

@@ -27,17 +27,34 @@ public struct MathVerifier: Verifier {
     /// Synchronous form of ``verify(_:against:)`` for a reference answer string.
     public func check(completion: String, gold: String) -> Verdict {
         let extraction = extractor.extract(completion)
-        guard let answer = extraction.answer else { return .notEquivalent(extraction.explanation) }
-        return equivalence.compare(gold: Self.goldAnswer(gold), prediction: answer)
+        let goldAnswer = Self.goldAnswer(gold)
+        guard let answer = extraction.answer else {
+            // Several different boxes: a hedge, unless the gold answer has exactly that many parts
+            // (`\boxed{(1, 2)}, \boxed{(2, 1)}` for a list of two pairs).
+            if extraction.parts.count > 1, equivalence.partCount(goldAnswer) == extraction.parts.count {
+                let joined = extraction.parts.joined(separator: ", ")
+                return equivalence.compare(gold: goldAnswer, prediction: joined)
+                    .prefixed("took the \(extraction.parts.count) boxes '\(joined)' as the parts of the \(extraction.parts.count)-part gold answer")
+            }
+            return .notEquivalent(extraction.explanation)
+        }
+        return equivalence.compare(gold: goldAnswer, prediction: answer)
             .prefixed("extracted '\(answer)' from \(extraction.explanation)")
     }
 
-    /// The answer part of a reference: a GSM8K solution's `#### 42`, a MATH solution's last
-    /// `\boxed{}`, or the string itself.
+    /// The answer part of a reference: a GSM8K solution's `#### 42`, a MATH solution's `\boxed{}`
+    /// (several different boxes, `\boxed{1} and \boxed{-2}`, are the parts of one answer: `1, -2`),
+    /// or the string itself without math delimiters.
     public static func goldAnswer(_ reference: String) -> String {
         if let a = AnswerExtractor.gsm8k(reference) { return a }
-        let boxes = AnswerExtractor.boxed(reference)
+        let boxes = AnswerExtractor.boxed(reference).map(AnswerExtractor.clean).filter { !$0.isEmpty }
+        var distinct: [String] = []
+        for b in boxes where !distinct.contains(where: { MathEquivalence.loose($0) == MathEquivalence.loose(b) }) {
+            distinct.append(b)
+        }
+        if distinct.count > 1 { return distinct.joined(separator: ", ") }
         if let last = boxes.last { return last }
-        return reference.trimmedText()
+        let t = reference.trimmedText()
+        return t.hasPrefix("$") || t.hasPrefix("\\(") || t.hasPrefix("\\[") ? AnswerExtractor.clean(t) : t
     }
 }

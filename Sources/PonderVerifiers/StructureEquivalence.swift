@@ -153,7 +153,7 @@ extension MathEquivalence {
             default: return nil
             }
         }
-        if ops.count == 2, es.count == 3, case .variable(let v) = es[1], isConst(es[0]), isConst(es[2]) {
+        if ops.count == 2, es.count == 3, let v = boundedQuantity(es[1]), isConst(es[0]), isConst(es[2]) {
             if ops.allSatisfy({ $0 == "<" || $0 == "<=" }) {
                 return (
                     v, .interval(lower: es[0], upper: es[2], lowerClosed: ops[0] == "<=", upperClosed: ops[1] == "<=")
@@ -166,6 +166,19 @@ extension MathEquivalence {
             }
         }
         return nil
+    }
+
+    /// The name of the quantity bounded in a chain `a < q < b`: a variable, or a function of
+    /// variables such as `f(x)` or `|z|`.
+    static func boundedQuantity(_ e: MathExpression) -> String? {
+        switch e {
+        case .variable(let v): return v
+        case .function(_, let args) where args.contains(where: { !$0.variables.isEmpty }): return e.description
+        case .product(let fs) where fs.count == 2:
+            if case .variable = fs[0], case .variable = fs[1] { return e.description }  // f(x)
+            return nil
+        default: return nil
+        }
     }
 
     func compareIntervals(_ g: MathAnswer, _ p: MathAnswer, budget: inout WorkBudget) throws -> Verdict {

@@ -5,6 +5,8 @@ import PonderTasks
 import PonderVerifiers
 
 /// `ponder verify`: compares a prediction with a gold answer, or a JSONL file of pairs.
+extension ExtractionMode: ExpressibleByArgument {}
+
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -12,7 +14,9 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
             Single pair: --gold G --prediction P [--explain]. Batch: --input pairs.jsonl [--output verdicts.jsonl], \
             one {"gold": ..., "prediction": ...} object per line. A prediction may be a whole completion: its final \
-            answer is extracted (after </think>, <answer>, \\boxed{}, ####, "the answer is") unless --raw is given. A single pair exits with status 0 when equivalent, 1 otherwise; values starting with "-" need --gold=-3.
+            answer is extracted (after </think>, <answer>, \\boxed{}, ####, "the answer is") unless --raw is given. \
+            --mode strict (the default, as for rewards) takes only marked answers; --mode lenient (for evaluation) \
+            also takes the last LaTeX or plain expression of the final answer region, as Math-Verify does. A single pair exits with status 0 when equivalent, 1 otherwise; values starting with "-" need --gold=-3.
             """)
 
     @Option(help: "The reference answer.") var gold: String?
@@ -21,6 +25,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Where to write one verdict per line (default: standard output).") var output: String?
     @Flag(help: "Print how the verdict was reached.") var explain = false
     @Flag(help: "Compare the prediction as an answer, without extracting it from a completion.") var raw = false
+    @Option(help: "Extraction mode: strict (only marked answers; the default, as for rewards) or lenient (also the last expression of the final answer region; for evaluation).")
+    var mode: ExtractionMode = .strict
 
     func validate() throws {
         if input == nil && (gold == nil || prediction == nil) {
@@ -32,10 +38,14 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func verdict(gold: String, prediction: String) -> Verdict {
-        let verifier = MathVerifier()
+        let verifier = MathVerifier(policy: .mode(mode))
         if raw { return verifier.equivalence.compare(gold: MathVerifier.goldAnswer(gold), prediction: prediction) }
-        // A bare answer (no tags, box or phrase) is compared as it is.
-        if AnswerExtractor().extract(prediction).answer == nil {
+        // A bare answer (one short line without tags, box or phrase) is compared as it is; a longer
+        // completion without a marked answer has none (it is not parsed whole).
+        let extraction = verifier.extractor.extract(prediction)
+        if extraction.answer == nil, extraction.parts.isEmpty, !prediction.contains("\n"),
+            prediction.utf8.count <= 500, !prediction.contains("</think>"), !prediction.contains("<think>")
+        {
             return verifier.equivalence.compare(gold: MathVerifier.goldAnswer(gold), prediction: prediction)
         }
         return verifier.check(completion: prediction, gold: gold)

@@ -66,4 +66,58 @@ import Testing
         let w = MathVerifier().check(completion: "\\boxed{0.6}", gold: "1/2")
         #expect(w.outcome == .notEquivalent && w.explanation.contains("extracted '0.6'"))
     }
+
+    @Test func strictIsTheDefaultAndRejectsUnmarkedAnswers() {
+        #expect(ExtractionPolicy.strict == ExtractionPolicy())
+        #expect(ExtractionPolicy.mode(.strict) == .strict && ExtractionPolicy.mode(.lenient) == .lenient)
+        #expect(!ExtractionPolicy.strict.isLenient && ExtractionPolicy.lenient.isLenient)
+        let strict = AnswerExtractor(policy: .strict)
+        for text in [
+            "Answer $9$", "Answer \\[ 9 \\]", "Therefore $x \\geq 5$ is the solution.", "After careful work I got 7",
+            "The identity matrix is $\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$.", "the correct choice is (B).",
+        ] {
+            #expect(strict.extract(text).answer == nil, "\(text)")
+        }
+        #expect(MathVerifier(policy: .strict).check(completion: "Answer $9$", gold: "9").outcome == .notEquivalent)
+    }
+
+    @Test func lenientTakesTheLastExpressionOfTheFinalRegion() {
+        let lenient = AnswerExtractor(policy: .lenient)
+        let cases: [(String, String)] = [
+            ("Answer $9$", "9"), ("Answer \\[ 9 \\]", "9"), ("Answer $$ 9 $$", "9"),
+            ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5"),
+            ("Final Answer: The largest $n$ is 34.", "34"),
+            ("The identity matrix is $\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$.",
+             "\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}"),
+            ("Comparing the options, the correct choice is (B).", "B"),
+            ("The total is 8. Check: 56/7 = 8", "8"),
+        ]
+        for (text, answer) in cases {
+            let e = lenient.extract(text)
+            #expect(e.answer == answer, "\(text) → \(e)")
+        }
+        // Marked answers still win, and a worked computation is not an answer.
+        #expect(lenient.extract("$5$ then \\boxed{6}").answer == "6")
+        #expect(lenient.extract("42/6 = 7").answer == nil)
+        #expect(lenient.extract("So $42/6 = 7$").answer == nil)
+        #expect(lenient.extract("<think>so $5$").answer == nil)
+    }
+
+    @Test func lenientCostIsProportionalToTheAnswerRegion() {
+        let trace = "<think>" + String(repeating: "Try $n = 12$, then $n^2 + n = 156$; not yet. ", count: 2_000) + "</think>"
+        let completion = trace + "\n\nThe largest $n$ is $34$."
+        #expect(completion.utf8.count > 80_000)
+        let v = MathVerifier(policy: .lenient).check(completion: completion, gold: "34")
+        #expect(v.outcome == .equivalent, "\(v)")
+        #expect(AnswerExtractor.finalRegion(String(repeating: "x ", count: 50_000)).utf8.count <= AnswerExtractor.finalRegionBytes)
+    }
+
+    @Test func multiPartBoxesNeedAMultiPartGold() {
+        let v = MathVerifier()
+        let text = "The solutions are \\boxed{(1, 2)}, \\boxed{(2, 1)}."
+        #expect(v.check(completion: text, gold: "(1, 2), (2, 1)").outcome == .equivalent)
+        #expect(v.check(completion: text, gold: "(1, 2)").outcome == .notEquivalent)
+        #expect(v.check(completion: "\\boxed{-2,1}", gold: "\\boxed{1} and \\boxed{-2}").outcome == .equivalent)
+        #expect(MathVerifier.goldAnswer("\\boxed{1} and \\boxed{-2}") == "1, -2")
+    }
 }

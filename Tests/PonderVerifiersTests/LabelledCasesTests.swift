@@ -22,10 +22,14 @@ struct LabelledCase: Decodable, Sendable, CustomStringConvertible {
         return try text.split(separator: "\n").map { try JSONDecoder().decode(LabelledCase.self, from: Data($0.utf8)) }
     }
 
+    /// Mode `a`: an answer compared as it is; `c`: a completion under the strict policy (the default);
+    /// `l`: a completion under the lenient policy.
     func run(_ verifier: MathVerifier = MathVerifier()) -> Verdict {
-        mode == "c"
-            ? verifier.check(completion: prediction, gold: gold)
-            : verifier.equivalence.compare(gold: MathVerifier.goldAnswer(gold), prediction: prediction)
+        switch mode {
+        case "c": return verifier.check(completion: prediction, gold: gold)
+        case "l": return MathVerifier(policy: .lenient).check(completion: prediction, gold: gold)
+        default: return verifier.equivalence.compare(gold: MathVerifier.goldAnswer(gold), prediction: prediction)
+        }
     }
 }
 
