@@ -48,7 +48,9 @@ let package = Package(
                     "-isystem", "\(libtorch)/include",
                     "-isystem", "\(libtorch)/include/torch/csrc/api/include",
                     "-D_GLIBCXX_USE_CXX11_ABI=1", "-Wno-deprecated-declarations",
-                ])
+                ]),
+                // Declarations of the Gloo types ProcessGroupGloo.hpp names (the wheel ships no Gloo headers).
+                .headerSearchPath("gloo-declarations"),
             ],
             linkerSettings: [
                 .unsafeFlags(["-L\(torchLib)", "-Xlinker", "-rpath", "-Xlinker", torchLib]),

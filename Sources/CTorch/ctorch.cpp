@@ -16,9 +16,8 @@
 #include <string>
 #include <vector>
 
-struct pt_tensor_s {
-  at::Tensor t;
-};
+#include "ctorch_internal.hpp"
+
 struct pt_generator_s {
   at::Generator g;
 };
@@ -152,6 +151,8 @@ at::Tensor unary(pt_unary_op op, const at::Tensor &a) {
 }
 
 }  // namespace
+
+void ctorch_set_last_error(std::string message) { last_error = std::move(message); }
 
 #define PT_TRY(...)                                         \
   try {                                                     \

@@ -176,6 +176,8 @@ public struct GRPOTrainer {
         let completions: [Completion]
         var rewardsPerFunction: [[Double?]]
         var advantages: [Double] = []
+        /// The group's place in the whole generation batch (across ranks), 0 ..< promptsPerStep.
+        var position = 0
     }
 
     /// A generation batch as tensors: left-padded prompts followed by right-padded completions.
@@ -195,6 +197,9 @@ public struct GRPOTrainer {
         /// (N, T) per-token weights of the policy loss: truncated importance weights min(π_old / π_sampler, cap) with
         /// importance sampling correction, times the high-entropy mask with `topEntropyQuantile` < 1.
         var samplerWeights: Tensor?
+        /// Each group's place in the whole generation batch across ranks (one per `numGenerations` rows); empty for
+        /// a batch saved before positions were recorded (then the rows are the whole batch, in order).
+        var groupPositions: [Int] = []
     }
 
     /// The problem index for prompt slot `k` (seeded order, every problem once per epoch).
@@ -216,9 +221,9 @@ extension GRPOTrainer {
     /// Trains; returns the last completed step. Progress and metrics go to `onStep` and `run`.
     public func train(
         run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
-        logger: Logger = Logger(label: "ponder.grpo"), onStep: @escaping (StepReport) -> Void = { _ in }
+        logger: Logger = Logger(label: "ponder.grpo"), parallel: DataParallel = .single, onStep: @escaping (StepReport) -> Void = { _ in }
     ) async throws -> Int {
-        try run.writeConfiguration(configuration)
+        if parallel.isMain { try run.writeConfiguration(configuration) }
         let c = configuration
         if c.lossType == .cispo && c.epsilonHigh == nil {
             logger.warning(
@@ -226,15 +231,18 @@ extension GRPOTrainer {
             )
         }
         let state = GRPOState()
-        let loop = TrainingLoop(
+        var loop = TrainingLoop(
             model: policy, run: run, options: c.training, trainerName: "grpo", tokenizerFiles: tokenizerFiles, interrupt: interrupt,
             logger: logger, onStep: onStep)
+        loop.parallel = parallel
+        // Each rank saves and restores its own share of a generation batch.
+        let batchFile = Self.batchFile(rank: parallel.rank)
         // A checkpoint inside a generation batch (numIterations > 1) carries the batch with its old and reference
         // log-probabilities, so a resumed run finishes the same batch; one at a boundary carries none.
         var step = 0
         // Optimizer steps per generation batch.
         let period = c.numIterations * c.stepsPerGeneration
-        let hooks = TrainingLoop.Hooks(
+        var hooks = TrainingLoop.Hooks(
             cursor: { ["prompt_cursor": UInt64(state.promptCursor), "num_tokens": UInt64(state.tokensSeen)] },
             restoreCursor: {
                 state.promptCursor = Int($0["prompt_cursor"] ?? 0)
@@ -242,11 +250,11 @@ extension GRPOTrainer {
             },
             saveExtra: { dir in
                 if let batch = state.batch, step % period != 0 {
-                    try Self.save(batch, metrics: state.generationMetrics, to: dir.appendingPathComponent(Self.batchFile))
+                    try Self.save(batch, metrics: state.generationMetrics, to: dir.appendingPathComponent(batchFile))
                 }
             },
             restoreExtra: { dir in
-                let file = dir.appendingPathComponent(Self.batchFile)
+                let file = dir.appendingPathComponent(batchFile)
                 guard FileManager.default.fileExists(atPath: file.path) else { return }
                 (state.batch, state.generationMetrics) = try Self.loadBatch(file)
             },
@@ -254,17 +262,20 @@ extension GRPOTrainer {
                 step = current
                 var timings: [String: Double] = [:]
                 if current % period == 0 || state.batch == nil {
-                    var (batch, metrics, cursor) = try await generate(cursor: state.promptCursor, timings: &timings)
+                    var (batch, metrics, cursor) = try await generate(cursor: state.promptCursor, timings: &timings, parallel: parallel)
                     state.tokensSeen += metrics["num_tokens"] ?? 0
                     metrics["num_tokens"] = state.tokensSeen
                     (state.batch, state.generationMetrics, state.promptCursor) = (batch, metrics, cursor)
-                    if current % c.logCompletionsEvery == 0 { try logCompletions(batch.groups, step: current + 1, run: run) }
+                    if current % c.logCompletionsEvery == 0 && parallel.isMain {
+                        try logCompletions(batch.groups, step: current + 1, run: run)
+                    }
                 }
                 let t1 = Date()
                 var metrics = state.generationMetrics
                 // Within a period: numIterations passes over the batch, each over its stepsPerGeneration shares.
                 let share = (current % period) % c.stepsPerGeneration
-                for (k, v) in try backward(Self.share(state.batch!, share, of: c.stepsPerGeneration)) { metrics[k] = v }
+                let part = Self.share(state.batch!, share, of: c.stepsPerGeneration, prompts: c.promptsPerStep, groupSize: c.numGenerations)
+                for (k, v) in try backward(part, parallel: parallel) { metrics[k] = v }
                 timings["time/training"] = Date().timeIntervalSince(t1)
                 for (k, v) in timings.sorted(by: { $0.key < $1.key }) { metrics[k] = v }
                 return metrics
@@ -272,12 +283,17 @@ extension GRPOTrainer {
             afterUpdate: { completed in
                 step = completed
                 // The next step samples: the sampler must see the new weights.
-                if completed % period == 0 { try await syncWeights(run: run) }
+                if completed % period == 0 { try await syncWeights(run: run, rank: parallel.rank) }
             })
+        // The update's statistics are divided by the whole batch's active tokens or sequences on every rank.
+        hooks.summedMetrics = ["entropy", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "kl"]
         return try await loop.train(resume: resume, hooks)
     }
 
     static let batchFile = "grpo_batch.safetensors"
+
+    /// The file holding rank `rank`'s share of a generation batch inside a checkpoint.
+    static func batchFile(rank: Int) -> String { rank == 0 ? batchFile : "grpo_batch.rank-\(rank).safetensors" }
 
     /// Writes a generation batch (ids, mask, advantages, old and reference log-probabilities) and its generation
     /// metrics.
@@ -289,6 +305,9 @@ extension GRPOTrainer {
         if let old = batch.oldLogps { tensors["old_logps"] = old.detached() }
         if let ref = batch.refLogps { tensors["ref_logps"] = ref.detached() }
         if let w = batch.samplerWeights { tensors["sampler_weights"] = w.detached() }
+        if !batch.groupPositions.isEmpty {
+            tensors["group_positions"] = Tensor(batch.groupPositions.map(Int64.init), shape: [batch.groupPositions.count])
+        }
         let names = Array(metrics.keys)
         let values = Array(metrics.values)
         let meta = String(decoding: try JSONSerialization.data(withJSONObject: ["names": names, "values": values]), as: UTF8.self)
@@ -308,44 +327,54 @@ extension GRPOTrainer {
         }
         let batch = Batch(
             groups: [], ids: ids, padding: padding.toArray(Int.self), mask: mask, advantages: advantages, completionLength: length,
-            oldLogps: t["old_logps"], refLogps: t["ref_logps"], samplerWeights: t["sampler_weights"])
+            oldLogps: t["old_logps"], refLogps: t["ref_logps"], samplerWeights: t["sampler_weights"],
+            groupPositions: t["group_positions"]?.toArray(Int.self) ?? [])
         return (batch, OrderedDictionary(uniqueKeysWithValues: zip(names, values)))
     }
 
     /// Tells the sampler the weights changed (writing them first when it reloads from a directory).
-    func syncWeights(run: RunDirectory) async throws {
+    func syncWeights(run: RunDirectory, rank: Int = 0) async throws {
         switch rollouts.weightSync {
         case .shared: try await rollouts.weightsUpdated(directory: nil)
         case .reloadFromDirectory:
-            let dir = run.url.appendingPathComponent("rollout-weights")
+            let dir = run.url.appendingPathComponent(rank == 0 ? "rollout-weights" : "rollout-weights-rank-\(rank)")
             try ModelDirectory.save(policy, to: dir)
             try await rollouts.weightsUpdated(directory: dir.path)
         }
     }
 
     /// Samples, scores and (optionally) filters one generation batch.
-    func generate(cursor: Int, timings: inout [String: Double]) async throws -> (Batch, OrderedDictionary<String, Double>, Int) {
+    ///
+    /// With several ranks (`parallel`), each round's prompt slots are split into contiguous shares, one per rank, so
+    /// every group stays whole on the rank that sampled it; which groups dynamic sampling keeps, the advantages
+    /// (batch scaling's statistics) and the token count are decided over every rank's groups, in slot order, so the
+    /// ranks together hold the batch one process would have built.
+    func generate(cursor: Int, timings: inout [String: Double], parallel: DataParallel = .single) async throws -> (
+        Batch, OrderedDictionary<String, Double>, Int
+    ) {
         let c = configuration
         var cursor = cursor
         var kept: [Group] = []
+        var keptCount = 0  // across ranks
         var all: [Group] = []
         var rounds = 0
         var generationTime = 0.0
         var scoringTime = 0.0
         let weights = rewardWeights
-        while kept.count < c.promptsPerStep {
-            let want = c.promptsPerStep - kept.count
-            let picked = (0..<want).map { problems[problemIndex(cursor + $0)] }
-            cursor += want
+        while keptCount < c.promptsPerStep {
+            let want = c.promptsPerStep - keptCount
+            let slots = parallel.shard(of: want)
+            let picked = slots.map { problems[problemIndex(cursor + $0)] }
             let t0 = Date()
-            let requests = picked.enumerated().map { i, p in
+            let requests = zip(slots, picked).map { slot, p in
                 CompletionRequest(
                     prompt: task.prompt(for: p),
                     parameters: SamplingParameters(
                         maxTokens: c.maxCompletionLength, temperature: c.temperature, topK: c.topK, topP: c.topP,
-                        seed: c.training.seed &* 1_000_003 &+ UInt64(cursor - want + i), n: c.numGenerations, logprobs: true))
+                        seed: c.training.seed &* 1_000_003 &+ UInt64(cursor + slot), n: c.numGenerations, logprobs: true))
             }
-            let responses = try await rollouts.rollouts(requests)
+            cursor += want
+            let responses = requests.isEmpty ? [] : try await rollouts.rollouts(requests)
             generationTime += Date().timeIntervalSince(t0)
             guard responses.count == requests.count else {
                 throw TrainingError.invalidConfiguration(
@@ -385,19 +414,35 @@ extension GRPOTrainer {
             scoringTime += Date().timeIntervalSince(t1)
             all += groups
             rounds += 1
-            if c.dynamicSampling && rounds <= c.maxRefills {
-                kept += groups.filter { !Self.hasZeroSpread($0, weights: weights) }
-            } else {
-                kept += groups
+            let filtering = c.dynamicSampling && rounds <= c.maxRefills
+            let keep = groups.map { filtering ? !Self.hasZeroSpread($0, weights: weights) : true }
+            // Every rank's verdicts, in slot order (the shares are contiguous and in rank order); the first
+            // promptsPerStep kept groups, counted across rounds and ranks, make the batch.
+            let verdicts = try parallel.gatherVariable(keep.map { $0 ? 1 : 0 })
+            for (slot, verdict) in verdicts.enumerated() where verdict > 0 {
+                if slots.contains(slot) && keptCount < c.promptsPerStep {
+                    var g = groups[slot - slots.lowerBound]
+                    g.position = keptCount
+                    kept.append(g)
+                }
+                keptCount += 1
             }
             if !c.dynamicSampling || rounds > c.maxRefills { break }
         }
-        kept = Array(kept.prefix(c.promptsPerStep))
-        // Advantages over the kept batch (group or batch scaling, as configured).
+        // Advantages over the kept batch of every rank (group or batch scaling, as configured).
+        let functions = weights.count
+        let width = 1 + c.numGenerations * functions
+        let gathered = try parallel.gatherVariable(
+            kept.flatMap { g in [Double(g.position)] + g.rewardsPerFunction.flatMap { $0.map { $0 ?? .nan } } })
+        let everyGroup = stride(from: 0, to: gathered.count, by: width).map { Array(gathered[$0..<($0 + width)]) }.sorted { $0[0] < $1[0] }
+        let everyReward: [[Double?]] = everyGroup.flatMap { row in
+            (0..<c.numGenerations).map { k in (0..<functions).map { f in row[1 + k * functions + f].isNaN ? nil : row[1 + k * functions + f] } }
+        }
         let batchAdvantages = GroupAdvantages(
-            rewardsPerFunction: kept.flatMap(\.rewardsPerFunction), weights: weights, groupSize: c.numGenerations, scaling: c.scaleRewards)
+            rewardsPerFunction: everyReward, weights: weights, groupSize: c.numGenerations, scaling: c.scaleRewards)
         for g in kept.indices {
-            kept[g].advantages = Array(batchAdvantages.advantages[(g * c.numGenerations)..<((g + 1) * c.numGenerations)])
+            let p = kept[g].position
+            kept[g].advantages = Array(batchAdvantages.advantages[(p * c.numGenerations)..<((p + 1) * c.numGenerations)])
         }
         var batch = makeBatch(kept)
         // Old log-probabilities (only needed when the batch is reused) and reference log-probabilities.
@@ -416,6 +461,18 @@ extension GRPOTrainer {
             }
         }
         var m = metrics(kept, all: all)
+        if parallel.size > 1 {
+            // The whole batch's reward statistics and token count; the rest are averaged over ranks at the step.
+            let (mean, std) = RewardCombination.meanAndStd(batchAdvantages.rewards)
+            m["reward"] = mean
+            m["reward_std"] = std.isNaN ? 0 : std
+            for (k, name) in rewardNames.enumerated() {
+                let (fm, fs) = RewardCombination.meanAndStd(everyReward.map { $0[k] })
+                m["rewards/\(name)/mean"] = fm
+                m["rewards/\(name)/std"] = fs.isNaN ? 0 : fs
+            }
+            m["num_tokens"] = try parallel.sum([m["num_tokens"] ?? 0])[0]
+        }
         if c.importanceSamplingCorrection, let old = batch.oldLogps {
             let sampler = try samplerLogps(kept, width: batch.completionLength)
             let (weights, stats) = withNoGrad { () -> (Tensor, [(String, Double)]) in
@@ -440,10 +497,11 @@ extension GRPOTrainer {
         if c.topEntropyQuantile < 1, let entropies {
             // The high-entropy "forking" tokens: at or above the (1 − ρ) quantile of the active tokens' entropies
             // (linear interpolation, as torch.quantile).
+            let values = entropies.toArray(Double.self)
+            let flags = batch.mask.toArray(Double.self)
+            // Over the whole generation batch: every rank's active tokens.
+            let active = try parallel.gatherVariable(zip(values, flags).filter { $0.1 > 0 }.map(\.0)).sorted()
             let keep = withNoGrad { () -> Tensor in
-                let values = entropies.toArray(Double.self)
-                let flags = batch.mask.toArray(Double.self)
-                let active = zip(values, flags).filter { $0.1 > 0 }.map(\.0).sorted()
                 guard !active.isEmpty else { return batch.mask }
                 let position = (1 - c.topEntropyQuantile) * Double(active.count - 1)
                 let (lo, hi) = (Int(position.rounded(.down)), Int(position.rounded(.up)))
@@ -473,12 +531,22 @@ extension GRPOTrainer {
         return Tensor(values, shape: [values.count / Swift.max(width, 1), width])
     }
 
-    /// Share `index` of `count` of a batch: its rows `index × N/count ..< (index + 1) × N/count` (whole groups, as
-    /// groups are laid out consecutively and `count` divides the prompts).
-    static func share(_ batch: Batch, _ index: Int, of count: Int) -> Batch {
+    /// Share `index` of `count` of a generation batch: the groups whose place in the whole batch (across ranks) is
+    /// in `index × P/count ..< (index + 1) × P/count` for `prompts` P (whole groups; `count` divides P). A rank's
+    /// groups are in increasing place, so its part of a share is a run of consecutive rows, possibly empty.
+    static func share(_ batch: Batch, _ index: Int, of count: Int, prompts: Int, groupSize: Int) -> Batch {
         guard count > 1 else { return batch }
-        let rows = batch.ids.size(0) / count
-        let start = index * rows
+        let start: Int
+        let rows: Int
+        if batch.groupPositions.isEmpty {
+            rows = batch.ids.size(0) / count
+            start = index * rows
+        } else {
+            let (lo, hi) = (index * prompts / count, (index + 1) * prompts / count)
+            let mine = batch.groupPositions.indices.filter { lo <= batch.groupPositions[$0] && batch.groupPositions[$0] < hi }
+            start = (mine.first ?? 0) * groupSize
+            rows = mine.count * groupSize
+        }
         func cut(_ t: Tensor?) -> Tensor? { t?.narrow(axis: 0, start: start, length: rows) }
         return Batch(
             groups: [], ids: cut(batch.ids)!, padding: Array(batch.padding[start..<(start + rows)]), mask: cut(batch.mask)!,
@@ -529,7 +597,7 @@ extension GRPOTrainer {
         let rows = padding.count
         return Batch(
             groups: groups, ids: Tensor(ids, shape: [rows, p + t]), padding: padding, mask: Tensor(mask, shape: [rows, t]),
-            advantages: Tensor(advantages), completionLength: t)
+            advantages: Tensor(advantages), completionLength: t, groupPositions: groups.map(\.position))
     }
 
     /// Per-token log-probabilities and entropies of the batch's completions under `model`, in row chunks. Only the
@@ -562,12 +630,17 @@ extension GRPOTrainer {
 
     /// The gradients of the generation batch's loss, in row chunks whose losses add up to the batch's loss (the
     /// training loop then clips and steps).
-    func backward(_ batch: Batch) throws -> OrderedDictionary<String, Double> {
+    ///
+    /// With several ranks the normalisers (active tokens, sequences) are the whole batch's, summed across ranks
+    /// before the loss, so the ranks' gradients add up to one process's.
+    func backward(_ batch: Batch, parallel: DataParallel = .single) throws -> OrderedDictionary<String, Double> {
         let c = configuration
         var objective = c.objective
         objective.epsilonHigh = objective.epsilonHigh ?? objective.epsilon
-        let rows = batch.ids.size(0)
-        let active = Swift.max(batch.mask.sum().item(), 1)
+        let localRows = batch.ids.size(0)
+        let totals = try parallel.sum([batch.mask.sum().item(), Double(localRows)])
+        let active = Swift.max(totals[0], 1)
+        let rows = Int(totals[1])
         // Each chunk's loss uses the whole batch's normalisers and is back-propagated at once, so the gradients add
         // up to the batch's while only one chunk's activations and (rows × T × V) logits are alive at a time.
         var kl = 0.0
@@ -578,8 +651,8 @@ extension GRPOTrainer {
         var lowMin = Double.infinity
         var highMax = -Double.infinity
         let sequenceLevel = objective.importanceSamplingLevel == .sequence
-        for start in stride(from: 0, to: rows, by: c.chunkRows) {
-            let n = Swift.min(c.chunkRows, rows - start)
+        for start in stride(from: 0, to: localRows, by: c.chunkRows) {
+            let n = Swift.min(c.chunkRows, localRows - start)
             let part = Batch(
                 groups: [], ids: batch.ids.narrow(axis: 0, start: start, length: n), padding: Array(batch.padding[start..<(start + n)]),
                 mask: batch.mask.narrow(axis: 0, start: start, length: n),

@@ -75,23 +75,34 @@ public struct Pretrainer {
         return crossEntropy(logits: logits.reshaped(-1, logits.size(-1)).to(.float32), target: targets.reshaped(-1))
     }
 
-    /// Trains, writing to `run`; returns the last completed step.
+    /// Trains, writing to `run`; returns the last completed step. With several ranks (`parallel`), each takes its
+    /// contiguous share of every micro-batch of the seeded order and weighs its mean by its share of the windows,
+    /// so the summed gradients are the whole micro-batch's.
     public func train(
         run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
-        logger: Logger = Logger(label: "ponder.pretrain"), onStep: @escaping (StepReport) -> Void = { _ in }
+        logger: Logger = Logger(label: "ponder.pretrain"), parallel: DataParallel = .single,
+        onStep: @escaping (StepReport) -> Void = { _ in }
     ) async throws -> Int {
-        try run.writeConfiguration(configuration)
-        let loop = TrainingLoop(
+        guard configuration.batchSize >= parallel.size else {
+            throw TrainingError.invalidConfiguration(
+                "batchSize = \(configuration.batchSize) is smaller than the \(parallel.size) ranks: each rank needs at least one window per micro-batch")
+        }
+        if parallel.isMain { try run.writeConfiguration(configuration) }
+        var loop = TrainingLoop(
             model: model, run: run, options: configuration.training, trainerName: "pretrain", tokenizerFiles: tokenizerFiles,
             interrupt: interrupt, logger: logger, onStep: onStep)
+        loop.parallel = parallel
         // The data order is a pure function of (seed, step), so the step alone is the cursor.
         let tokens = Double(configuration.batchSize * configuration.contextLength)
-        return try await loop.train(
-            resume: resume,
-            TrainingLoop.Hooks(step: { step in
-                try TrainingLoop.accumulate(configuration.training, step: step) { step, micro in
-                    (loss(batch(step: step, micro: micro)), ["tokens": tokens])
-                }
-            }))
+        var hooks = TrainingLoop.Hooks(step: { step in
+            try TrainingLoop.accumulate(configuration.training, step: step) { step, micro in
+                let indices = batch(step: step, micro: micro)
+                guard parallel.size > 1 else { return (loss(indices), ["tokens": tokens]) }
+                let mine = Array(indices[parallel.shard(of: indices.count)])
+                return (loss(mine) * (Double(mine.count) / Double(indices.count)), ["tokens": tokens / Double(parallel.size)])
+            }
+        })
+        hooks.summedMetrics = ["loss", "tokens"]
+        return try await loop.train(resume: resume, hooks)
     }
 }

@@ -104,29 +104,37 @@ public struct SFTTrainer {
     /// The gradients of one optimizer step: cross-entropy summed over the completion tokens of every micro-batch and
     /// divided by the completion tokens of the whole step, as TRL normalises, so an example weighs by its tokens
     /// whichever micro-batch it falls in (a mean of micro-batch means would over-weight short completions).
-    func gradients(step: Int) -> OrderedDictionary<String, Double> {
+    /// With several ranks each takes its contiguous share of every micro-batch; the normaliser stays the whole
+    /// step's token count (every rank knows the seeded order), so the ranks' gradients add up to the step's.
+    func gradients(step: Int, parallel: DataParallel = .single) -> OrderedDictionary<String, Double> {
         let micro = (0..<configuration.training.gradientAccumulationSteps).map { batch(step: step, micro: $0) }
         let total = Double(Swift.max(1, micro.joined().reduce(0) { $0 + targetCount($1) }))
         var sum = 0.0
         for indices in micro {
-            let (loss, _) = loss(indices, reduction: .sum)
+            let mine = Array(indices[parallel.shard(of: indices.count)])
+            let (loss, _) = loss(mine, reduction: .sum)
             (loss / total).backward()
             sum += loss.item()
         }
-        return ["loss": sum / total, "tokens": total / Double(micro.count)]
+        return ["loss": sum / total, "tokens": total / Double(micro.count) / Double(parallel.size)]
     }
 
     /// Trains, writing to `run`; returns the last completed step.
     public func train(
         run: RunDirectory, resume: Bool = false, tokenizerFiles: [URL] = [], interrupt: InterruptFlag = InterruptFlag(),
-        logger: Logger = Logger(label: "ponder.sft"), onStep: @escaping (StepReport) -> Void = { _ in }
+        logger: Logger = Logger(label: "ponder.sft"), parallel: DataParallel = .single, onStep: @escaping (StepReport) -> Void = { _ in }
     ) async throws -> Int {
-        try run.writeConfiguration(configuration)
-        let loop = TrainingLoop(
+        guard configuration.batchSize >= parallel.size else {
+            throw TrainingError.invalidConfiguration(
+                "batchSize = \(configuration.batchSize) is smaller than the \(parallel.size) ranks: each rank needs at least one example per micro-batch")
+        }
+        if parallel.isMain { try run.writeConfiguration(configuration) }
+        var loop = TrainingLoop(
             model: model, run: run, options: configuration.training, trainerName: "sft", tokenizerFiles: tokenizerFiles,
             interrupt: interrupt, logger: logger, onStep: onStep)
-        return try await loop.train(
-            resume: resume,
-            TrainingLoop.Hooks(step: { step in gradients(step: step) }))
+        loop.parallel = parallel
+        var hooks = TrainingLoop.Hooks(step: { step in gradients(step: step, parallel: parallel) })
+        hooks.summedMetrics = ["loss", "tokens"]
+        return try await loop.train(resume: resume, hooks)
     }
 }

@@ -181,6 +181,8 @@ struct TrainingLoop {
     let interrupt: InterruptFlag
     let logger: Logger
     let onStep: (StepReport) -> Void
+    /// The ranks training together (rank 0 logs and saves).
+    var parallel: DataParallel = .single
 
     /// What a trainer plugs into the loop.
     struct Hooks {
@@ -197,6 +199,12 @@ struct TrainingLoop {
         var step: (Int) async throws -> OrderedDictionary<String, Double>
         /// Called after each optimizer update (GRPO tells its sampler about the new weights).
         var afterUpdate: (Int) async throws -> Void = { _ in }
+        /// With several ranks: whether gradients are averaged across ranks (each rank's loss is the mean over its
+        /// equal share) or summed (each rank's loss is already divided by the global count).
+        var averageGradients = false
+        /// With several ranks: metrics added across ranks (already divided by global counts); others are averaged,
+        /// or take the extreme when named `…min` / `…max`.
+        var summedMetrics: Set<String> = []
     }
 
     /// Runs until `options.steps`; returns the last completed step.
@@ -216,26 +224,73 @@ struct TrainingLoop {
             try RunDirectory.restore(model: model, optimizer: optimizer, from: latest.url)
             try hooks.restoreCursor(state.cursor)
             try hooks.restoreExtra(latest.url)
-            try run.truncateLogs(afterStep: state.step)
+            if parallel.isMain { try run.truncateLogs(afterStep: state.step) }
             start = state.step
             logger.info("resumed from \(latest.url.path) at step \(start)")
+        }
+        if parallel.size > 1 {
+            // Every rank reads the checkpoint itself (the run directory is shared); they must agree on where they are.
+            let starts = try parallel.gather([Double(start)])
+            guard Set(starts).count == 1 else {
+                throw TrainingError.invalidConfiguration(
+                    "the ranks would resume from different steps (\(starts.map { Int($0) }) by rank): every rank must see the same run directory \(run.url.path)"
+                )
+            }
+            try parallel.broadcast(Array(optimizer.parameters.values))
         }
         let schedule = options.schedule
         let began = Date()
         var step = start
         func save() throws {
-            try run.saveCheckpoint(
-                step: step, model: model, optimizer: optimizer, state: TrainerState(step: step, cursor: hooks.cursor(), trainer: trainerName),
-                tokenizerFiles: tokenizerFiles, keep: options.keepCheckpoints, extra: hooks.saveExtra)
+            guard let group = parallel.group else {
+                try run.saveCheckpoint(
+                    step: step, model: model, optimizer: optimizer, state: TrainerState(step: step, cursor: hooks.cursor(), trainer: trainerName),
+                    tokenizerFiles: tokenizerFiles, keep: options.keepCheckpoints, extra: hooks.saveExtra)
+                return
+            }
+            // Weights and optimizer state are the same on every rank; what differs (GRPO's share of a generation
+            // batch) is staged by each rank and moved into rank 0's checkpoint before it is renamed into place.
+            let fm = FileManager.default
+            func staging(_ rank: Int) -> URL { run.checkpointsURL.appendingPathComponent(".step-\(step).rank-\(rank)") }
+            if !parallel.isMain {
+                try? fm.removeItem(at: staging(group.rank))
+                try fm.createDirectory(at: staging(group.rank), withIntermediateDirectories: true)
+                try hooks.saveExtra(staging(group.rank))
+            }
+            try group.barrier()
+            if parallel.isMain {
+                try run.saveCheckpoint(
+                    step: step, model: model, optimizer: optimizer, state: TrainerState(step: step, cursor: hooks.cursor(), trainer: trainerName),
+                    tokenizerFiles: tokenizerFiles, keep: options.keepCheckpoints,
+                    extra: { dir in
+                        try hooks.saveExtra(dir)
+                        for rank in 1..<group.size {
+                            for name in try fm.contentsOfDirectory(atPath: staging(rank).path) {
+                                try fm.moveItem(at: staging(rank).appendingPathComponent(name), to: dir.appendingPathComponent(name))
+                            }
+                            try fm.removeItem(at: staging(rank))
+                        }
+                    })
+            }
+            try group.barrier()
         }
         while step < options.steps {
-            if interrupt.isSet {
+            // A stop requested on any rank stops them all at the same step.
+            if try parallel.max([interrupt.isSet ? 1 : 0])[0] > 0 {
                 try save()
                 logger.notice("interrupted: saved checkpoint at step \(step)")
                 return step
             }
             let t0 = Date()
             var metrics = try await hooks.step(step)
+            if let group = parallel.group {
+                let c0 = Date()
+                let bytes = try group.allReduceGradients(
+                    of: Array(optimizer.parameters.values), bucketBytes: parallel.bucketBytes, average: hooks.averageGradients)
+                metrics = try parallel.reduce(metrics, sums: hooks.summedMetrics)
+                metrics["time/communication"] = Date().timeIntervalSince(c0)
+                metrics["communication_bytes"] = Double(bytes)
+            }
             metrics["grad_norm"] = options.maxGradNorm > 0 ? clipGradNorm(optimizer.parameters.values, maxNorm: options.maxGradNorm) : 0
             let lr = schedule.rate(at: step)
             optimizer.configuration.learningRate = lr
@@ -245,10 +300,12 @@ struct TrainingLoop {
             try await hooks.afterUpdate(step)
             metrics["learning_rate"] = lr
             metrics["step_time"] = Date().timeIntervalSince(t0)
-            var line: [String: Any] = ["step": step]
-            for (k, v) in metrics where v.isFinite { line[k] = v }
-            try run.appendLine(line, to: run.metricsURL)
-            onStep(StepReport(step: step, totalSteps: options.steps, metrics: metrics, elapsed: Date().timeIntervalSince(began)))
+            if parallel.isMain {
+                var line: [String: Any] = ["step": step]
+                for (k, v) in metrics where v.isFinite { line[k] = v }
+                try run.appendLine(line, to: run.metricsURL)
+                onStep(StepReport(step: step, totalSteps: options.steps, metrics: metrics, elapsed: Date().timeIntervalSince(began)))
+            }
             if step % options.saveEvery == 0 || step == options.steps { try save() }
         }
         return step

@@ -26,6 +26,7 @@ struct GRPO: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds an external reward may take per completion before it counts as unscored.") var rewardTimeout = 30.0
     @Option(name: .long, help: "External reward processes or HTTP requests at once.") var rewardConcurrency = 4
     @OptionGroup var options: RunOptions
+    @OptionGroup var distributed: DistributedOptions
     @OptionGroup var config: GRPOTrainer.Configuration
 
     func run() async throws {
@@ -36,6 +37,8 @@ struct GRPO: AsyncParsableCommand {
                         .utf8))
         }
         if options.printedConfiguration(config.resolved) { return }
+        if try distributed.launchIfRequested() { return }
+        let parallel = try distributed.join()
         let dir = URL(fileURLWithPath: model)
         let (task, problems) = try await self.problems.load()
         var rewards = try reward.isEmpty ? task.rewards : reward.map { WeightedReward(try RewardCatalog.reward(named: $0, task: task)) }
@@ -65,7 +68,7 @@ struct GRPO: AsyncParsableCommand {
         let bar = ProgressBar(keys: ["reward", "completions/mean_length", "entropy", "kl"], every: 5)
         let last = try await trainer.train(
             run: options.directory, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(),
-            onStep: bar.update)
+            parallel: parallel, onStep: bar.update)
         options.finished(at: last)
     }
 }

@@ -18,10 +18,13 @@ struct Pretrain: AsyncParsableCommand {
     var data: String
     @Option(name: .long, help: "The JSONL field holding a document.") var textField = "text"
     @OptionGroup var options: RunOptions
+    @OptionGroup var distributed: DistributedOptions
     @OptionGroup var config: Pretrainer.Configuration
 
     func run() async throws {
         if options.printedConfiguration(config.resolved) { return }
+        if try distributed.launchIfRequested() { return }
+        let parallel = try distributed.join()
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
         let dtype = config.training.dtype.dtype
@@ -41,7 +44,7 @@ struct Pretrain: AsyncParsableCommand {
         let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
         let last = try await trainer.train(
             run: options.directory, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(),
-            onStep: bar.update)
+            parallel: parallel, onStep: bar.update)
         options.finished(at: last)
     }
 

@@ -16,10 +16,13 @@ struct SFT: AsyncParsableCommand {
     @Option(name: .long, help: "Field holding the completion to learn.") var completionField = "completion"
     @Flag(name: .long, help: "Send prompts as user messages through the model's chat template.") var chat = false
     @OptionGroup var options: RunOptions
+    @OptionGroup var distributed: DistributedOptions
     @OptionGroup var config: SFTTrainer.Configuration
 
     func run() async throws {
         if options.printedConfiguration(config.resolved) { return }
+        if try distributed.launchIfRequested() { return }
+        let parallel = try distributed.join()
         let dir = URL(fileURLWithPath: model)
         let tokenizer = try Tokenizer.load(directory: dir)
         let network = try ModelDirectory.load(dir, dtype: config.training.dtype.dtype)
@@ -37,7 +40,7 @@ struct SFT: AsyncParsableCommand {
         let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
         let last = try await trainer.train(
             run: options.directory, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(),
-            onStep: bar.update)
+            parallel: parallel, onStep: bar.update)
         options.finished(at: last)
     }
 }

@@ -787,7 +787,7 @@ final class StepsPerGenerationTests: XCTestCase {
         XCTAssertNil(reports[1].metrics["time/generation"], "the second share reuses the batch")
         var timings: [String: Double] = [:]
         let (batch, _, _) = try await t.generate(cursor: 0, timings: &timings)
-        let second = GRPOTrainer.share(batch, 1, of: 2)
+        let second = GRPOTrainer.share(batch, 1, of: 2, prompts: 2, groupSize: 2)
         XCTAssertEqual(second.ids.size(0), 2)
         XCTAssertEqual(second.ids.toArray(Int.self), batch.ids.narrow(axis: 0, start: 2, length: 2).toArray(Int.self))
         XCTAssertNotNil(batch.oldLogps, "later shares are importance-weighted against the sampling policy")

@@ -1,0 +1,2 @@
+// Declarations only: see Sources/CTorch/distributed.cpp.
+#pragma once
