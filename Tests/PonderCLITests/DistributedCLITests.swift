@@ -89,7 +89,9 @@ final class DistributedCLITests: XCTestCase {
         [
             "grpo", "--model", model, "--task", "arithmetic", "--count", "32", "--steps", "3", "--num-generations", "4",
             "--prompts-per-step", "4", "--max-completion-length", "12", "--seed", "3", "--learning-rate", "0.001",
-            "--reward", "repetition_penalty", "--loss-type", "dapo", "--chunk-rows", "3",
+            // A reward with spread on a random model's bytes (the length of the JSON line, mod 7), from plain sh.
+            "--reward", "repetition_penalty", "--reward-command", #"while read -r line; do echo "{\"reward\": $(( ${#line} % 7 ))}"; done"#,
+            "--loss-type", "dapo", "--chunk-rows", "3",
         ] + extra
     }
 
