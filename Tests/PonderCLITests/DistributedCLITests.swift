@@ -160,6 +160,7 @@ final class DistributedCLITests: XCTestCase {
         let (p, _, _) = try cli.launch(args("killed"))
         try waitForSteps(5, in: dir.appendingPathComponent("killed"))
         let ranks = children(of: p.processIdentifier)
+        XCTAssertEqual(ranks.count, 2, "the launcher runs two ranks")
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         // The ranks notice their launcher is gone and stop.
@@ -189,9 +190,13 @@ final class DistributedCLITests: XCTestCase {
         XCTFail("\(run.path) logged fewer than \(n) steps in \(timeout) s")
     }
 
+    /// The child processes of `pid`, whichever of its threads started them.
     func children(of pid: Int32) -> [Int32] {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").compactMap { Int32($0) }
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return threads.flatMap { thread in
+            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/children", encoding: .utf8)) ?? "").split(separator: " ")
+                .compactMap { Int32($0) }
+        }
     }
 
     func environment(of pid: Int32) -> [String: String] {
