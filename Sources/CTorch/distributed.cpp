@@ -72,9 +72,10 @@ c10::intrusive_ptr<c10d::TCPStore> connect(const std::string &host, int port, st
   return c10::make_intrusive<c10d::TCPStore>(host, o);
 }
 
-std::string describe(const char *what, int rank, const std::exception &e) {
+// The Swift side names the operation and the rank; the message is libtorch's (Gloo's, the store's).
+std::string describe(const std::exception &e) {
   const auto *c = dynamic_cast<const c10::Error *>(&e);
-  return std::string(what) + " on rank " + std::to_string(rank) + ": " + (c ? c->what_without_backtrace() : e.what());
+  return c ? c->what_without_backtrace() : e.what();
 }
 
 void wait(const c10::intrusive_ptr<c10d::Work> &work, std::chrono::milliseconds timeout) {
@@ -140,7 +141,7 @@ void allreduce_buffer(pt_group g, at::Tensor &buffer, pt_collective_op op) {
     __VA_ARGS__;                                                     \
     return 0;                                                        \
   } catch (const std::exception &e) {                                \
-    ctorch_set_last_error(describe(what, rank, e));                  \
+    ctorch_set_last_error(describe(e));                              \
   } catch (...) {                                                    \
     ctorch_set_last_error(std::string(what) + ": unknown C++ error"); \
   }                                                                  \

@@ -117,6 +117,7 @@ final class DistributedCLITests: XCTestCase {
         p.waitUntilExit()
         XCTAssertNotEqual(p.terminationStatus, 0, stderr)
         XCTAssertTrue(stderr.contains("error: rank 1 failed: it was killed by signal 9"), stderr)
+        XCTAssertTrue(stderr.contains("failed on rank 0: rank 1 stopped responding"), stderr)
     }
 
     /// Two ranks started by hand with torchrun's environment (as torchrun or Slurm would): killing rank 1 makes rank 0
@@ -142,6 +143,33 @@ final class DistributedCLITests: XCTestCase {
         XCTAssertNotEqual(p0.terminationStatus, 0, stderr)
         XCTAssertTrue(stderr.contains("rank 1 stopped responding"), stderr)
         XCTAssertLessThan(Date().timeIntervalSince(began), 60, "rank 0 stopped before the collective timeout")
+    }
+
+    /// A hung rank (SIGSTOP) makes the other fail when the collective times out, naming it.
+    func testHungPeerTimesOut() throws {
+        let port = try freePort()
+        let data = try sftData()
+        func start(_ rank: Int) throws -> (Process, Pipe, Pipe) {
+            try cli.launch(
+                [
+                    "sft", "--model", model, "--data", data, "--steps", "100000", "--batch-size", "4", "--run",
+                    dir.appendingPathComponent("run").path, "--threads-per-rank", "1", "--save-every", "100000", "--distributed-timeout", "5",
+                ],
+                environment: ["RANK": "\(rank)", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)"])
+        }
+        let (p0, _, err0) = try start(0)
+        let (p1, _, _) = try start(1)
+        defer {
+            kill(p1.processIdentifier, SIGKILL)
+            p1.waitUntilExit()
+        }
+        try waitForSteps(2, in: dir.appendingPathComponent("run"))
+        kill(p1.processIdentifier, SIGSTOP)
+        let stderr = String(decoding: err0.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p0.waitUntilExit()
+        XCTAssertNotEqual(p0.terminationStatus, 0, stderr)
+        XCTAssertTrue(stderr.contains("failed on rank 0: rank 1 stopped responding (dead or hung)"), stderr)
+        XCTAssertTrue(stderr.contains("timed out"), stderr)
     }
 
     /// SIGKILL a 2-rank pretraining run mid-way, resume it under 2 ranks, and get exactly the weights of an
