@@ -28,7 +28,10 @@ public struct DataParallel: Sendable {
     public var isMain: Bool { rank == 0 }
 
     /// The contiguous share of `count` items this rank takes: ranks 0 ..< count % size take one more.
-    public func shard(of count: Int) -> Range<Int> {
+    public func shard(of count: Int) -> Range<Int> { Self.shares(of: count, size: size, rank: rank) }
+
+    /// Rank `rank`'s contiguous share of `count` items split over `size` ranks.
+    static func shares(of count: Int, size: Int, rank: Int) -> Range<Int> {
         let base = count / size
         let extra = count % size
         let start = rank * base + Swift.min(rank, extra)

@@ -85,13 +85,14 @@ final class DistributedCLITests: XCTestCase {
         ])
     }
 
-    func grpoArguments(_ extra: [String]) -> [String] {
+    /// A reward with spread on a random model's bytes (the length of the JSON line, mod 7), from plain sh.
+    static let lengthReward = #"while read -r line; do echo "{\"reward\": $(( ${#line} % 7 ))}"; done"#
+
+    func grpoArguments(_ extra: [String], reward: String = lengthReward) -> [String] {
         [
             "grpo", "--model", model, "--task", "arithmetic", "--count", "32", "--steps", "3", "--num-generations", "4",
             "--prompts-per-step", "4", "--max-completion-length", "12", "--seed", "3", "--learning-rate", "0.001",
-            // A reward with spread on a random model's bytes (the length of the JSON line, mod 7), from plain sh.
-            "--reward", "repetition_penalty", "--reward-command", #"while read -r line; do echo "{\"reward\": $(( ${#line} % 7 ))}"; done"#,
-            "--loss-type", "dapo", "--chunk-rows", "3",
+            "--reward", "repetition_penalty", "--reward-command", reward, "--loss-type", "dapo", "--chunk-rows", "3",
         ] + extra
     }
 
@@ -102,6 +103,18 @@ final class DistributedCLITests: XCTestCase {
     func testGRPODAPOWithBetaTwoRanksMatchOneProcess() throws {
         // With the KL term, batch-scaled advantages and two optimizer steps per generation batch.
         try assertTwoRanksMatchOne(grpoArguments(["--beta", "0.04", "--scale-rewards", "batch", "--steps-per-generation", "2"]))
+    }
+
+    func testGRPODynamicSamplingTwoRanksMatchOneProcess() throws {
+        // Problems whose prompt starts "Compute 1" score 0 on every completion: their groups have no spread, dynamic
+        // sampling drops them and refills, deciding across ranks which groups make the batch.
+        let reward = #"while read -r line; do case "$line" in *'"prompt":"Compute 1'*) echo '{"reward": 0}';; "#
+            + #"*) echo "{\"reward\": $(( ${#line} % 7 ))}";; esac; done"#
+        try assertTwoRanksMatchOne(grpoArguments(["--beta", "0", "--dynamic-sampling", "--max-refills", "2"], reward: reward))
+        let lines = try String(contentsOf: dir.appendingPathComponent("one/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let dropped = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            .compactMap { $0["frac_reward_zero_std"] as? Double }
+        XCTAssertTrue(dropped.contains { $0 > 0 }, "some groups were dropped and refilled: \(dropped)")
     }
 
     /// Killing rank 1 of a launched run stops rank 0 too, and the launcher names rank 1.
