@@ -62,9 +62,7 @@ final class DistributedCLITests: XCTestCase {
         XCTAssertEqual(lines.count, 3, file: file, line: line)
         XCTAssertTrue(lines[0].contains("communication_bytes"), String(lines[0]), file: file, line: line)
         // The run really trained: the weights are not the starting ones (a 1-step run from the same seed differs).
-        var oneStep = arguments
-        oneStep[oneStep.firstIndex(of: "--steps")! + 1] = "1"
-        let start = try cli.ponder(oneStep + ["--run", dir.appendingPathComponent("start").path, "--threads-per-rank", "1"])
+        let start = try cli.ponder(arguments.replacingSteps(with: 1) + ["--run", dir.appendingPathComponent("start").path, "--threads-per-rank", "1"])
         XCTAssertEqual(start.status, 0, start.stderr, file: file, line: line)
         let c = try SafetensorsFloats(dir.appendingPathComponent("start/checkpoints/step-1/model.safetensors"))
         let moved = a.tensors.contains { name, x in zip(x, c.tensors[name]!).contains { abs($0 - $1) > 1e-4 } }
@@ -219,6 +217,28 @@ final class DistributedCLITests: XCTestCase {
         XCTAssertEqual(a, b, "the resumed 2-rank run ends with exactly the uninterrupted 2-rank weights")
     }
 
+    /// A 2-rank GRPO run stopped inside a generation batch (two optimizer steps per batch) saves each rank's share of
+    /// the batch in the checkpoint; resumed under 2 ranks it ends bit-identical to an uninterrupted 2-rank run.
+    func testTwoRankGRPOResumesInsideAGenerationBatch() throws {
+        func args(_ run: String, steps: Int) -> [String] {
+            grpoArguments(["--beta", "0.04", "--steps-per-generation", "2", "--decay", "constant", "--save-every", "1"])
+                .replacingSteps(with: steps) + [
+                "--run", dir.appendingPathComponent(run).path, "--nproc-per-node", "2", "--threads-per-rank", "1",
+            ]
+        }
+        let straight = try cli.ponder(args("straight", steps: 4))
+        XCTAssertEqual(straight.status, 0, straight.stderr)
+        let first = try cli.ponder(args("resumed", steps: 1))
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let saved = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("resumed/checkpoints/step-1").path)
+        XCTAssertTrue(saved.contains("grpo_batch.safetensors") && saved.contains("grpo_batch.rank-1.safetensors"), "\(saved)")
+        let second = try cli.ponder(args("resumed", steps: 4) + ["--resume"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        let a = try Data(contentsOf: dir.appendingPathComponent("straight/checkpoints/step-4/model.safetensors"))
+        let b = try Data(contentsOf: dir.appendingPathComponent("resumed/checkpoints/step-4/model.safetensors"))
+        XCTAssertEqual(a, b, "resumed inside a generation batch, the 2-rank run ends with the uninterrupted weights")
+    }
+
     // MARK: - helpers
 
     func waitForSteps(_ n: Int, in run: URL, timeout: TimeInterval = 120) throws {
@@ -320,5 +340,14 @@ struct PonderBinary {
         p.waitUntilExit()
         while reader.isExecuting || !reader.isFinished { usleep(1_000) }
         return (p.terminationStatus, String(decoding: stdout.withLock { $0 }, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
+
+extension [String] {
+    /// These arguments with the value after `--steps` replaced by `steps`.
+    func replacingSteps(with steps: Int) -> [String] {
+        var out = self
+        if let i = out.firstIndex(of: "--steps") { out[i + 1] = "\(steps)" }
+        return out
     }
 }
