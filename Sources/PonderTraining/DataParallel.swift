@@ -82,7 +82,8 @@ public struct DataParallel: Sendable {
         // min as −max of negatives, so two reductions (sum and max) cover every kind.
         let summed = try group.allReduce(keys.indices.map { kind(keys[$0]) == 0 || kind(keys[$0]) == 3 ? values[$0] : 0 }, .sum)
         let largest = try group.allReduce(
-            keys.indices.map { kind(keys[$0]) == 1 ? -values[$0] : kind(keys[$0]) == 2 ? values[$0] : -Double.greatestFiniteMagnitude }, .max)
+            keys.indices.map { kind(keys[$0]) == 1 ? -values[$0] : kind(keys[$0]) == 2 ? values[$0] : -Double.greatestFiniteMagnitude },
+            .max)
         var out = OrderedDictionary<String, Double>()
         for (i, k) in keys.enumerated() {
             switch kind(k) {

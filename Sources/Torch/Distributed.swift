@@ -130,10 +130,12 @@ public final class ProcessGroup: @unchecked Sendable {
         precondition(rank >= 0 && rank < size, "rank \(rank) is not in 0..<\(size)")
         var out: pt_group?
         let status = pt_group_create_gloo(
-            &out, store.handle, store.host, Int32(store.port), Int32(rank), Int32(size), hostname ?? "", timeout.milliseconds, Int32(threads),
+            &out, store.handle, store.host, Int32(store.port), Int32(rank), Int32(size), hostname ?? "", timeout.milliseconds,
+            Int32(threads),
             heartbeat.milliseconds)
         guard status == 0, let out else {
-            throw DistributedError(operation: "joining the Gloo group of \(size) ranks", rank: rank, message: String(cString: pt_last_error()))
+            throw DistributedError(
+                operation: "joining the Gloo group of \(size) ranks", rank: rank, message: String(cString: pt_last_error()))
         }
         handle = out
         self.rank = rank
@@ -150,7 +152,8 @@ public final class ProcessGroup: @unchecked Sendable {
     @discardableResult
     public func allReduce(_ tensors: [Tensor], _ operation: ReduceOperation = .sum) throws -> Int {
         var bytes: Int64 = 0
-        try collective("allreduce", tensors) { handles in pt_group_allreduce(handle, handles, Int32(handles.count), operation.code, &bytes) }
+        try collective("allreduce", tensors) { handles in pt_group_allreduce(handle, handles, Int32(handles.count), operation.code, &bytes)
+        }
         return Int(bytes)
     }
 
@@ -209,7 +212,8 @@ public final class ProcessGroup: @unchecked Sendable {
         let message = String(cString: pt_last_error())
         let culprits = unresponsiveRanks()
         throw DistributedError(
-            operation: name, rank: rank, message: message, unresponsiveRanks: culprits ?? [], storeUnreachable: culprits == nil && rank != 0)
+            operation: name, rank: rank, message: message, unresponsiveRanks: culprits ?? [], storeUnreachable: culprits == nil && rank != 0
+        )
     }
 }
 

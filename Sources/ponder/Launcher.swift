@@ -130,7 +130,7 @@ struct LocalLauncher {
             source.resume()
             return source
         }
-        defer { forwarders.forEach { $0.cancel() } }
+        defer { for source in forwarders { source.cancel() } }
         done.wait()
         if let failure = state.withLock({ $0.failure }) {
             FileHandle.standardError.write(Data("rank \(failure.rank) \(failure.reason); stopping the other ranks\n".utf8))

@@ -62,7 +62,8 @@ final class DistributedCLITests: XCTestCase {
         XCTAssertEqual(lines.count, 3, file: file, line: line)
         XCTAssertTrue(lines[0].contains("communication_bytes"), String(lines[0]), file: file, line: line)
         // The run really trained: the weights are not the starting ones (a 1-step run from the same seed differs).
-        let start = try cli.ponder(arguments.replacingSteps(with: 1) + ["--run", dir.appendingPathComponent("start").path, "--threads-per-rank", "1"])
+        let start = try cli.ponder(
+            arguments.replacingSteps(with: 1) + ["--run", dir.appendingPathComponent("start").path, "--threads-per-rank", "1"])
         XCTAssertEqual(start.status, 0, start.stderr, file: file, line: line)
         let c = try SafetensorsFloats(dir.appendingPathComponent("start/checkpoints/step-1/model.safetensors"))
         let moved = a.tensors.contains { name, x in zip(x, c.tensors[name]!).contains { abs($0 - $1) > 1e-4 } }
@@ -79,7 +80,8 @@ final class DistributedCLITests: XCTestCase {
     func testSFTTwoRanksMatchOneProcess() throws {
         // 5 examples per step split 3 + 2 across the ranks: uneven shares still give the whole step's gradient.
         try assertTwoRanksMatchOne([
-            "sft", "--model", model, "--data", try sftData(), "--steps", "3", "--batch-size", "5", "--seed", "2", "--learning-rate", "0.002",
+            "sft", "--model", model, "--data", try sftData(), "--steps", "3", "--batch-size", "5", "--seed", "2", "--learning-rate",
+            "0.002",
         ])
     }
 
@@ -106,7 +108,8 @@ final class DistributedCLITests: XCTestCase {
     func testGRPODynamicSamplingTwoRanksMatchOneProcess() throws {
         // Problems whose prompt starts "Compute 1" score 0 on every completion: their groups have no spread, dynamic
         // sampling drops them and refills, deciding across ranks which groups make the batch.
-        let reward = #"while read -r line; do case "$line" in *'"prompt":"Compute 1'*) echo '{"reward": 0}';; "#
+        let reward =
+            #"while read -r line; do case "$line" in *'"prompt":"Compute 1'*) echo '{"reward": 0}';; "#
             + #"*) echo "{\"reward\": $(( ${#line} % 7 ))}";; esac; done"#
         try assertTwoRanksMatchOne(grpoArguments(["--beta", "0", "--dynamic-sampling", "--max-refills", "2"], reward: reward))
         let lines = try String(contentsOf: dir.appendingPathComponent("one/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
@@ -139,9 +142,12 @@ final class DistributedCLITests: XCTestCase {
             try cli.launch(
                 [
                     "sft", "--model", model, "--data", try sftData(), "--steps", "100000", "--batch-size", "4", "--run",
-                    dir.appendingPathComponent("run").path, "--threads-per-rank", "1", "--save-every", "100000", "--distributed-timeout", "60",
+                    dir.appendingPathComponent("run").path, "--threads-per-rank", "1", "--save-every", "100000", "--distributed-timeout",
+                    "60",
                 ],
-                environment: ["RANK": "\(rank)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(rank)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)"])
+                environment: [
+                    "RANK": "\(rank)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(rank)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
+                ])
         }
         let (p0, _, err0) = try start(0)
         let (p1, _, _) = try start(1)
@@ -164,7 +170,8 @@ final class DistributedCLITests: XCTestCase {
             try cli.launch(
                 [
                     "sft", "--model", model, "--data", data, "--steps", "100000", "--batch-size", "4", "--run",
-                    dir.appendingPathComponent("run").path, "--threads-per-rank", "1", "--save-every", "100000", "--distributed-timeout", "5",
+                    dir.appendingPathComponent("run").path, "--threads-per-rank", "1", "--save-every", "100000", "--distributed-timeout",
+                    "5",
                 ],
                 environment: ["RANK": "\(rank)", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)"])
         }
@@ -223,8 +230,8 @@ final class DistributedCLITests: XCTestCase {
         func args(_ run: String, steps: Int) -> [String] {
             grpoArguments(["--beta", "0.04", "--steps-per-generation", "2", "--decay", "constant", "--save-every", "1"])
                 .replacingSteps(with: steps) + [
-                "--run", dir.appendingPathComponent(run).path, "--nproc-per-node", "2", "--threads-per-rank", "1",
-            ]
+                    "--run", dir.appendingPathComponent(run).path, "--nproc-per-node", "2", "--threads-per-rank", "1",
+                ]
         }
         let straight = try cli.ponder(args("straight", steps: 4))
         XCTAssertEqual(straight.status, 0, straight.stderr)
