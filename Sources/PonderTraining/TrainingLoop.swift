@@ -236,7 +236,11 @@ struct TrainingLoop {
                     "the ranks would resume from different steps (\(starts.map { Int($0) }) by rank): every rank must see the same run directory \(run.url.path)"
                 )
             }
-            try parallel.broadcast(Array(optimizer.parameters.values))
+            // Rank 0's weights everywhere: the model's (a frozen base included), the adapters, and the float32
+            // masters of mixed precision.
+            let masters = optimizer.parameters.keys.compactMap { optimizer.masterWeight($0) }
+            try parallel.broadcast(
+                Array(model.parameters.tensors.values) + (model.adapters.map { Array($0.store.tensors.values) } ?? []) + masters)
         }
         let schedule = options.schedule
         let began = Date()
@@ -284,11 +288,16 @@ struct TrainingLoop {
             let t0 = Date()
             var metrics = try await hooks.step(step)
             if let group = parallel.group {
+                // The barrier separates waiting for the slowest rank from the all-reduce itself.
                 let c0 = Date()
+                try group.barrier()
+                let c1 = Date()
                 let bytes = try group.allReduceGradients(
                     of: Array(optimizer.parameters.values), bucketBytes: parallel.bucketBytes, average: hooks.averageGradients)
+                let c2 = Date()
                 metrics = try parallel.reduce(metrics, sums: hooks.summedMetrics)
-                metrics["time/communication"] = Date().timeIntervalSince(c0)
+                metrics["time/waiting"] = c1.timeIntervalSince(c0)
+                metrics["time/communication"] = c2.timeIntervalSince(c1)
                 metrics["communication_bytes"] = Double(bytes)
             }
             metrics["grad_norm"] = options.maxGradNorm > 0 ? clipGradNorm(optimizer.parameters.values, maxNorm: options.maxGradNorm) : 0
