@@ -15,6 +15,7 @@ public struct DistributedError: Error, LocalizedError, Sendable, Equatable {
     /// Whether the store (served by rank 0) could not be reached afterwards: rank 0 is gone.
     public var storeUnreachable: Bool
 
+    /// Makes an error; `rank` is -1 when no rank is known (connecting to the store).
     public init(operation: String, rank: Int, message: String, unresponsiveRanks: [Int] = [], storeUnreachable: Bool = false) {
         self.operation = operation
         self.rank = rank
@@ -31,7 +32,7 @@ public struct DistributedError: Error, LocalizedError, Sendable, Equatable {
             let names = unresponsiveRanks.map { "rank \($0)" }.joined(separator: ", ")
             culprit = "\(names) stopped responding (dead or hung); "
         }
-        return "\(operation) failed on rank \(rank): \(culprit)\(message)"
+        return "\(operation) failed\(rank >= 0 ? " on rank \(rank)" : ""): \(culprit)\(message)"
     }
 }
 
