@@ -101,9 +101,11 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     public let generator: Generator
     private let worker = DispatchQueue(label: "ponder.engine")
     private let options: Options
-    /// Guards `incoming`, `cancelledJobs` and `published`.
+    /// Guards `incoming`, `syncWaiters`, jobs' `cancelled` flags and `published`.
     private let lock = NSLock()
     private var incoming: [Job] = []
+    /// `rollouts` callers waiting to run the scheduler on their own thread.
+    private var syncWaiters = 0
     private var published = Load()
     // Scheduler state: touched only on `worker` (directly, or through `worker.sync` on a caller's thread).
     private let batch: DecodeBatch
@@ -303,8 +305,10 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         box.set(job)
         await withTaskCancellationHandler {
             submit(job, pump: false)
+            lock.withLock { syncWaiters += 1 }
             // Requests of other callers that joined this batch finish on the engine's queue.
             let more = worker.sync {
+                lock.withLock { syncWaiters -= 1 }
                 run(until: { results.isSet })
                 return !batch.isEmpty || !waiting.isEmpty
             }
@@ -338,9 +342,16 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
 
     /// Runs the scheduler until `done` holds, or, without `done`, until no work is left: takes submitted requests,
     /// drops cancelled ones, admits what fits, and runs decode steps. Only ever called on `worker`.
+    ///
+    /// Without `done` (the queue's own run), it steps aside between two decode steps when a `rollouts` caller
+    /// waits for the queue, and continues after that caller's run.
     private func run(until done: (() -> Bool)?) {
         while true {
             if let done, done() { break }
+            if done == nil, lock.withLock({ syncWaiters > 0 }) {
+                worker.async { [self] in run(until: nil) }
+                break
+            }
             takeIncoming()
             dropCancelled()
             admit()

@@ -290,4 +290,23 @@ final class EngineTests: XCTestCase {
         for i in 0..<4 { assertSame(results[i], solo[i], "request \(i)") }
         XCTAssertTrue(results.contains { $0.usage.cachedPromptTokens > 0 }, "the prefix cache served some prompts")
     }
+
+    /// A `rollouts` call made while a streamed request decodes on the engine's queue joins it and returns its solo
+    /// results; the stream still completes exactly.
+    func testRolloutsBesideAServedStream() async throws {
+        let engine = try makeTestEngine()
+        let seed = try await longSeed(engine, "Question 70:", maxTokens: 150)
+        let served = request("Question 70:", SamplingParameters(maxTokens: 150, temperature: 1, seed: seed))
+        let batch = (0..<3).map { request("Question \(80 + $0):", SamplingParameters(maxTokens: 20, temperature: 1, seed: UInt64($0), n: 2)) }
+        let soloServed = try await engine.rollouts([served])[0]
+        let soloBatch = try await engine.rollouts(batch)
+        var text = ""
+        var rolled: [CompletionResponse] = []
+        for try await chunk in engine.stream(served) {
+            text += chunk.text
+            if rolled.isEmpty { rolled = try await engine.rollouts(batch) }
+        }
+        XCTAssertEqual(text, soloServed.completions[0].text)
+        for (i, r) in rolled.enumerated() { assertSame(r, soloBatch[i], "rollout \(i)") }
+    }
 }
