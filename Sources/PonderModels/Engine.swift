@@ -104,7 +104,7 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// Guards `incoming`, `syncWaiters`, jobs' `cancelled` flags and `published`.
     private let lock = NSLock()
     private var incoming: [Job] = []
-    /// `rollouts` callers waiting to run the scheduler on their own thread.
+    /// Callers waiting in `worker.sync` (`rollouts`, `weightsUpdated`): the queue's own run lets them in.
     private var syncWaiters = 0
     private var published = Load()
     // Scheduler state: touched only on `worker` (directly, or through `worker.sync` on a caller's thread).
@@ -335,7 +335,11 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
 
     /// Drops cached prefixes computed under the old weights.
     public func weightsUpdated(directory: String?) async throws {
-        worker.sync { generator.prefixCache?.removeAll() }
+        lock.withLock { syncWaiters += 1 }
+        worker.sync {
+            lock.withLock { syncWaiters -= 1 }
+            generator.prefixCache?.removeAll()
+        }
     }
 
     // MARK: Scheduling

@@ -18,7 +18,8 @@ let directory = URL(fileURLWithPath: arguments.count > 1 ? arguments[1] : "Model
 let quick = arguments.contains("--quick")
 
 /// The workload: `count` requests, one every `gap` seconds; one in five wants a long completion (`long` tokens),
-/// the rest a short one (8 to 24 tokens). Seeds fix every sample, so both schedulers produce identical tokens.
+/// the rest a short one (8 to 24 tokens), each thinking for all of its tokens. Seeds fix every sample, so both
+/// schedulers produce identical tokens.
 struct Workload {
     var count: Int
     var gap: Double
@@ -29,9 +30,11 @@ struct Workload {
             let maxTokens = i % 5 == 2 ? long : 8 + Int(random.uniform() * 17)
             let a = 1 + Int(random.uniform() * 90)
             let b = 1 + Int(random.uniform() * 90)
-            let prompt = String(repeating: "Question \(i): ", count: 1 + i % 3) + "what is \(a) + \(b)? "
-            // Sampling near-uniformly keeps the end-of-sequence token rare, so completions run to their max_tokens.
-            let p = SamplingParameters(maxTokens: maxTokens, temperature: 2.5, seed: UInt64(i))
+            let prompt = String(repeating: "Question \(i): ", count: 1 + i % 3) + "what is \(a) + \(b)? <think>"
+            // Budget forcing (a minimum thinking length) turns an early end into "Wait", so every completion runs to
+            // its max_tokens and the lengths are the workload's, not the model's.
+            let p = SamplingParameters(
+                maxTokens: maxTokens, temperature: 1, seed: UInt64(i), thinking: ThinkingBudget(minThinkingTokens: maxTokens))
             return (Double(i) * gap, CompletionRequest(prompt: .text(prompt), parameters: p))
         }
     }
