@@ -148,6 +148,8 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         var completions: [Completion?]
         var open: Int
         var reused = 0
+        /// The decode step at which it began to wait.
+        var since = 0
 
         init(job: Job, index: Int, prompt: [Int], rows: [GenerationRow], states: [RowState]) {
             self.job = job
@@ -391,7 +393,9 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         for job in jobs {
             for i in job.requests.indices {
                 do {
-                    waiting.append(try prepare(job, i))
+                    let active = try prepare(job, i)
+                    active.since = batch.stats.decodeSteps
+                    waiting.append(active)
                 } catch {
                     deliver(job, i, .failure(error))
                 }
@@ -463,9 +467,16 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// Admits waiting requests in arrival order while they fit: the batch's KV cache within `maxCacheBytes`, at
     /// most `maxBatchRequests` requests (an idle engine takes the whole first job). With `.whole` batching, only
     /// into an idle engine.
+    ///
+    /// Joining a running batch copies its KV cache once, so joins are grouped: they happen when the waiting rows
+    /// are at least a quarter of the running ones, or when the oldest has waited 8 decode steps.
     private func admit() {
         guard !waiting.isEmpty, options.batching == .continuous || batch.isEmpty else { return }
         let wasRunning = !batch.isEmpty
+        if wasRunning {
+            let waitingRows = waiting.reduce(0) { $0 + $1.rows.count }
+            guard waitingRows * 4 >= batch.count || batch.stats.decodeSteps - waiting[0].since >= 8 else { return }
+        }
         var group: [Active] = []
         var rows: [GenerationRow] = []
         let firstJob = waiting[0].job

@@ -215,7 +215,9 @@ public final class DecodeBatch {
         let row: GenerationRow
         var random: SampleRandom
         var output = GenerationOutput(tokens: [], logprobs: [], sampled: [], stop: .length(inThinking: false))
-        var remaining: Int { row.sampling.maxTokens - output.tokens.count }
+        /// False once the row finished or was removed; its cache row stays until the next compaction.
+        var alive = true
+        var remaining: Int { alive ? row.sampling.maxTokens - output.tokens.count : 0 }
     }
 
     private var cache: KVCache?
@@ -227,9 +229,11 @@ public final class DecodeBatch {
     public init(generator: Generator) { self.generator = generator }
 
     /// Rows decoding now.
-    public var count: Int { slots.count }
+    public var count: Int { slots.count - dead }
     /// Whether no row is decoding.
-    public var isEmpty: Bool { slots.isEmpty }
+    public var isEmpty: Bool { count == 0 }
+    /// Rows that finished but still hold a cache row (they are compacted away in batches; see `step`).
+    private var dead = 0
     /// Bytes of the KV cache held now.
     public var cacheBytes: Int { cache.map { generator.cacheBytes(rows: $0.batchSize, columns: $0.capacity) } ?? 0 }
 
@@ -241,7 +245,7 @@ public final class DecodeBatch {
         guard !rows.isEmpty else { return cacheBytes }
         let length = Swift.max(cache?.contentLength ?? 0, rows.map(\.prompt.count).max()!)
         let remaining = Swift.max(slots.map(\.remaining).max() ?? 0, rows.map(\.sampling.maxTokens).max()!)
-        return generator.cacheBytes(rows: slots.count + rows.count, columns: length + remaining)
+        return generator.cacheBytes(rows: count + rows.count, columns: length + remaining)
     }
 
     /// Prefills `rows` and adds them to the batch; returns their ids (as `step` reports them) and the prompt
@@ -276,6 +280,7 @@ public final class DecodeBatch {
             let cacheRows = rowPrompt.map { rowOf[$0] }
             let group = cacheRows == Array(0..<promptCache.batchSize) ? promptCache : promptCache.fork(rows: cacheRows)
             let groupLogits = cacheRows == Array(0..<promptCache.batchSize) ? lastLogits : lastLogits.indexSelect(axis: 0, index: Tensor(cacheRows.map(Int64.init)))
+            if dead > 0 { compact() }
             if let running = cache, let current = logits {
                 let remaining = Swift.max(slots.map(\.remaining).max() ?? 0, maxNew)
                 cache = KVCache.stacked([running, group], extra: remaining)
@@ -297,34 +302,52 @@ public final class DecodeBatch {
 
     /// Removes rows (a cancelled request) without finishing them.
     public func remove(_ ids: Set<Int>) {
-        let keep = slots.indices.filter { !ids.contains(slots[$0].id) }
-        guard keep.count < slots.count else { return }
-        if keep.isEmpty { return clear() }
-        cache!.keepRows(keep)
-        logits = logits!.indexSelect(axis: 0, index: Tensor(keep.map(Int64.init)))
-        slots = keep.map { slots[$0] }
+        for i in slots.indices where slots[i].alive && ids.contains(slots[i].id) {
+            slots[i].alive = false
+            dead += 1
+        }
+        if isEmpty { clear() } else if dead > 0 { compact() }
     }
 
     private func clear() {
         slots = []
+        dead = 0
         cache = nil
         logits = nil
     }
 
+    /// Drops the cache rows of finished rows (one copy of the cache, which also trims unused leading columns).
+    private func compact() {
+        let keep = slots.indices.filter { slots[$0].alive }
+        withNoGrad {
+            cache!.keepRows(keep)
+            logits = logits!.indexSelect(axis: 0, index: Tensor(keep.map(Int64.init)))
+        }
+        slots = keep.map { slots[$0] }
+        dead = 0
+    }
+
     /// Emits one token for every row, then runs the model once for the rows that go on.
+    ///
+    /// A finished row leaves at once (it is reported and emits nothing more), but dropping its cache row costs a
+    /// copy of the whole cache; so cache rows of finished rows are dropped together, once they are an eighth of
+    /// the batch (or when rows join). Until then they ride along in the forward pass, fed a placeholder token.
     ///
     /// - Parameter onToken: called with each row's id and emitted token, in row order.
     /// - Returns: the rows that finished in this step, with their outputs; they have left the batch.
     public func step(onToken: ((Int, Int) -> Void)? = nil) -> [(id: Int, output: GenerationOutput)] {
         guard let cache, let logits, !slots.isEmpty else { return [] }
         return withNoGrad {
-            let forced = slots.map { $0.row.controller?.forcedToken() }
-            let uniforms = slots.indices.map { slots[$0].random.uniform() }
+            let forced = slots.map { $0.alive ? $0.row.controller?.forcedToken() : 0 }
+            let uniforms = slots.indices.map { slots[$0].alive ? slots[$0].random.uniform() : 0 }
             let (tokens, logprobs) = Sampler.sample(logits: logits, rows: slots.map(\.row.sampling), uniforms: uniforms, forced: forced)
             var finished: [(id: Int, output: GenerationOutput)] = []
-            var keep: [Int] = []
             var feed: [Int] = []
             for i in slots.indices {
+                guard slots[i].alive else {
+                    feed.append(0)
+                    continue
+                }
                 var token = tokens[i]
                 var logprob = logprobs[i]
                 var sampled = forced[i] == nil
@@ -349,18 +372,23 @@ public final class DecodeBatch {
                     slots[i].output.stop = reason
                     generator.prefixCache?.insert(tokens: slots[i].row.prompt + slots[i].output.tokens.dropLast(), from: cache, row: i)
                     finished.append((slots[i].id, slots[i].output))
+                    slots[i].alive = false
+                    dead += 1
+                    feed.append(0)
                 } else {
-                    keep.append(i)
                     feed.append(token)
                 }
             }
-            if keep.isEmpty {
+            if isEmpty {
                 clear()
                 return finished
             }
-            if keep.count < slots.count {
+            if dead > 0 && dead * 8 >= slots.count {
+                let keep = slots.indices.filter { slots[$0].alive }
                 cache.keepRows(keep)
                 slots = keep.map { slots[$0] }
+                feed = keep.map { feed[$0] }
+                dead = 0
             }
             self.logits = generator.step(feed, cache: cache)
             stats.decodeSteps += 1

@@ -177,6 +177,28 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(batch.cacheBytes, 0, "an empty batch holds no cache")
     }
 
+    /// In a batch of ten, a finished row's cache row rides along until an eighth of the batch has finished (then
+    /// they are dropped together); the others' results are unchanged, and a cancelled row leaves without a result.
+    func testFinishedRowsLeaveInGroups() throws {
+        let g = Generator(model: model, endTokens: [])
+        let rows = (0..<10).map { i in row(Array(1...(2 + i % 4)), temperature: 1, maxTokens: 3 + i, seed: UInt64(i)) }
+        let alone = try rows.map { try g.generate([$0]).0[0] }
+        let batch = DecodeBatch(generator: g)
+        let ids = try batch.add(rows).ids
+        var outputs: [Int: GenerationOutput] = [:]
+        var bytes: [Int] = []
+        while !batch.isEmpty {
+            if batch.count == 5 { batch.remove([ids[9]]) }
+            for (id, o) in batch.step() { outputs[id] = o }
+            bytes.append(batch.cacheBytes)
+        }
+        for i in 0..<9 { XCTAssertEqual(outputs[ids[i]]?.tokens, alone[i].tokens, "row \(i)") }
+        XCTAssertNil(outputs[ids[9]], "a removed row reports nothing")
+        // Row 0 finishes at step 3, row 1 at step 4.
+        XCTAssertEqual(bytes[2], bytes[1], "one finished row of ten keeps its cache row for now")
+        XCTAssertLessThan(bytes[3], bytes[2], "two finished rows of ten are dropped")
+    }
+
     /// The bytes `cacheBytes(adding:)` predicts are the bytes the batch then holds; a join over the limit throws
     /// and leaves the running rows untouched.
     func testCacheBytesAdmission() throws {
