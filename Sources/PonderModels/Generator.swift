@@ -198,8 +198,7 @@ public final class Generator {
 ///
 /// `add` prefills new rows and stacks their KV cache beside the running rows' (right-aligned, so every row's
 /// newest column is the cache's last); `step` samples one token for every row, retires finished rows at once
-/// (their cache rows are dropped, and columns no remaining row uses are trimmed) and runs one forward pass for
-/// the rest. A row's draws come from its own `SampleRandom` and its attention is masked to its own columns, so
+/// (their cache rows are dropped in groups, trimming columns no remaining row uses) and runs one forward pass. A row's draws come from its own `SampleRandom` and its attention is masked to its own columns, so
 /// what it generates does not depend on when it joined or on its neighbours (up to float rounding of batched
 /// matrix products, as with static batches).
 ///
