@@ -309,4 +309,20 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(text, soloServed.completions[0].text)
         for (i, r) in rolled.enumerated() { assertSame(r, soloBatch[i], "rollout \(i)") }
     }
+
+    /// Cancelling the task of a `complete` call ends it with `CancellationError` and frees its rows.
+    func testCancelledCompleteThrowsAndLeaves() async throws {
+        let engine = try makeTestEngine()
+        let seed = try await longSeed(engine, "Question 90:", maxTokens: 200)
+        let r = request("Question 90:", SamplingParameters(maxTokens: 200, temperature: 1, seed: seed, n: 3))
+        let task = Task { try await engine.complete(r) }
+        while engine.load.runningRows == 0 { try await Task.sleep(nanoseconds: 1_000_000) }
+        task.cancel()
+        do {
+            _ = try await task.value
+            XCTFail("expected a cancellation")
+        } catch is CancellationError {}
+        XCTAssertEqual(engine.load.runningRows, 0)
+        XCTAssertEqual(engine.load.cancelled, 1)
+    }
 }
