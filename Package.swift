@@ -116,6 +116,8 @@ let package = Package(
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
         .executableTarget(name: "grpo-bench", dependencies: ["PonderTraining", "PonderTasks"], path: "Benchmarks/grpo/Sources"),
         .executableTarget(name: "engine-bench", dependencies: ["PonderModels", "PonderCore"], path: "Benchmarks/engine/Sources"),
+        .executableTarget(
+            name: "continuous-bench", dependencies: ["PonderModels", "PonderCore", "PonderTokenizers"], path: "Benchmarks/engine/Continuous"),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderModelsTests", dependencies: ["PonderModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),

@@ -67,6 +67,7 @@ public struct GenerationStats: Sendable, Equatable {
 /// Rows with equal prompts share one prefill (their cache rows are forked from it). Prompts of different lengths
 /// are left-padded; padded columns are masked out and positions start at each row's first real token, so a
 /// row's result does not depend on what else is in the batch. Finished rows leave the batch as it decodes.
+/// ``DecodeBatch`` runs the same loop with rows joining between steps (continuous batching).
 public final class Generator {
     /// The model.
     public let model: CausalLM
@@ -76,138 +77,99 @@ public final class Generator {
     public var maxCacheBytes: Int
     /// Reuse of earlier sequences' KV caches for prompts that extend them (`nil` to disable).
     public var prefixCache: PrefixCache?
+    /// Fewest cached tokens a prompt must share with a cached sequence to reuse it. A hit switches that prompt's
+    /// prefill to one prompt at a time (its own cache copy), which costs more than it saves for short hits.
+    public var minimumPrefixHit: Int
 
     /// A generator for `model`.
-    public init(model: CausalLM, endTokens: Set<Int>, maxCacheBytes: Int = 4 << 30, prefixCache: PrefixCache? = nil) {
+    public init(
+        model: CausalLM, endTokens: Set<Int>, maxCacheBytes: Int = 4 << 30, prefixCache: PrefixCache? = nil, minimumPrefixHit: Int = 16
+    ) {
         self.model = model
         self.endTokens = endTokens
         self.maxCacheBytes = maxCacheBytes
         self.prefixCache = prefixCache
+        self.minimumPrefixHit = Swift.max(1, minimumPrefixHit)
     }
 
     /// Generates every row; `onToken(row, token)` is called as tokens are emitted (for streaming).
     public func generate(_ rows: [GenerationRow], onToken: ((Int, Int) -> Void)? = nil) throws -> ([GenerationOutput], GenerationStats) {
         guard !rows.isEmpty else { return ([], GenerationStats()) }
+        let batch = DecodeBatch(generator: self)
+        let ids = try batch.add(rows).ids
+        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        var outputs = [GenerationOutput?](repeating: nil, count: rows.count)
+        while !batch.isEmpty {
+            for (id, output) in batch.step(onToken: { id, token in onToken?(rowOf[id]!, token) }) { outputs[rowOf[id]!] = output }
+        }
+        return (outputs.map { $0! }, batch.stats)
+    }
+
+    /// Checks that a row can run at all (a prompt, and room in the model's context).
+    func validate(_ row: GenerationRow) throws {
+        guard !row.prompt.isEmpty else { throw PonderError.invalidArgument("prompt is empty (a prompt needs at least one token)") }
         let context = model.configuration.maxPositionEmbeddings
-        for row in rows {
-            guard !row.prompt.isEmpty else { throw PonderError.invalidArgument("prompt is empty (a prompt needs at least one token)") }
-            if row.prompt.count + row.sampling.maxTokens > context {
-                throw PonderError.contextOverflow(promptTokens: row.prompt.count, maxTokens: row.sampling.maxTokens, contextLength: context)
-            }
+        if row.prompt.count + row.sampling.maxTokens > context {
+            throw PonderError.contextOverflow(promptTokens: row.prompt.count, maxTokens: row.sampling.maxTokens, contextLength: context)
         }
-        return try withNoGrad { try run(rows, onToken: onToken) }
     }
 
-    private func run(_ rows: [GenerationRow], onToken: ((Int, Int) -> Void)?) throws -> ([GenerationOutput], GenerationStats) {
-        var stats = GenerationStats()
-        var uniquePrompts: [[Int]] = []
-        var uniqueIndex: [[Int]: Int] = [:]
-        let rowPrompt = rows.map { row -> Int in
-            if let i = uniqueIndex[row.prompt] { return i }
-            uniqueIndex[row.prompt] = uniquePrompts.count
-            uniquePrompts.append(row.prompt)
-            return uniquePrompts.count - 1
-        }
-        let maxNew = rows.map(\.sampling.maxTokens).max()!
-        let (promptCache, lastLogits) = try prefill(uniquePrompts, extra: maxNew, rows: rows.count, stats: &stats)
-        let cache = rowPrompt == Array(uniquePrompts.indices) ? promptCache : promptCache.fork(rows: rowPrompt)
-        var logits = lastLogits.indexSelect(axis: 0, index: Tensor(rowPrompt.map(Int64.init)))  // (B, V)
-
-        var outputs = rows.map { _ in GenerationOutput(tokens: [], logprobs: [], sampled: [], stop: .length(inThinking: false)) }
-        var randoms = rows.map(\.random)
-        var active = Array(rows.indices)  // row ids, in cache-row order
-        while !active.isEmpty {
-            let forced = active.map { rows[$0].controller?.forcedToken() }
-            let uniforms = active.map { r in randoms[r].uniform() }
-            let (tokens, logprobs) = Sampler.sample(
-                logits: logits, rows: active.map { rows[$0].sampling }, uniforms: uniforms, forced: forced)
-            var stillActive: [Int] = []
-            var keep: [Int] = []
-            var feed: [Int] = []
-            for (slot, r) in active.enumerated() {
-                var token = tokens[slot]
-                var logprob = logprobs[slot]
-                var sampled = forced[slot] == nil
-                if sampled, let controller = rows[r].controller {
-                    let replaced = controller.replace(sampled: token)
-                    if replaced != token {
-                        token = replaced
-                        sampled = false
-                        logprob = logits.select(axis: 0, index: slot).to(.float32).logSoftmax(axis: -1).select(axis: 0, index: token).item()
-                    }
-                }
-                outputs[r].tokens.append(token)
-                outputs[r].logprobs.append(logprob)
-                outputs[r].sampled.append(sampled)
-                stats.generatedTokens += 1
-                onToken?(r, token)
-                var reason = rows[r].controller?.accept(token)
-                if reason == nil && forced[slot] == nil && endTokens.contains(token) { reason = .endOfSequence(token: token) }
-                if reason == nil && outputs[r].tokens.count >= rows[r].sampling.maxTokens {
-                    reason = .length(inThinking: rows[r].controller?.isThinking ?? false)
-                }
-                if let reason {
-                    outputs[r].stop = reason
-                    prefixCache?.insert(tokens: rows[r].prompt + outputs[r].tokens.dropLast(), from: cache, row: slot)
-                } else {
-                    stillActive.append(r)
-                    keep.append(slot)
-                    feed.append(token)
-                }
-            }
-            if stillActive.isEmpty { break }
-            if keep.count < active.count { cache.keepRows(keep) }
-            active = stillActive
-            logits = step(feed, cache: cache)
-            stats.decodeSteps += 1
-        }
-        return (outputs, stats)
+    /// Bytes of a KV cache for `rows` rows of `columns` positions.
+    public func cacheBytes(rows: Int, columns: Int) -> Int {
+        KVCache.bytes(configuration: model.configuration, batch: rows, capacity: columns, dtype: model.dtype)
     }
 
-    /// Runs the prompts through the model; returns a cache (one row per prompt) and the last position's logits.
-    private func prefill(_ prompts: [[Int]], extra: Int, rows: Int, stats: inout GenerationStats) throws -> (KVCache, Tensor) {
+    /// Runs the prompts through the model; returns a cache with room for `extra` more columns, the cache row of each
+    /// prompt, and the last position's logits (one row per cache row).
+    ///
+    /// Prompts that extend a cached sequence by at least `minimumPrefixHit` tokens copy its cache and compute only
+    /// their new tokens, each prompt on its own; the other prompts run as one left-padded batch.
+    fileprivate func prefill(_ prompts: [[Int]], extra: Int, stats: inout GenerationStats) -> (cache: KVCache, rowOf: [Int], logits: Tensor) {
         let c = model.configuration
-        let longest = prompts.map(\.count).max()!
-        let needed = KVCache.bytes(configuration: c, batch: Swift.max(rows, prompts.count), capacity: longest + extra, dtype: model.dtype)
-        guard needed <= maxCacheBytes else { throw ModelError.cacheTooLarge(bytes: needed, limit: maxCacheBytes) }
-        stats.cacheBytes = needed
-        // Prompts that extend cached sequences: copy those caches and compute only the new tokens, each prompt on
-        // its own, then lay the rows side by side (right-aligned, left-padded) as one batch cache.
+        var hits: [(prompt: Int, cached: KVCache, reuse: Int)] = []
         if let prefixCache {
-            let hits = prompts.map { prompt -> (KVCache, Int)? in
-                guard let (cached, shared) = prefixCache.longestPrefix(of: prompt) else { return nil }
+            for (i, prompt) in prompts.enumerated() {
+                guard let (cached, shared) = prefixCache.longestPrefix(of: prompt, minimum: minimumPrefixHit) else { continue }
                 let reuse = Swift.min(shared, prompt.count - 1)  // the last prompt token must run to give logits
-                return reuse > 0 ? (cached, reuse) : nil
-            }
-            if hits.contains(where: { $0 != nil }) {
-                var rowsCaches: [KVCache] = []
-                var logits: [Tensor] = []
-                for (prompt, hit) in zip(prompts, hits) {
-                    let cache: KVCache
-                    var tail = prompt
-                    if let (cached, reuse) = hit {
-                        cache = cached.fork(rows: [0], capacity: cached.padding[0] + prompt.count, length: cached.padding[0] + reuse)
-                        tail = Array(prompt[reuse...])
-                        stats.reusedTokens += reuse
-                        stats.reusedByPrompt[prompt] = reuse
-                    } else {
-                        cache = KVCache(configuration: c, batch: 1, capacity: prompt.count, dtype: model.dtype)
-                    }
-                    stats.prefillTokens += tail.count
-                    logits.append(forward([tail], cache: cache))
-                    rowsCaches.append(cache)
-                }
-                return (KVCache.merge(rowsCaches, capacity: longest + extra), concatenated(logits))
+                if reuse >= minimumPrefixHit { hits.append((i, cached, reuse)) }
             }
         }
-        let padding = prompts.map { longest - $0.count }
-        let cache = KVCache(configuration: c, batch: prompts.count, capacity: longest + extra, dtype: model.dtype, padding: padding)
-        stats.prefillTokens += prompts.reduce(0) { $0 + $1.count }
-        return (cache, forward(prompts.map { Array(repeating: 0, count: longest - $0.count) + $0 }, cache: cache))
+        let hitPrompts = Set(hits.map(\.prompt))
+        let misses = prompts.indices.filter { !hitPrompts.contains($0) }
+        var parts: [KVCache] = []
+        var logits: [Tensor] = []
+        var rowOf = [Int](repeating: 0, count: prompts.count)
+        var row = 0
+        for (i, cached, reuse) in hits {
+            let prompt = prompts[i]
+            let cache = cached.fork(rows: [0], capacity: prompt.count, length: reuse)
+            stats.reusedTokens += reuse
+            stats.reusedByPrompt[prompt] = reuse
+            stats.prefillTokens += prompt.count - reuse
+            logits.append(forward([Array(prompt[reuse...])], cache: cache))
+            parts.append(cache)
+            rowOf[i] = row
+            row += 1
+        }
+        if !misses.isEmpty {
+            let longest = misses.map { prompts[$0].count }.max()!
+            let padding = misses.map { longest - prompts[$0].count }
+            // Alone, the batch is the result: give it its free columns now rather than copying it later.
+            let cache = KVCache(configuration: c, batch: misses.count, capacity: longest + (hits.isEmpty ? extra : 0), dtype: model.dtype, padding: padding)
+            stats.prefillTokens += misses.reduce(0) { $0 + prompts[$1].count }
+            logits.append(forward(misses.map { Array(repeating: 0, count: longest - prompts[$0].count) + prompts[$0] }, cache: cache))
+            parts.append(cache)
+            for m in misses {
+                rowOf[m] = row
+                row += 1
+            }
+        }
+        let cache = parts.count == 1 && hits.isEmpty ? parts[0] : KVCache.stacked(parts, extra: extra)
+        return (cache, rowOf, concatenated(logits))
     }
 
     /// One decode step: feeds a token per cache row, returns next-token logits (B, V).
-    private func step(_ tokens: [Int], cache: KVCache) -> Tensor { forward(tokens.map { [$0] }, cache: cache) }
+    fileprivate func step(_ tokens: [Int], cache: KVCache) -> Tensor { forward(tokens.map { [$0] }, cache: cache) }
 
     /// Feeds equal-length token rows at the cache's end; returns the last position's logits (B, V) in float32.
     private func forward(_ batch: [[Int]], cache: KVCache) -> Tensor {
@@ -229,5 +191,207 @@ public final class Generator {
         }
         let hidden = model.hiddenStates(ids, positions: positions, cache: cache, mask: mask)
         return model.logits(hidden.select(axis: 1, index: t - 1)).to(.float32)
+    }
+}
+
+/// A decoding batch that rows join and leave between steps (continuous batching).
+///
+/// `add` prefills new rows and stacks their KV cache beside the running rows' (right-aligned, so every row's
+/// newest column is the cache's last); `step` samples one token for every row, retires finished rows at once
+/// (their cache rows are dropped in groups, trimming columns no remaining row uses) and runs one forward pass. A row's draws come from its own `SampleRandom` and its attention is masked to its own columns, so
+/// what it generates does not depend on when it joined or on its neighbours (up to float rounding of batched
+/// matrix products, as with static batches).
+///
+/// Not thread-safe: one thread drives a batch.
+public final class DecodeBatch {
+    /// The generator whose model, end tokens and prefix cache the batch uses.
+    public let generator: Generator
+    /// Work counters since the batch was made.
+    public private(set) var stats = GenerationStats()
+
+    private struct Slot {
+        let id: Int
+        let row: GenerationRow
+        var random: SampleRandom
+        var output = GenerationOutput(tokens: [], logprobs: [], sampled: [], stop: .length(inThinking: false))
+        /// False once the row finished or was removed; its cache row stays until the next compaction.
+        var alive = true
+        var remaining: Int { alive ? row.sampling.maxTokens - output.tokens.count : 0 }
+    }
+
+    private var cache: KVCache?
+    private var logits: Tensor?  // (rows, V): next-token logits of every slot, in slot order
+    private var slots: [Slot] = []
+    private var nextID = 0
+
+    /// An empty batch.
+    public init(generator: Generator) { self.generator = generator }
+
+    /// Rows decoding now.
+    public var count: Int { slots.count - dead }
+    /// Whether no row is decoding.
+    public var isEmpty: Bool { count == 0 }
+    /// Rows that finished but still hold a cache row (they are compacted away in batches; see `step`).
+    private var dead = 0
+    /// Bytes of the KV cache held now.
+    public var cacheBytes: Int { cache.map { generator.cacheBytes(rows: $0.batchSize, columns: $0.capacity) } ?? 0 }
+
+    /// Bytes the KV cache would take with `rows` added (prompt lengths and `maxTokens` are what count).
+    ///
+    /// Every row ends at the cache's last column, so the cache spans the longest prompt or running row plus the
+    /// most tokens any row may still add. Stacking briefly holds the new rows' prefill beside the old cache.
+    public func cacheBytes(adding rows: [GenerationRow]) -> Int {
+        guard !rows.isEmpty else { return cacheBytes }
+        let length = Swift.max(cache?.contentLength ?? 0, rows.map(\.prompt.count).max()!)
+        let remaining = Swift.max(slots.map(\.remaining).max() ?? 0, rows.map(\.sampling.maxTokens).max()!)
+        return generator.cacheBytes(rows: count + rows.count, columns: length + remaining)
+    }
+
+    /// Prefills `rows` and adds them to the batch; returns their ids (as `step` reports them) and the prompt
+    /// tokens each reused from the prefix cache.
+    ///
+    /// - Throws: an empty prompt, a context overflow, or `ModelError.cacheTooLarge` when the batch with these rows
+    ///   would pass the generator's `maxCacheBytes`; the batch is unchanged then.
+    @discardableResult
+    public func add(_ rows: [GenerationRow]) throws -> (ids: [Int], reused: [Int]) {
+        guard !rows.isEmpty else { return ([], []) }
+        for row in rows { try generator.validate(row) }
+        let needed = cacheBytes(adding: rows)
+        guard needed <= generator.maxCacheBytes else { throw ModelError.cacheTooLarge(bytes: needed, limit: generator.maxCacheBytes) }
+        var uniquePrompts: [[Int]] = []
+        var uniqueIndex: [[Int]: Int] = [:]
+        let rowPrompt = rows.map { row -> Int in
+            if let i = uniqueIndex[row.prompt] { return i }
+            uniqueIndex[row.prompt] = uniquePrompts.count
+            uniquePrompts.append(row.prompt)
+            return uniquePrompts.count - 1
+        }
+        let maxNew = rows.map(\.sampling.maxTokens).max()!
+        var reused: [Int] = []
+        withNoGrad {
+            // Into an empty batch the prefill cache is the batch cache: give it its free columns now.
+            var added = GenerationStats()
+            let (promptCache, rowOf, lastLogits) = generator.prefill(uniquePrompts, extra: cache == nil ? maxNew : 0, stats: &added)
+            reused = rows.map { added.reusedByPrompt[$0.prompt] ?? 0 }
+            stats.prefillTokens += added.prefillTokens
+            stats.reusedTokens += added.reusedTokens
+            stats.reusedByPrompt.merge(added.reusedByPrompt) { $1 }
+            let cacheRows = rowPrompt.map { rowOf[$0] }
+            let group = cacheRows == Array(0..<promptCache.batchSize) ? promptCache : promptCache.fork(rows: cacheRows)
+            let groupLogits = cacheRows == Array(0..<promptCache.batchSize) ? lastLogits : lastLogits.indexSelect(axis: 0, index: Tensor(cacheRows.map(Int64.init)))
+            if dead > 0 { compact() }
+            if let running = cache, let current = logits {
+                let remaining = Swift.max(slots.map(\.remaining).max() ?? 0, maxNew)
+                cache = KVCache.stacked([running, group], extra: remaining)
+                logits = concatenated([current, groupLogits])
+            } else {
+                cache = group
+                logits = groupLogits
+            }
+        }
+        var ids: [Int] = []
+        for row in rows {
+            slots.append(Slot(id: nextID, row: row, random: row.random))
+            ids.append(nextID)
+            nextID += 1
+        }
+        stats.cacheBytes = Swift.max(stats.cacheBytes, cacheBytes)
+        return (ids, reused)
+    }
+
+    /// Removes rows (a cancelled request) without finishing them.
+    public func remove(_ ids: Set<Int>) {
+        for i in slots.indices where slots[i].alive && ids.contains(slots[i].id) {
+            slots[i].alive = false
+            dead += 1
+        }
+        if isEmpty { clear() } else if dead > 0 { compact() }
+    }
+
+    private func clear() {
+        slots = []
+        dead = 0
+        cache = nil
+        logits = nil
+    }
+
+    /// Drops the cache rows of finished rows (one copy of the cache, which also trims unused leading columns).
+    private func compact() {
+        let keep = slots.indices.filter { slots[$0].alive }
+        withNoGrad {
+            cache!.keepRows(keep)
+            logits = logits!.indexSelect(axis: 0, index: Tensor(keep.map(Int64.init)))
+        }
+        slots = keep.map { slots[$0] }
+        dead = 0
+    }
+
+    /// Emits one token for every row, then runs the model once for the rows that go on.
+    ///
+    /// A finished row leaves at once (it is reported and emits nothing more), but dropping its cache row costs a
+    /// copy of the whole cache; so cache rows of finished rows are dropped together, once they are an eighth of
+    /// the batch (or when rows join). Until then they ride along in the forward pass, fed a placeholder token.
+    ///
+    /// - Parameter onToken: called with each row's id and emitted token, in row order.
+    /// - Returns: the rows that finished in this step, with their outputs; they have left the batch.
+    public func step(onToken: ((Int, Int) -> Void)? = nil) -> [(id: Int, output: GenerationOutput)] {
+        guard let cache, let logits, !slots.isEmpty else { return [] }
+        return withNoGrad {
+            let forced = slots.map { $0.alive ? $0.row.controller?.forcedToken() : 0 }
+            let uniforms = slots.indices.map { slots[$0].alive ? slots[$0].random.uniform() : 0 }
+            let (tokens, logprobs) = Sampler.sample(logits: logits, rows: slots.map(\.row.sampling), uniforms: uniforms, forced: forced)
+            var finished: [(id: Int, output: GenerationOutput)] = []
+            var feed: [Int] = []
+            for i in slots.indices {
+                guard slots[i].alive else {
+                    feed.append(0)
+                    continue
+                }
+                var token = tokens[i]
+                var logprob = logprobs[i]
+                var sampled = forced[i] == nil
+                let controller = slots[i].row.controller
+                if sampled, let controller {
+                    let replaced = controller.replace(sampled: token)
+                    if replaced != token {
+                        token = replaced
+                        sampled = false
+                        logprob = logits.select(axis: 0, index: i).to(.float32).logSoftmax(axis: -1).select(axis: 0, index: token).item()
+                    }
+                }
+                slots[i].output.tokens.append(token)
+                slots[i].output.logprobs.append(logprob)
+                slots[i].output.sampled.append(sampled)
+                stats.generatedTokens += 1
+                onToken?(slots[i].id, token)
+                var reason = controller?.accept(token)
+                if reason == nil && forced[i] == nil && generator.endTokens.contains(token) { reason = .endOfSequence(token: token) }
+                if reason == nil && slots[i].remaining <= 0 { reason = .length(inThinking: controller?.isThinking ?? false) }
+                if let reason {
+                    slots[i].output.stop = reason
+                    generator.prefixCache?.insert(tokens: slots[i].row.prompt + slots[i].output.tokens.dropLast(), from: cache, row: i)
+                    finished.append((slots[i].id, slots[i].output))
+                    slots[i].alive = false
+                    dead += 1
+                    feed.append(0)
+                } else {
+                    feed.append(token)
+                }
+            }
+            if isEmpty {
+                clear()
+                return finished
+            }
+            if dead > 0 && dead * 8 >= slots.count {
+                let keep = slots.indices.filter { slots[$0].alive }
+                cache.keepRows(keep)
+                slots = keep.map { slots[$0] }
+                feed = keep.map { feed[$0] }
+                dead = 0
+            }
+            self.logits = generator.step(feed, cache: cache)
+            stats.decodeSteps += 1
+            return finished
+        }
     }
 }

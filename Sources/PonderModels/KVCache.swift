@@ -13,7 +13,7 @@ public final class KVCache {
     /// Columns in use.
     public private(set) var length: Int
     /// Columns allocated.
-    public let capacity: Int
+    public private(set) var capacity: Int
     /// Leading pad columns per row.
     public private(set) var padding: [Int]
 
@@ -77,25 +77,54 @@ public final class KVCache {
     /// One-row caches laid side by side as a batch: each row's filled columns are right-aligned at the longest
     /// row's length and the columns before them become padding.
     public static func merge(_ rows: [KVCache], capacity: Int) -> KVCache {
-        let lengths = rows.map { $0.length - $0.padding[0] }
-        let longest = lengths.max() ?? 0
+        let longest = rows.map { $0.length - $0.padding[0] }.max() ?? 0
         precondition(capacity >= longest, "merged cache needs room for \(longest) columns")
-        let layers = rows[0].keys.count
-        func merged(_ pick: (KVCache) -> [Tensor]) -> [Tensor] {
+        return stacked(rows, extra: capacity - longest)
+    }
+
+    /// Filled columns of the longest row, counted from the first column any row uses.
+    public var contentLength: Int { length - (padding.min() ?? 0) }
+
+    /// Caches of any batch sizes stacked into one batch (rows in order), with `extra` free columns after the filled
+    /// ones. Each part's columns are right-aligned at the longest part's ``contentLength``; the columns before them
+    /// become padding, and columns that every row of a part left unused are dropped, so the result is as short as
+    /// its rows allow. Positions are unchanged: a row's first real token stays at its position 0.
+    public static func stacked(_ parts: [KVCache], extra: Int) -> KVCache {
+        let content = parts.map(\.contentLength)
+        let longest = content.max() ?? 0
+        let capacity = longest + extra
+        let layers = parts[0].keys.count
+        var padding: [Int] = []
+        for (i, part) in parts.enumerated() {
+            let unused = part.padding.min() ?? 0
+            padding += part.padding.map { $0 - unused + longest - content[i] }
+        }
+        func stack(_ pick: (KVCache) -> [Tensor]) -> [Tensor] {
             (0..<layers).map { l in
-                var shape = pick(rows[0])[l].shape
-                shape[0] = rows.count
+                var shape = pick(parts[0])[l].shape
+                shape[0] = parts.reduce(0) { $0 + $1.batchSize }
                 shape[2] = capacity
-                let out = Tensor.zeros(shape, dtype: pick(rows[0])[l].dtype)
-                for (i, row) in rows.enumerated() where lengths[i] > 0 {
-                    out.narrow(axis: 0, start: i, length: 1).narrow(axis: 2, start: longest - lengths[i], length: lengths[i])
-                        .copy_(pick(row)[l].narrow(axis: 2, start: row.padding[0], length: lengths[i]))
+                let out = Tensor.zeros(shape, dtype: pick(parts[0])[l].dtype)
+                var row = 0
+                for (i, part) in parts.enumerated() {
+                    if content[i] > 0 {
+                        out.narrow(axis: 0, start: row, length: part.batchSize).narrow(axis: 2, start: longest - content[i], length: content[i])
+                            .copy_(pick(part)[l].narrow(axis: 2, start: part.length - content[i], length: content[i]))
+                    }
+                    row += part.batchSize
                 }
                 return out
             }
         }
-        return KVCache(
-            keys: merged(\.keys), values: merged(\.values), length: longest, capacity: capacity, padding: lengths.map { longest - $0 })
+        return KVCache(keys: stack(\.keys), values: stack(\.values), length: longest, capacity: capacity, padding: padding)
+    }
+
+    /// Row `row`'s filled columns without its left padding, as a one-row cache with no free columns.
+    public func unpadded(row: Int) -> KVCache {
+        let start = padding[row]
+        let kept = length - start
+        func copy(_ t: Tensor) -> Tensor { t.narrow(axis: 0, start: row, length: 1).narrow(axis: 2, start: start, length: kept).contiguous() }
+        return KVCache(keys: keys.map(copy), values: values.map(copy), length: kept, capacity: kept, padding: [0])
     }
 
     /// Keeps only the first `newLength` columns (later columns are overwritten by the next writes).
@@ -104,11 +133,19 @@ public final class KVCache {
         length = newLength
     }
 
-    /// Keeps only `rows` (to drop finished sequences from a decoding batch).
+    /// Keeps only `rows` (to drop finished sequences from a decoding batch). Leading columns that none of the kept
+    /// rows uses are dropped in the same copy, so a batch whose long rows left does not keep paying for their
+    /// padding.
     public func keepRows(_ rows: [Int]) {
         let index = Tensor(rows.map(Int64.init))
-        keys = keys.map { $0.indexSelect(axis: 0, index: index) }
-        values = values.map { $0.indexSelect(axis: 0, index: index) }
-        padding = rows.map { padding[$0] }
+        let unused = rows.map { padding[$0] }.min() ?? 0
+        func keep(_ t: Tensor) -> Tensor {
+            unused > 0 ? t.narrow(axis: 2, start: unused, length: capacity - unused).indexSelect(axis: 0, index: index) : t.indexSelect(axis: 0, index: index)
+        }
+        keys = keys.map(keep)
+        values = values.map(keep)
+        padding = rows.map { padding[$0] - unused }
+        length -= unused
+        capacity -= unused
     }
 }

@@ -27,8 +27,15 @@ public enum ModelError: Error, LocalizedError, Equatable {
         case .unexpectedWeights(let p, let keys):
             "\(p): weights the configuration does not use: \(keys.prefix(5).joined(separator: ", "))\(keys.count > 5 ? " (and \(keys.count - 5) more)" : "")"
         case .cacheTooLarge(let b, let l):
-            "the KV cache would need \(b / 1_048_576) MiB, over the limit of \(l / 1_048_576) MiB; lower n, maxTokens or the batch size, or raise Engine.Options.maxCacheBytes"
+            "the KV cache would need \(Self.size(b)), over the limit of \(Self.size(l)) (Engine.Options.maxCacheBytes); lower n or maxTokens, or raise the limit"
         case .budgetForcing(let m): "budget forcing: \(m)"
         }
+    }
+
+    /// Bytes in the largest unit that keeps them above 1 (exact bytes below 1 KiB).
+    static func size(_ bytes: Int) -> String {
+        if bytes < 1 << 10 { return "\(bytes) bytes" }
+        let (value, unit) = bytes < 1 << 20 ? (Double(bytes) / 1024, "KiB") : bytes < 1 << 30 ? (Double(bytes) / 1_048_576, "MiB") : (Double(bytes) / 1_073_741_824, "GiB")
+        return String(format: "%.1f", value) + " " + unit
     }
 }

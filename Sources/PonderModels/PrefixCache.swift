@@ -2,10 +2,13 @@ import Torch
 
 /// Recently computed token sequences and their KV caches, so a request that extends one (a search step, a
 /// multi-turn chat) computes only its new tokens.
+///
+/// Entries hold one row each, without the left padding of the batch they came from. A `PrefixCache` is not
+/// thread-safe: the ``Engine`` touches it only from its scheduler.
 public final class PrefixCache {
     struct Entry {
         let tokens: [Int]
-        let cache: KVCache  // one row; cache.length == padding + tokens.count
+        let cache: KVCache  // one row, no padding; cache.length == tokens.count
         var lastUse: Int
         let bytes: Int
     }
@@ -26,7 +29,8 @@ public final class PrefixCache {
     /// Stores row `row` of `cache`, which holds `tokens` (after the row's padding).
     func insert(tokens: [Int], from cache: KVCache, row: Int) {
         guard !tokens.isEmpty, !entries.contains(where: { $0.tokens == tokens }) else { return }
-        let copy = cache.fork(rows: [row], capacity: cache.length)
+        let copy = cache.unpadded(row: row)
+        precondition(copy.length == tokens.count, "a cached row holds \(copy.length) positions for \(tokens.count) tokens")
         let size = copy.keys.reduce(0) { $0 + $1.count * $1.dtype.byteSize } * 2
         guard size <= maxBytes else { return }
         clock += 1
@@ -52,6 +56,9 @@ public final class PrefixCache {
         entries[i].lastUse = clock
         return (entries[i].cache, n)
     }
+
+    /// The stored token sequences and the shape of their caches (length, padding), oldest first (for tests).
+    var stored: [(tokens: [Int], length: Int, padding: Int)] { entries.map { ($0.tokens, $0.cache.length, $0.cache.padding[0]) } }
 
     /// Drops every entry.
     public func removeAll() {

@@ -6,7 +6,7 @@ import XCTest
 @testable import PonderModels
 
 /// A tiny random model over a Ponder-trained byte-level tokenizer with `<think>` tokens.
-func makeTestEngine(prefixCacheBytes: Int = 0) throws -> Engine {
+func makeTestEngine(prefixCacheBytes: Int = 0, maxCacheBytes: Int = 4 << 30, batching: Engine.Batching = .continuous) throws -> Engine {
     let corpus = (0..<200).map { "Question \($0): what is \($0) + \($0 * 3)? Let us think step by step. The answer is \($0 * 4).\n" }
     let tokenizer = try BPETrainer(vocabularySize: 320, specialTokens: ["<|endoftext|>", "<think>", "</think>"]).train(corpus)
     let config = ModelConfiguration(
@@ -15,7 +15,7 @@ func makeTestEngine(prefixCacheBytes: Int = 0) throws -> Engine {
     let model = try CausalLM(configuration: config, seed: 11)
     return Engine(
         model: model, tokenizer: tokenizer, template: .native(.chatML(defaultSystemPrompt: nil)), name: "test",
-        options: Engine.Options(prefixCacheBytes: prefixCacheBytes))
+        options: Engine.Options(maxCacheBytes: maxCacheBytes, prefixCacheBytes: prefixCacheBytes, batching: batching))
 }
 
 final class EngineTests: XCTestCase {
@@ -132,5 +132,197 @@ final class EngineTests: XCTestCase {
             prompt: .text("Question 5: what is 5 + 15?"), continuation: first.completions[0].text, parameters: .greedy(maxTokens: 4))
         let second = try await engine.rollouts([continued])[0]
         XCTAssertGreaterThan(second.usage.cachedPromptTokens, first.usage.promptTokens - 1)
+    }
+
+    /// A seed whose completion of `prompt` runs to `maxTokens` (so it is still decoding when others join).
+    func longSeed(_ engine: Engine, _ prompt: String, maxTokens: Int) async throws -> UInt64 {
+        for seed in UInt64(0)..<50 {
+            let r = try await engine.rollouts([request(prompt, SamplingParameters(maxTokens: maxTokens, temperature: 1, seed: seed))])[0]
+            if case .length = r.completions[0].stop { return seed }
+        }
+        throw PonderError.invalidArgument("no seed ran to length")
+    }
+
+    func assertSame(_ x: CompletionResponse, _ y: CompletionResponse, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(x.completions.map(\.tokens), y.completions.map(\.tokens), message, file: file, line: line)
+        XCTAssertEqual(x.completions.map(\.text), y.completions.map(\.text), message, file: file, line: line)
+        XCTAssertEqual(x.completions.map(\.stop), y.completions.map(\.stop), message, file: file, line: line)
+        for (a, b) in zip(x.completions, y.completions) {
+            XCTAssertEqual(a.logprobs?.count, b.logprobs?.count, message, file: file, line: line)
+            for (p, q) in zip(a.logprobs ?? [], b.logprobs ?? []) { XCTAssertEqual(p, q, accuracy: 1e-4, message, file: file, line: line) }
+        }
+    }
+
+    /// Requests that join a running batch between decode steps get exactly the completions they get alone: each
+    /// keeps its sampling settings, seed stream, stop strings, thinking budget and log-probabilities.
+    func testRequestsJoiningMidFlightGetTheirSoloResults() async throws {
+        let engine = try makeTestEngine()
+        let seed = try await longSeed(engine, "Question 40:", maxTokens: 150)
+        let long = request("Question 40:", SamplingParameters(maxTokens: 150, temperature: 1, seed: seed))
+        let joiners = [
+            request("Question 1:", SamplingParameters(maxTokens: 10, temperature: 0, logprobs: true)),
+            request(
+                "Question 22: what is 22 + 66? Let us think step by step.",
+                SamplingParameters(maxTokens: 14, temperature: 1.3, topK: 5, stop: ["?", "7"], seed: 9, n: 2, logprobs: true)),
+            request(
+                "Question 3: <think>",
+                SamplingParameters(maxTokens: 12, temperature: 0.8, topP: 0.9, seed: 5, thinking: ThinkingBudget(maxThinkingTokens: 3))),
+        ]
+        var solo: [CompletionResponse] = []
+        for r in [long] + joiners { solo.append(try await engine.rollouts([r])[0]) }
+        let joinedBefore = engine.load.joinedRunning
+        var text = ""
+        var joined: [CompletionResponse] = []
+        for try await chunk in engine.stream(long) {
+            text += chunk.text
+            if joined.isEmpty {
+                // The long request is decoding now: the others join its batch.
+                joined = try await withThrowingTaskGroup(of: (Int, CompletionResponse).self) { group in
+                    for (i, r) in joiners.enumerated() { group.addTask { (i, try await engine.complete(r)) } }
+                    var out: [(Int, CompletionResponse)] = []
+                    for try await x in group { out.append(x) }
+                    return out.sorted { $0.0 < $1.0 }.map(\.1)
+                }
+            }
+        }
+        XCTAssertEqual(text, solo[0].completions[0].text, "the running request is undisturbed")
+        for (i, r) in joined.enumerated() { assertSame(r, solo[i + 1], "joiner \(i)") }
+        XCTAssertGreaterThanOrEqual(engine.load.joinedRunning - joinedBefore, 1, "requests joined a running batch")
+        XCTAssertEqual(engine.load.runningRows, 0)
+    }
+
+    /// A request whose KV cache could never fit fails alone; requests that do not fit beside each other wait
+    /// their turn; every neighbour gets its solo result and the cache never passes its limit.
+    func testOversizedRequestIsRefusedAloneAndOthersWait() async throws {
+        let perColumn = 2 * 2 * 2 * 8 * 4  // K and V, 2 layers, 2 KV heads, head dimension 8, float32
+        let limit = perColumn * 70
+        let engine = try makeTestEngine(maxCacheBytes: limit)
+        let a = request("Question 8:", SamplingParameters(maxTokens: 40, temperature: 1, seed: 2))
+        let b = request("Question 9: what", SamplingParameters(maxTokens: 40, temperature: 1, seed: 3))
+        let huge = request("Question 10:", SamplingParameters(maxTokens: 100, temperature: 1, seed: 4, n: 8))
+        let soloA = try await engine.rollouts([a])[0]
+        let soloB = try await engine.rollouts([b])[0]
+        async let ra = engine.complete(a)
+        async let rb = engine.complete(b)
+        async let rh = engine.complete(huge)
+        do {
+            _ = try await rh
+            XCTFail("the oversized request should fail")
+        } catch let error as ModelError {
+            guard case .cacheTooLarge(let bytes, limit) = error else { return XCTFail("\(error)") }
+            XCTAssertGreaterThan(bytes, limit)
+            XCTAssertTrue(error.localizedDescription.contains("maxCacheBytes"), error.localizedDescription)
+        }
+        let (x, y) = try await (ra, rb)
+        assertSame(x, soloA, "a")
+        assertSame(y, soloB, "b")
+        XCTAssertLessThanOrEqual(engine.load.peakCacheBytes, limit)
+        XCTAssertGreaterThan(engine.load.peakCacheBytes, 0)
+    }
+
+    /// A streamed request whose consumer is cancelled mid-way leaves the batch; the request beside it finishes with
+    /// its solo result.
+    func testCancelledStreamLeavesTheBatch() async throws {
+        let engine = try makeTestEngine()
+        let seed = try await longSeed(engine, "Question 60:", maxTokens: 200)
+        let doomed = request("Question 60:", SamplingParameters(maxTokens: 200, temperature: 1, seed: seed))
+        let other = request("Question 61:", SamplingParameters(maxTokens: 60, temperature: 1, seed: 6))
+        let solo = try await engine.rollouts([other])[0]
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        let consumer = Task {
+            var chunks = 0
+            var finished = false
+            for try await chunk in engine.stream(doomed) {
+                chunks += 1
+                if chunk.finishReason != nil { finished = true }
+                if chunks == 3 { signal.yield() }
+            }
+            return finished
+        }
+        for await _ in started { break }
+        async let beside = engine.complete(other)
+        consumer.cancel()
+        let finished = try await consumer.value
+        XCTAssertFalse(finished, "the cancelled completion never finished")
+        assertSame(try await beside, solo, "the neighbour")
+        XCTAssertEqual(engine.load.cancelled, 1)
+        XCTAssertEqual(engine.load.runningRows, 0)
+        XCTAssertEqual(engine.load.runningRequests, 0)
+    }
+
+    /// Static batching (the benchmark's baseline) gives the same completions as continuous batching.
+    func testWholeBatchingGivesTheSameResults() async throws {
+        let engine = try makeTestEngine(batching: .whole)
+        let requests = (0..<4).map { request("Question \($0):", SamplingParameters(maxTokens: 8 + 6 * $0, temperature: 1, seed: UInt64($0))) }
+        var solo: [CompletionResponse] = []
+        for r in requests { solo.append(try await engine.rollouts([r])[0]) }
+        let together = try await withThrowingTaskGroup(of: (Int, CompletionResponse).self) { group in
+            for (i, r) in requests.enumerated() { group.addTask { (i, try await engine.complete(r)) } }
+            var out: [(Int, CompletionResponse)] = []
+            for try await x in group { out.append(x) }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        for (i, r) in together.enumerated() { assertSame(r, solo[i], "request \(i)") }
+        XCTAssertEqual(engine.load.joinedRunning, 0, "nothing joins a running batch")
+    }
+
+    /// Many callers at once (rollouts and single requests, with the prefix cache on) get what they get alone: the
+    /// prefix cache is only touched by the scheduler.
+    func testPrefixCacheUnderConcurrentCallers() async throws {
+        let engine = try makeTestEngine(prefixCacheBytes: 1 << 24)
+        let base = "Question 5: what is 5 + 15? Let us think step by step."
+        let first = try await engine.rollouts([request(base, .greedy(maxTokens: 12))])[0]
+        let continued = (0..<4).map { i in
+            CompletionRequest(
+                prompt: .text(base), continuation: String(first.completions[0].text.prefix(2 * i)),
+                parameters: SamplingParameters(maxTokens: 10, temperature: 1, seed: UInt64(i)))
+        }
+        let reference = try makeTestEngine()
+        var solo: [CompletionResponse] = []
+        for r in continued { solo.append(try await reference.rollouts([r])[0]) }
+        let results = try await withThrowingTaskGroup(of: (Int, [CompletionResponse]).self) { group in
+            group.addTask { (0, try await engine.rollouts(Array(continued.prefix(2)))) }
+            for i in 2..<4 { group.addTask { (i, [try await engine.complete(continued[i])]) } }
+            var out: [CompletionResponse?] = Array(repeating: nil, count: 4)
+            for try await (i, rs) in group { for (k, r) in rs.enumerated() { out[i + k] = r } }
+            return out.map { $0! }
+        }
+        for i in 0..<4 { assertSame(results[i], solo[i], "request \(i)") }
+        XCTAssertTrue(results.contains { $0.usage.cachedPromptTokens > 0 }, "the prefix cache served some prompts")
+    }
+
+    /// A `rollouts` call made while a streamed request decodes on the engine's queue joins it and returns its solo
+    /// results; the stream still completes exactly.
+    func testRolloutsBesideAServedStream() async throws {
+        let engine = try makeTestEngine()
+        let seed = try await longSeed(engine, "Question 70:", maxTokens: 150)
+        let served = request("Question 70:", SamplingParameters(maxTokens: 150, temperature: 1, seed: seed))
+        let batch = (0..<3).map { request("Question \(80 + $0):", SamplingParameters(maxTokens: 20, temperature: 1, seed: UInt64($0), n: 2)) }
+        let soloServed = try await engine.rollouts([served])[0]
+        let soloBatch = try await engine.rollouts(batch)
+        var text = ""
+        var rolled: [CompletionResponse] = []
+        for try await chunk in engine.stream(served) {
+            text += chunk.text
+            if rolled.isEmpty { rolled = try await engine.rollouts(batch) }
+        }
+        XCTAssertEqual(text, soloServed.completions[0].text)
+        for (i, r) in rolled.enumerated() { assertSame(r, soloBatch[i], "rollout \(i)") }
+    }
+
+    /// Cancelling the task of a `complete` call ends it with `CancellationError` and frees its rows.
+    func testCancelledCompleteThrowsAndLeaves() async throws {
+        let engine = try makeTestEngine()
+        let seed = try await longSeed(engine, "Question 90:", maxTokens: 200)
+        let r = request("Question 90:", SamplingParameters(maxTokens: 200, temperature: 1, seed: seed, n: 3))
+        let task = Task { try await engine.complete(r) }
+        while engine.load.runningRows == 0 { try await Task.sleep(nanoseconds: 1_000_000) }
+        task.cancel()
+        do {
+            _ = try await task.value
+            XCTFail("expected a cancellation")
+        } catch is CancellationError {}
+        XCTAssertEqual(engine.load.runningRows, 0)
+        XCTAssertEqual(engine.load.cancelled, 1)
     }
 }

@@ -81,7 +81,7 @@ final class GeneratorTests: XCTestCase {
         }
         let plain = Generator(model: model, endTokens: [])
         let (full, _) = try plain.generate([row(prompt, maxTokens: 12)])
-        let reuse = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26))
+        let reuse = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26), minimumPrefixHit: 1)
         _ = try reuse.generate([row(prompt, maxTokens: 6)])
         let extended = prompt + Array(full[0].tokens.prefix(4))
         let (rest, stats) = try reuse.generate([row(extended, maxTokens: 8)])
@@ -95,7 +95,7 @@ final class GeneratorTests: XCTestCase {
     func testPrefixReuseForSeveralPrompts() throws {
         let a = [9, 8, 7, 6, 5, 4, 3]
         let b = [20, 21, 22, 23]
-        let reuse = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26))
+        let reuse = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26), minimumPrefixHit: 1)
         let (first, _) = try reuse.generate([row(a, maxTokens: 5), row(b, maxTokens: 5)])
         let extended = [a + Array(first[0].tokens.prefix(3)), b + Array(first[1].tokens.prefix(2)) + [40], [50, 51, 52]]
         let (plain, _) = try Generator(model: model, endTokens: []).generate(extended.map { row($0, maxTokens: 6) })
@@ -147,6 +147,105 @@ final class GeneratorTests: XCTestCase {
             try BudgetController(
                 budget: ThinkingBudget(minThinkingTokens: 2), startsThinking: true, thinkStart: [], thinkEnd: [5, 6], continuation: wait,
                 endTokens: []))
+    }
+
+    /// Rows that join a decoding batch mid-flight (with shorter and longer prompts than the running rows have
+    /// reached) and rows that leave early each generate exactly what they generate alone.
+    func testRowsJoiningMidFlightMatchRunningAlone() throws {
+        let g = Generator(model: model, endTokens: [])
+        let rows = [
+            row([5, 17, 33, 8, 41, 9], temperature: 1, maxTokens: 20, seed: 3),
+            row([70, 3], temperature: 1, maxTokens: 4, seed: 9),
+            row(Array(30..<58), temperature: 0, maxTokens: 12),
+            row([11, 12, 13], temperature: 1.2, maxTokens: 9, seed: 1, index: 2),
+        ]
+        let alone = try rows.map { try g.generate([$0]).0[0] }
+        let batch = DecodeBatch(generator: g)
+        var outputs: [Int: GenerationOutput] = [:]
+        var ids = try batch.add([rows[0]]).ids
+        func steps(_ k: Int) { for _ in 0..<k { for (id, o) in batch.step() { outputs[id] = o } } }
+        steps(3)
+        ids += try batch.add([rows[1], rows[2]]).ids  // one shorter, one longer than the running row's 6 + 3 columns
+        steps(6)  // rows[1] finishes and leaves
+        XCTAssertEqual(batch.count, 2)
+        ids += try batch.add([rows[3]]).ids
+        while !batch.isEmpty { steps(1) }
+        for (i, id) in ids.enumerated() {
+            XCTAssertEqual(outputs[id]?.tokens, alone[i].tokens, "row \(i)")
+            for (x, y) in zip(outputs[id]!.logprobs, alone[i].logprobs) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        }
+        XCTAssertEqual(batch.cacheBytes, 0, "an empty batch holds no cache")
+    }
+
+    /// In a batch of ten, a finished row's cache row rides along until an eighth of the batch has finished (then
+    /// they are dropped together); the others' results are unchanged, and a cancelled row leaves without a result.
+    func testFinishedRowsLeaveInGroups() throws {
+        let g = Generator(model: model, endTokens: [])
+        let rows = (0..<10).map { i in row(Array(1...(2 + i % 4)), temperature: 1, maxTokens: 3 + i, seed: UInt64(i)) }
+        let alone = try rows.map { try g.generate([$0]).0[0] }
+        let batch = DecodeBatch(generator: g)
+        let ids = try batch.add(rows).ids
+        var outputs: [Int: GenerationOutput] = [:]
+        var bytes: [Int] = []
+        while !batch.isEmpty {
+            if batch.count == 5 { batch.remove([ids[9]]) }
+            for (id, o) in batch.step() { outputs[id] = o }
+            bytes.append(batch.cacheBytes)
+        }
+        for i in 0..<9 { XCTAssertEqual(outputs[ids[i]]?.tokens, alone[i].tokens, "row \(i)") }
+        XCTAssertNil(outputs[ids[9]], "a removed row reports nothing")
+        // Row 0 finishes at step 3, row 1 at step 4.
+        XCTAssertEqual(bytes[2], bytes[1], "one finished row of ten keeps its cache row for now")
+        XCTAssertLessThan(bytes[3], bytes[2], "two finished rows of ten are dropped")
+    }
+
+    /// The bytes `cacheBytes(adding:)` predicts are the bytes the batch then holds; a join over the limit throws
+    /// and leaves the running rows untouched.
+    func testCacheBytesAdmission() throws {
+        let a = row([1, 2, 3, 4, 5], temperature: 1, maxTokens: 10, seed: 4)
+        let b = row([7, 8], maxTokens: 30)
+        let perColumn = KVCache.bytes(configuration: model.configuration, batch: 1, capacity: 1, dtype: model.dtype)
+        let g = Generator(model: model, endTokens: [], maxCacheBytes: perColumn * 40)
+        let batch = DecodeBatch(generator: g)
+        XCTAssertEqual(batch.cacheBytes(adding: [a]), perColumn * 15)
+        let id = try batch.add([a]).ids[0]
+        XCTAssertEqual(batch.cacheBytes, perColumn * 15)
+        _ = batch.step()
+        XCTAssertEqual(batch.cacheBytes(adding: [b]), 2 * perColumn * (5 + 1 + 30), "both rows end at the last column")
+        XCTAssertThrowsError(try batch.add([b])) {
+            guard case .cacheTooLarge(let bytes, let limit)? = $0 as? ModelError else { return XCTFail("\($0)") }
+            XCTAssertEqual(bytes, 2 * perColumn * 36)
+            XCTAssertEqual(limit, perColumn * 40)
+        }
+        var out: GenerationOutput?
+        while !batch.isEmpty { for (i, o) in batch.step() where i == id { out = o } }
+        XCTAssertEqual(out?.tokens, try g.generate([a]).0[0].tokens, "the refused join did not disturb the running row")
+    }
+
+    /// Prefix-cache entries hold only their own tokens (no left padding from their batch), and a prompt extending
+    /// one reuses it only when it shares at least `minimumPrefixHit` tokens.
+    func testPrefixEntriesWithoutPaddingAndMinimumHit() throws {
+        let short = [3, 1, 4]
+        let long = Array(40..<52)
+        let g = Generator(model: model, endTokens: [], prefixCache: PrefixCache(maxBytes: 1 << 26), minimumPrefixHit: 8)
+        let (first, _) = try g.generate([row(short, maxTokens: 10), row(long, maxTokens: 3)])
+        let stored = g.prefixCache!.stored
+        XCTAssertEqual(stored.count, 2)
+        for entry in stored {
+            XCTAssertEqual(entry.padding, 0)
+            XCTAssertEqual(entry.length, entry.tokens.count)
+        }
+        XCTAssertEqual(Set(stored.map(\.tokens)), [short + first[0].tokens.dropLast(), long + first[1].tokens.dropLast()])
+        let plain = Generator(model: model, endTokens: [])
+        // The short row was padded by 9 columns in its batch; its entry still continues exactly.
+        let extended = short + Array(first[0].tokens.prefix(7))  // shares 10 tokens: reused
+        let (reused, stats) = try g.generate([row(extended, maxTokens: 5)])
+        XCTAssertEqual(stats.reusedTokens, 9)
+        XCTAssertEqual(reused[0].tokens, try plain.generate([row(extended, maxTokens: 5)]).0[0].tokens)
+        let barely = Array(long.prefix(6)) + [99, 98]  // shares 6 < 8 tokens: computed in full
+        let (_, missStats) = try g.generate([row(barely, maxTokens: 2)])
+        XCTAssertEqual(missStats.reusedTokens, 0)
+        XCTAssertEqual(missStats.prefillTokens, barely.count)
     }
 }
 
