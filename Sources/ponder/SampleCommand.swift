@@ -17,7 +17,6 @@ struct KeepOptions: ParsableArguments {
     @Option(name: .long, help: "Keep only completions whose reasoning has at least this share of Latin letters (R1's language consistency).")
     var minLanguageConsistency: Double?
     @Option(name: .long, help: "Most new tokens per sample.") var maxTokens = 96
-    @Option(name: .long, help: "Sampling temperature.") var temperature = 1.0
     @Option(name: .long, help: "Problems sampled at once.") var concurrency = 8
 
     func validate() throws {
@@ -25,7 +24,6 @@ struct KeepOptions: ParsableArguments {
         if let maxPerProblem, maxPerProblem < 1 { throw ValidationError("--max-per-problem must be at least 1") }
         if let m = minLanguageConsistency, !(m >= 0 && m <= 1) { throw ValidationError("--min-language-consistency must be in [0, 1]") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
-        if !(temperature > 0) { throw ValidationError("--temperature must be positive: rejection sampling needs diverse samples") }
     }
 
     var policy: RejectionSampler.KeepPolicy {
@@ -39,7 +37,7 @@ struct KeepOptions: ParsableArguments {
         return p
     }
 
-    func sampler(model: any LanguageModel, task: any ReasoningTask, seed: UInt64) -> RejectionSampler {
+    func sampler(model: any LanguageModel, task: any ReasoningTask, seed: UInt64, temperature: Double) -> RejectionSampler {
         RejectionSampler(
             model: model, task: task, policy: policy, k: k, parameters: SamplingParameters(maxTokens: maxTokens, temperature: temperature),
             seed: seed, concurrency: concurrency)
@@ -74,12 +72,17 @@ struct Sample: AsyncParsableCommand {
     @OptionGroup var problems: ProblemOptions
     @OptionGroup var keep: KeepOptions
     @Option(name: .long, help: "Seed of the samples.") var seed: UInt64 = 0
+    @Option(name: .long, help: "Sampling temperature.") var temperature = 1.0
     @Option(name: .long, help: "The SFT JSONL to write.") var out: String
+
+    func validate() throws {
+        if !(temperature > 0) { throw ValidationError("--temperature must be positive: rejection sampling needs diverse samples") }
+    }
 
     func run() async throws {
         let engine = try modelOptions.loadEngine()
         let (task, problems) = try await self.problems.load()
-        let (_, stats) = try await keep.sampler(model: engine, task: task, seed: seed).run(
+        let (_, stats) = try await keep.sampler(model: engine, task: task, seed: seed, temperature: temperature).run(
             problems: problems, output: URL(fileURLWithPath: out), onProblem: samplingProgress("sampled"))
         print(describe(stats))
         print("wrote \(out) and \(RejectionSampler.statsURL(URL(fileURLWithPath: out)).path)")
