@@ -124,8 +124,9 @@ public struct RejectionSampler: Sendable {
         let hint = " (Hint: the answer is \(answer).)"
         switch prompt {
         case .text(let t):
-            // Before a trailing generation cue such as "<think>", so the model still starts by thinking.
-            return .text(t + hint)
+            // Inside the question, before the prompt's trailing whitespace, so the model starts where it always does.
+            let body = t.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            return .text(body + hint + String(t.dropFirst(body.count)))
         case .chat(var messages):
             if let i = messages.lastIndex(where: { $0.role == .user }) { messages[i].content += hint }
             return .chat(messages)
