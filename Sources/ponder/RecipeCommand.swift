@@ -32,6 +32,8 @@ struct Recipe: AsyncParsableCommand {
     @Option(name: .long, help: "GRPO steps per RL stage (default 150, or 4 with --quick).") var rlSteps: Int?
     @Option(name: .long, help: "SFT steps per SFT stage (default 100, or 8 with --quick).") var sftSteps: Int?
     @Option(name: .long, help: "Held-out problems per split (default 128, or 12 with --quick).") var heldOut: Int?
+    @Option(name: .long, help: "Problems rejection-sampled for the second SFT stage (default 512, or 24 with --quick).") var pool: Int?
+    @Option(name: .long, help: "Samples per problem in evaluations (default 8, or 2 with --quick).") var evalSamples: Int?
     @Option(name: .long, help: "Seed.") var seed: UInt64 = 0
 
     func run() async throws {
@@ -49,15 +51,15 @@ struct Recipe: AsyncParsableCommand {
         let training = easyTask.problems(seed: 11, count: 4000).filter { !heldPrompts.contains($0.prompt) }
         let rl = rlSteps ?? (quick ? 4 : 150)
         let sft = sftSteps ?? (quick ? 8 : 100)
-        let samples = quick ? 2 : 8
+        let samples = evalSamples ?? (quick ? 2 : 8)
         var rewards = task.rewards
         rewards.append(WeightedReward(LanguageConsistencyReward(), weight: 0.1))
         let grpo = Stages.GRPOSettings(
             steps: rl, promptsPerStep: quick ? 2 : 8, numGenerations: quick ? 4 : 8, maxCompletionLength: 80, seed: seed, rewards: rewards)
         func evaluate(_ dir: URL, _ label: String) async throws -> [(split: String, evaluation: TaskEvaluation)] {
             [
-                ("easy", try await Stages.evaluate(from: dir, task: task, problems: easy, samples: samples, maxTokens: 80, seed: seed, cache: root.appendingPathComponent("eval/\(label)-easy.json"))),
-                ("hard", try await Stages.evaluate(from: dir, task: task, problems: hard, samples: samples, maxTokens: 120, seed: seed, cache: root.appendingPathComponent("eval/\(label)-hard.json"))),
+                ("easy", try await Stages.evaluate(from: dir, task: task, problems: easy, samples: samples, maxTokens: 80, seed: seed, cache: root.appendingPathComponent("eval/\(label)-easy-n\(n)-k\(samples).json"))),
+                ("hard", try await Stages.evaluate(from: dir, task: task, problems: hard, samples: samples, maxTokens: 120, seed: seed, cache: root.appendingPathComponent("eval/\(label)-hard-n\(n)-k\(samples).json"))),
             ]
         }
         func metrics(_ stage: String) throws -> [[String: Double]] {
@@ -90,7 +92,7 @@ struct Recipe: AsyncParsableCommand {
             step("GRPO 1 (accuracy + format + language consistency), \(rl) steps…")
             let stage2 = try await Stages.grpo(from: stage1, task: task, problems: training, run: root.appendingPathComponent("2-grpo"), settings: grpo)
             stages.append(.init(name: "GRPO 1", description: "reasoning-oriented RL", evaluations: try await evaluate(stage2, "2-grpo"), metrics: try metrics("2-grpo")))
-            let pool = Array(training.dropFirst(512).prefix(quick ? 24 : 512))
+            let pool = Array(training.dropFirst(512).prefix(self.pool ?? (quick ? 24 : 512)))
             step("rejection sampling: \(pool.count) problems × \(quick ? 4 : 8) samples from the RL model, verified, shortest correct kept…")
             var keep = RejectionSampler.KeepPolicy()
             keep.shortestFirst = true

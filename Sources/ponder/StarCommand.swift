@@ -114,7 +114,7 @@ struct Star: AsyncParsableCommand {
             if !heldOut.isEmpty {
                 let e = try await Stages.evaluate(
                     from: current, task: task, problems: heldOut, samples: 4, maxTokens: maxTokens, seed: seed,
-                    cache: dir.appendingPathComponent("eval.json"))
+                    cache: dir.appendingPathComponent("eval-n\(heldOut.count).json"))
                 row["held_out_greedy"] = e.greedyAccuracy
                 row["held_out_sampled"] = e.sampledAccuracy
                 Stages.say(String(format: "[iteration %d] held-out greedy %.3f, sampled %.3f", n, e.greedyAccuracy, e.sampledAccuracy))
