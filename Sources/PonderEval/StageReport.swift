@@ -14,7 +14,9 @@ public struct StageReport: Sendable {
         /// The stage's training metrics (one dictionary per step, with "step"); empty for stages that do not train.
         public var metrics: [[String: Double]]
 
-        public init(name: String, description: String, evaluations: [(split: String, evaluation: TaskEvaluation)], metrics: [[String: Double]] = []) {
+        public init(
+            name: String, description: String, evaluations: [(split: String, evaluation: TaskEvaluation)], metrics: [[String: Double]] = []
+        ) {
             self.name = name
             self.description = description
             self.evaluations = evaluations
@@ -91,7 +93,9 @@ public struct StageReport: Sendable {
                     change = ""
                 }
                 s += "<tr><td>\(e(stage.name))</td><td>\(e(split))</td>"
-                for v in [x.greedyAccuracy, x.sampledAccuracy, x.majorityAccuracy, x.formatCompliance] { s += "<td>\(String(format: "%.1f%%", v * 100))</td>" }
+                for v in [x.greedyAccuracy, x.sampledAccuracy, x.majorityAccuracy, x.formatCompliance] {
+                    s += "<td>\(String(format: "%.1f%%", v * 100))</td>"
+                }
                 s += "<td>\(String(format: "%.1f", x.meanLength))</td><td>\(change)</td></tr>"
                 previous[split] = x
             }

@@ -35,7 +35,8 @@ public struct DPOObjective: Sendable, Codable, Equatable {
         switch lossType {
         case .robust:
             if !(labelSmoothing >= 0 && labelSmoothing < 0.5) {
-                throw TrainingError.invalidConfiguration("labelSmoothing = \(labelSmoothing): robust DPO needs a flip probability in [0, 0.5)")
+                throw TrainingError.invalidConfiguration(
+                    "labelSmoothing = \(labelSmoothing): robust DPO needs a flip probability in [0, 0.5)")
             }
         case .exoPair:
             if !(labelSmoothing > 0 && labelSmoothing < 1) {
@@ -45,7 +46,8 @@ public struct DPOObjective: Sendable, Codable, Equatable {
         case .sigmoid, .hinge, .ipo:
             if labelSmoothing != 0 {
                 throw TrainingError.invalidConfiguration(
-                    "labelSmoothing = \(labelSmoothing) has no effect on loss type \(lossType.rawValue) (TRL 1.16 reads it only for robust and exo_pair); use --loss-type robust for conservative DPO")
+                    "labelSmoothing = \(labelSmoothing) has no effect on loss type \(lossType.rawValue) (TRL 1.16 reads it only for robust and exo_pair); use --loss-type robust for conservative DPO"
+                )
             }
         }
     }

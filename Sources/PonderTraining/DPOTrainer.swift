@@ -24,13 +24,16 @@ public struct DPOTrainer {
         @OptionGroup public var lora: LoRAOptions
         @Option(name: .long, help: "How far the policy may move from the reference (IPO's tau).") public var beta = 0.1
         @Option(name: .long, help: "sigmoid, hinge, ipo, robust or exo_pair.") public var lossType: DPOLossType = .sigmoid
-        @Option(name: .long, help: "Robust DPO's label-flip probability, or EXO's epsilon (other losses: 0).") public var labelSmoothing = 0.0
+        @Option(name: .long, help: "Robust DPO's label-flip probability, or EXO's epsilon (other losses: 0).") public var labelSmoothing =
+            0.0
         @Option(name: .long, help: "Preference pairs per micro-batch.") public var batchSize = 8
         @Option(name: .long, help: "Prompt + completion is cut to this many tokens (prompt first, TRL's keep_start).")
         public var maxLength = 1024
         @Flag(
             name: .long,
-            help: "Compute the reference log-probabilities once before training (stored in the run directory) instead of keeping a reference model.")
+            help:
+                "Compute the reference log-probabilities once before training (stored in the run directory) instead of keeping a reference model."
+        )
         public var precomputeRefLogProbs = false
 
         public init() {}
@@ -80,7 +83,8 @@ public struct DPOTrainer {
         try configuration.lora.apply(to: policy, seed: configuration.training.seed)
         if reference == nil && policy.adapters == nil && !configuration.precomputeRefLogProbs {
             throw TrainingError.invalidConfiguration(
-                "DPO needs a reference: pass a reference model (the CLI loads a copy of the initial policy), train LoRA adapters, or set precomputeRefLogProbs")
+                "DPO needs a reference: pass a reference model (the CLI loads a copy of the initial policy), train LoRA adapters, or set precomputeRefLogProbs"
+            )
         }
         let limit = configuration.maxLength
         let pairs = try examples.enumerated().map { i, e in
@@ -88,12 +92,17 @@ public struct DPOTrainer {
             switch e.prompt {
             case .text(let t): prompt = tokenizer.encode(t, addSpecialTokens: true)
             case .chat(let messages):
-                guard let template else { throw TrainingError.invalidConfiguration("pair \(i) has a chat prompt but the model has no chat template") }
+                guard let template else {
+                    throw TrainingError.invalidConfiguration("pair \(i) has a chat prompt but the model has no chat template")
+                }
                 prompt = tokenizer.encode(try template.render(messages, addGenerationPrompt: true), addSpecialTokens: false)
             }
-            guard !prompt.isEmpty else { throw TrainingError.invalidConfiguration("pair \(i): the prompt is empty (no token to condition on)") }
+            guard !prompt.isEmpty else {
+                throw TrainingError.invalidConfiguration("pair \(i): the prompt is empty (no token to condition on)")
+            }
             guard prompt.count < limit else {
-                throw TrainingError.invalidConfiguration("pair \(i): the prompt (\(prompt.count) tokens) fills maxLength = \(limit); raise --max-length")
+                throw TrainingError.invalidConfiguration(
+                    "pair \(i): the prompt (\(prompt.count) tokens) fills maxLength = \(limit); raise --max-length")
             }
             let room = limit - prompt.count
             let chosen = Array((tokenizer.encode(e.chosen, addSpecialTokens: false) + [endToken]).prefix(room))
@@ -123,7 +132,9 @@ public struct DPOTrainer {
     /// Summed completion log-probabilities of pairs `indices` under `model`: chosen (B) and rejected (B), with the
     /// completion token counts. Rows are prompt + completion, right-padded (a causal model's real tokens never see the
     /// padding after them), chosen rows first as in TRL's collator.
-    func sequenceLogps(_ model: CausalLM, _ indices: [Int]) -> (chosen: Tensor, rejected: Tensor, chosenTokens: Tensor, rejectedTokens: Tensor) {
+    func sequenceLogps(_ model: CausalLM, _ indices: [Int]) -> (
+        chosen: Tensor, rejected: Tensor, chosenTokens: Tensor, rejectedTokens: Tensor
+    ) {
         let rows = indices.map { (pairs[$0].prompt, pairs[$0].chosen) } + indices.map { (pairs[$0].prompt, pairs[$0].rejected) }
         let width = rows.map { $0.0.count + $0.1.count }.max()!
         var ids: [Int64] = []
@@ -132,7 +143,8 @@ public struct DPOTrainer {
             let n = prompt.count + completion.count
             ids += (prompt + completion).map(Int64.init) + Array(repeating: 0, count: width - n)
             // Position p predicts token p + 1: the mask marks positions whose next token is a completion token.
-            mask += Array(repeating: 0, count: prompt.count - 1) + Array(repeating: 1, count: completion.count)
+            mask +=
+                Array(repeating: 0, count: prompt.count - 1) + Array(repeating: 1, count: completion.count)
                 + Array(repeating: 0, count: width - n)
         }
         let b = indices.count
@@ -144,7 +156,8 @@ public struct DPOTrainer {
         let sums = tokenLogps.sum(axis: 1)  // (2B)
         let counts = positionMask.sum(axis: 1)
         return (
-            sums.narrow(axis: 0, start: 0, length: b), sums.narrow(axis: 0, start: b, length: b), counts.narrow(axis: 0, start: 0, length: b),
+            sums.narrow(axis: 0, start: 0, length: b), sums.narrow(axis: 0, start: b, length: b),
+            counts.narrow(axis: 0, start: 0, length: b),
             counts.narrow(axis: 0, start: b, length: b)
         )
     }
@@ -192,13 +205,17 @@ public struct DPOTrainer {
                 let stored = try JSONDecoder().decode([[Double]].self, from: Data(contentsOf: file))
                 guard stored.count == pairs.count, stored.allSatisfy({ $0.count == 2 }) else {
                     throw TrainingError.badCheckpoint(
-                        path: file.path, reason: "it holds reference log-probabilities for \(stored.count) pairs, the data has \(pairs.count)")
+                        path: file.path,
+                        reason: "it holds reference log-probabilities for \(stored.count) pairs, the data has \(pairs.count)")
                 }
                 precomputed = stored
             } else {
                 if resume && !run.checkpoints().isEmpty {
                     throw TrainingError.badCheckpoint(
-                        path: file.path, reason: "the run has checkpoints but no precomputed reference log-probabilities (the policy is no longer the reference)")
+                        path: file.path,
+                        reason:
+                            "the run has checkpoints but no precomputed reference log-probabilities (the policy is no longer the reference)"
+                    )
                 }
                 logger.info("precomputing reference log-probabilities of \(pairs.count) pairs")
                 precomputed = precomputeReferenceLogps()
@@ -207,7 +224,8 @@ public struct DPOTrainer {
         }
         let objective = configuration.objective
         let loop = TrainingLoop(
-            model: policy, run: run, options: configuration.training, trainerName: "dpo", tokenizerFiles: tokenizerFiles, interrupt: interrupt,
+            model: policy, run: run, options: configuration.training, trainerName: "dpo", tokenizerFiles: tokenizerFiles,
+            interrupt: interrupt,
             logger: logger, onStep: onStep)
         return try await loop.train(
             resume: resume,

@@ -22,7 +22,8 @@ public struct GKDTrainer {
     public struct Configuration: TrainerConfiguration, Sendable {
         @OptionGroup public var training: TrainingOptions
         @OptionGroup public var lora: LoRAOptions
-        @Option(name: .long, help: "Generalized JSD interpolation: 0 = forward KL(teacher ‖ student), 1 = reverse KL.") public var beta = 0.5
+        @Option(name: .long, help: "Generalized JSD interpolation: 0 = forward KL(teacher ‖ student), 1 = reverse KL.") public var beta =
+            0.5
         @Option(name: .long, help: "Fraction of steps trained on the student's own samples (on-policy).") public var lmbda = 0.5
         @Option(name: .long, help: "Sampling temperature of on-policy and teacher samples.") public var temperature = 0.9
         @Option(name: .long, help: "Most new tokens per sampled completion.") public var maxNewTokens = 128
@@ -66,7 +67,8 @@ public struct GKDTrainer {
         let (sv, tv) = (student.configuration.vocabularySize, teacher.configuration.vocabularySize)
         guard sv == tv else {
             throw TrainingError.invalidConfiguration(
-                "the teacher's vocabulary (\(tv) tokens) differs from the student's (\(sv)): token-level distillation needs one shared tokenizer")
+                "the teacher's vocabulary (\(tv) tokens) differs from the student's (\(sv)): token-level distillation needs one shared tokenizer"
+            )
         }
         if configuration.seqKD && teacherSampler == nil {
             throw TrainingError.invalidConfiguration("seqKD needs a teacher sampler")
@@ -83,11 +85,14 @@ public struct GKDTrainer {
             switch e.prompt {
             case .text(let t): prompt = tokenizer.encode(t, addSpecialTokens: true)
             case .chat(let messages):
-                guard let template else { throw TrainingError.invalidConfiguration("example \(i) is a chat but the model has no chat template") }
+                guard let template else {
+                    throw TrainingError.invalidConfiguration("example \(i) is a chat but the model has no chat template")
+                }
                 prompt = tokenizer.encode(try template.render(messages, addGenerationPrompt: true), addSpecialTokens: false)
             }
             guard !prompt.isEmpty, prompt.count < configuration.maxLength else {
-                throw TrainingError.invalidConfiguration("example \(i): the prompt has \(prompt.count) tokens; it must be in 1..<maxLength (\(configuration.maxLength))")
+                throw TrainingError.invalidConfiguration(
+                    "example \(i): the prompt has \(prompt.count) tokens; it must be in 1..<maxLength (\(configuration.maxLength))")
             }
             return (prompt, tokenizer.encode(e.completion, addSpecialTokens: false) + [endToken])
         }
@@ -175,7 +180,8 @@ public struct GKDTrainer {
     ) async throws -> Int {
         try run.writeConfiguration(configuration)
         let loop = TrainingLoop(
-            model: student, run: run, options: configuration.training, trainerName: "gkd", tokenizerFiles: tokenizerFiles, interrupt: interrupt,
+            model: student, run: run, options: configuration.training, trainerName: "gkd", tokenizerFiles: tokenizerFiles,
+            interrupt: interrupt,
             logger: logger, onStep: onStep)
         let accumulation = configuration.training.gradientAccumulationSteps
         return try await loop.train(

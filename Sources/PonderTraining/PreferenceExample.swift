@@ -30,7 +30,8 @@ public struct PreferenceExample: Sendable, Codable, Equatable {
                         let content = m["content"] as? String
                     else {
                         throw bad(
-                            "field \"\(field)\" message \(k) needs a \"role\" (\(Message.Role.allCases.map(\.rawValue).joined(separator: ", "))) and a string \"content\"")
+                            "field \"\(field)\" message \(k) needs a \"role\" (\(Message.Role.allCases.map(\.rawValue).joined(separator: ", "))) and a string \"content\""
+                        )
                     }
                     return Message(role: role, content: content)
                 }

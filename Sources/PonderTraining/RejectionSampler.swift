@@ -150,14 +150,17 @@ public struct RejectionSampler: Sendable {
         var samples: [Sample] = []
         for c in response.completions {
             let correct = try await task.grade(c.text, problem: problem).isEquivalent
-            samples.append(Sample(completion: c.text, tokens: c.tokens.count, correct: correct, formatted: task.isWellFormatted(c.text), kept: false))
+            samples.append(
+                Sample(completion: c.text, tokens: c.tokens.count, correct: correct, formatted: task.isWellFormatted(c.text), kept: false))
         }
         // The policy, in order: filters, then dedup, then length order and the cap.
         var candidates: [Int] = samples.indices.filter { i in
             let s = samples[i]
             if policy.correctOnly && !s.correct { return false }
             if policy.requireFormat && !s.formatted { return false }
-            if let minimum = policy.minLanguageConsistency, let share = language?.consistency(s.completion), share < minimum { return false }
+            if let minimum = policy.minLanguageConsistency, let share = language?.consistency(s.completion), share < minimum {
+                return false
+            }
             return true
         }
         if policy.deduplicate {
@@ -165,7 +168,9 @@ public struct RejectionSampler: Sendable {
             candidates = candidates.filter { seen.insert(samples[$0].completion.trimmingCharacters(in: .whitespacesAndNewlines)).inserted }
         }
         if policy.shortestFirst {
-            candidates.sort { (samples[$0].tokens, samples[$0].completion.count, $0) < (samples[$1].tokens, samples[$1].completion.count, $1) }
+            candidates.sort {
+                (samples[$0].tokens, samples[$0].completion.count, $0) < (samples[$1].tokens, samples[$1].completion.count, $1)
+            }
         }
         if let m = policy.maxPerProblem { candidates = Array(candidates.prefix(m)) }
         for i in candidates { samples[i].kept = true }
@@ -220,7 +225,9 @@ public struct RejectionSampler: Sendable {
         for r in ordered {
             for s in r.kept {
                 let object: [String: Any] = ["id": r.id, "prompt": r.prompt, "completion": s.completion]
-                text += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+                text += String(
+                    decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
+                    as: UTF8.self)
                 text += "\n"
             }
         }
@@ -243,7 +250,8 @@ public struct RejectionSampler: Sendable {
         for (i, line) in lines.enumerated() {
             guard let r = try? JSONDecoder().decode(ProblemRecord.self, from: Data(line)) else {
                 if i == lines.count - 1 { continue }
-                throw TrainingError.badData(path: url.path, line: i + 1, reason: "not a sampling progress record; delete the file to start over")
+                throw TrainingError.badData(
+                    path: url.path, line: i + 1, reason: "not a sampling progress record; delete the file to start over")
             }
             out[r.id] = r
         }
@@ -276,7 +284,8 @@ public struct RejectionSampler: Sendable {
         return Stats(
             problems: records.count, samples: samples.count, passRate: Double(samples.filter(\.correct).count) / n,
             solvedRate: Double(records.filter { $0.samples.contains(where: \.correct) }.count) / Double(Swift.max(records.count, 1)),
-            formatRate: Double(samples.filter(\.formatted).count) / n, kept: kept.reduce(0, +), problemsWithKept: kept.filter { $0 > 0 }.count,
+            formatRate: Double(samples.filter(\.formatted).count) / n, kept: kept.reduce(0, +),
+            problemsWithKept: kept.filter { $0 > 0 }.count,
             keptPerProblem: perProblem, keptLength: .of(records.flatMap(\.kept).map(\.tokens)), sampleLength: .of(samples.map(\.tokens)))
     }
 }

@@ -13,7 +13,9 @@ struct DPO: AsyncParsableCommand {
     @Option(name: .long, help: "Policy model directory.") var model: String
     @Option(
         name: .long,
-        help: "JSONL preference pairs: \"prompt\", \"chosen\", \"rejected\", each a string or a list of {role, content} messages (TRL's format, as `ponder data preferences` writes it).")
+        help:
+            "JSONL preference pairs: \"prompt\", \"chosen\", \"rejected\", each a string or a list of {role, content} messages (TRL's format, as `ponder data preferences` writes it)."
+    )
     var data: String
     @Option(name: .long, help: "Reference model directory (default: the initial policy).") var reference: String?
     @Flag(name: .long, help: "Send string prompts as user messages through the model's chat template.") var chat = false
@@ -70,6 +72,7 @@ func requireSameTokenizer(model: URL, other: URL, role: String) throws {
         || a.specialTokenIDs.eos != b.specialTokenIDs.eos
     {
         throw ValidationError(
-            "the \(role) \(other.path) and the model \(model.path) have different tokenizers (vocabulary \(b.vocabularySize) vs \(a.vocabularySize), or different ids for the same text); token-level training needs one shared tokenizer")
+            "the \(role) \(other.path) and the model \(model.path) have different tokenizers (vocabulary \(b.vocabularySize) vs \(a.vocabularySize), or different ids for the same text); token-level training needs one shared tokenizer"
+        )
     }
 }

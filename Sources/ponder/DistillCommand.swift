@@ -37,7 +37,9 @@ struct Distill: AsyncParsableCommand {
         let teacherModel = try ModelDirectory.load(teacherDir, dtype: dtype)
         let teacherEngine = try Engine(model: teacherModel, directory: teacherDir, chat: self.problems.chat, name: "teacher")
         let traces = run.url.appendingPathComponent("teacher_traces.jsonl")
-        let (_, stats) = try await keep.sampler(model: teacherEngine, task: task, seed: config.training.seed, temperature: config.temperature).run(
+        let (_, stats) = try await keep.sampler(
+            model: teacherEngine, task: task, seed: config.training.seed, temperature: config.temperature
+        ).run(
             problems: problems, output: traces, onProblem: samplingProgress("teacher"))
         FileHandle.standardError.write(Data("teacher: \(describe(stats))\n".utf8))
         guard stats.kept > 0 else {
@@ -72,7 +74,8 @@ struct Distill: AsyncParsableCommand {
             sft.lora = config.lora
             sft.batchSize = config.batchSize
             sft.maxLength = config.maxLength
-            let trainer = try SFTTrainer(configuration: sft, model: network, tokenizer: tokenizer, template: template, examples: examples, endToken: end)
+            let trainer = try SFTTrainer(
+                configuration: sft, model: network, tokenizer: tokenizer, template: template, examples: examples, endToken: end)
             let bar = ProgressBar(keys: ["loss", "grad_norm", "learning_rate"], every: 10)
             last = try await trainer.train(
                 run: studentRun, resume: options.resume, tokenizerFiles: tokenizerFiles(studentDir), interrupt: InterruptFlag.onSignals(),

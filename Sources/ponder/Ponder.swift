@@ -8,8 +8,9 @@ struct Ponder: AsyncParsableCommand {
         commandName: "ponder",
         abstract: "Train and run reasoning language models: generation, verification, RL training and test-time search.",
         subcommands: [
-            Generate.self, VerifyCommand.self, DataCommand.self, InitModel.self, Pretrain.self, SFT.self, GRPO.self, DPO.self, Sample.self, Distill.self, Star.self, Recipe.self, Eval.self,
+            Generate.self, VerifyCommand.self, DataCommand.self, InitModel.self, Pretrain.self, SFT.self, GRPO.self, Eval.self,
             Sweep.self, Solve.self, Demo.self, TemplateCommand.self, TokenizeCommand.self, MergeAdapter.self,
+            DPO.self, Sample.self, Distill.self, Star.self, Recipe.self,
         ]
     )
 

@@ -58,8 +58,18 @@ struct Recipe: AsyncParsableCommand {
             steps: rl, promptsPerStep: quick ? 2 : 8, numGenerations: quick ? 4 : 8, maxCompletionLength: 80, seed: seed, rewards: rewards)
         func evaluate(_ dir: URL, _ label: String) async throws -> [(split: String, evaluation: TaskEvaluation)] {
             [
-                ("easy", try await Stages.evaluate(from: dir, task: task, problems: easy, samples: samples, maxTokens: 80, seed: seed, cache: root.appendingPathComponent("eval/\(label)-easy-n\(n)-k\(samples).json"))),
-                ("hard", try await Stages.evaluate(from: dir, task: task, problems: hard, samples: samples, maxTokens: 120, seed: seed, cache: root.appendingPathComponent("eval/\(label)-hard-n\(n)-k\(samples).json"))),
+                (
+                    "easy",
+                    try await Stages.evaluate(
+                        from: dir, task: task, problems: easy, samples: samples, maxTokens: 80, seed: seed,
+                        cache: root.appendingPathComponent("eval/\(label)-easy-n\(n)-k\(samples).json"))
+                ),
+                (
+                    "hard",
+                    try await Stages.evaluate(
+                        from: dir, task: task, problems: hard, samples: samples, maxTokens: 120, seed: seed,
+                        cache: root.appendingPathComponent("eval/\(label)-hard-n\(n)-k\(samples).json"))
+                ),
             ]
         }
         func metrics(_ stage: String) throws -> [[String: Double]] {
@@ -81,19 +91,38 @@ struct Recipe: AsyncParsableCommand {
         case .r1Zero:
             step("GRPO from the base (accuracy + format + language consistency), \(2 * rl) steps…")
             final = try await Stages.grpo(
-                from: base, task: task, problems: training, run: root.appendingPathComponent("1-grpo"), settings: { var g = grpo; g.steps = 2 * rl; return g }())
-            stages.append(.init(name: "GRPO (R1-Zero)", description: "RL from the base, \(2 * rl) steps", evaluations: try await evaluate(final, "1-grpo"), metrics: try metrics("1-grpo")))
+                from: base, task: task, problems: training, run: root.appendingPathComponent("1-grpo"),
+                settings: {
+                    var g = grpo
+                    g.steps = 2 * rl
+                    return g
+                }())
+            stages.append(
+                .init(
+                    name: "GRPO (R1-Zero)", description: "RL from the base, \(2 * rl) steps",
+                    evaluations: try await evaluate(final, "1-grpo"), metrics: try metrics("1-grpo")))
         case .r1:
-            let coldStart = training.prefix(512).map { SFTExample(prompt: task.prompt(for: $0), completion: easyTask.teacherSolution(for: $0)) }
+            let coldStart = training.prefix(512).map {
+                SFTExample(prompt: task.prompt(for: $0), completion: easyTask.teacherSolution(for: $0))
+            }
             step("cold-start SFT on \(coldStart.count) teacher solutions, \(sft) steps…")
             let stage1 = try await Stages.sft(
-                from: base, examples: Array(coldStart), run: root.appendingPathComponent("1-cold-start"), settings: .init(steps: sft, seed: seed))
-            stages.append(.init(name: "cold-start SFT", description: "SFT on the teacher's worked solutions", evaluations: try await evaluate(stage1, "1-cold-start"), metrics: try metrics("1-cold-start")))
+                from: base, examples: Array(coldStart), run: root.appendingPathComponent("1-cold-start"),
+                settings: .init(steps: sft, seed: seed))
+            stages.append(
+                .init(
+                    name: "cold-start SFT", description: "SFT on the teacher's worked solutions",
+                    evaluations: try await evaluate(stage1, "1-cold-start"), metrics: try metrics("1-cold-start")))
             step("GRPO 1 (accuracy + format + language consistency), \(rl) steps…")
-            let stage2 = try await Stages.grpo(from: stage1, task: task, problems: training, run: root.appendingPathComponent("2-grpo"), settings: grpo)
-            stages.append(.init(name: "GRPO 1", description: "reasoning-oriented RL", evaluations: try await evaluate(stage2, "2-grpo"), metrics: try metrics("2-grpo")))
+            let stage2 = try await Stages.grpo(
+                from: stage1, task: task, problems: training, run: root.appendingPathComponent("2-grpo"), settings: grpo)
+            stages.append(
+                .init(
+                    name: "GRPO 1", description: "reasoning-oriented RL", evaluations: try await evaluate(stage2, "2-grpo"),
+                    metrics: try metrics("2-grpo")))
             let pool = Array(training.dropFirst(512).prefix(self.pool ?? (quick ? 24 : 512)))
-            step("rejection sampling: \(pool.count) problems × \(quick ? 4 : 8) samples from the RL model, verified, shortest correct kept…")
+            step(
+                "rejection sampling: \(pool.count) problems × \(quick ? 4 : 8) samples from the RL model, verified, shortest correct kept…")
             var keep = RejectionSampler.KeepPolicy()
             keep.shortestFirst = true
             keep.maxPerProblem = 1
@@ -106,15 +135,22 @@ struct Recipe: AsyncParsableCommand {
             Stages.say("      \(describe(sampled))")
             let union = try Stages.examples(samplesFile) + coldStart
             step("SFT of the base on \(union.count) examples (rejection-sampled + cold start), \(sft) steps…")
-            let stage4 = try await Stages.sft(from: base, examples: union, run: root.appendingPathComponent("4-sft"), settings: .init(steps: sft, seed: seed))
+            let stage4 = try await Stages.sft(
+                from: base, examples: union, run: root.appendingPathComponent("4-sft"), settings: .init(steps: sft, seed: seed))
             stages.append(
                 .init(
                     name: "rejection-sampled SFT",
-                    description: String(format: "SFT of the base on %d verified RL samples (pass rate %.2f) + the cold-start data", sampled.kept, sampled.passRate),
+                    description: String(
+                        format: "SFT of the base on %d verified RL samples (pass rate %.2f) + the cold-start data", sampled.kept,
+                        sampled.passRate),
                     evaluations: try await evaluate(stage4, "4-sft"), metrics: try metrics("4-sft")))
             step("GRPO 2, \(rl) steps…")
-            final = try await Stages.grpo(from: stage4, task: task, problems: training, run: root.appendingPathComponent("5-grpo"), settings: grpo)
-            stages.append(.init(name: "GRPO 2", description: "the second RL stage", evaluations: try await evaluate(final, "5-grpo"), metrics: try metrics("5-grpo")))
+            final = try await Stages.grpo(
+                from: stage4, task: task, problems: training, run: root.appendingPathComponent("5-grpo"), settings: grpo)
+            stages.append(
+                .init(
+                    name: "GRPO 2", description: "the second RL stage", evaluations: try await evaluate(final, "5-grpo"),
+                    metrics: try metrics("5-grpo")))
         }
         let report = StageReport(
             title: "ponder recipe \(name.rawValue)",
@@ -128,13 +164,17 @@ struct Recipe: AsyncParsableCommand {
         for s in stages {
             for (split, e) in s.evaluations {
                 results.append([
-                    "stage": s.name, "split": split, "greedy": e.greedyAccuracy, "sampled": e.sampledAccuracy, "majority": e.majorityAccuracy,
+                    "stage": s.name, "split": split, "greedy": e.greedyAccuracy, "sampled": e.sampledAccuracy,
+                    "majority": e.majorityAccuracy,
                     "format": e.formatCompliance, "mean_length": e.meanLength,
                 ])
             }
         }
-        try JSONSerialization.data(withJSONObject: ["recipe": name.rawValue, "final_model": final.path, "results": results], options: [.prettyPrinted, .sortedKeys])
-            .write(to: root.appendingPathComponent("results.json"), options: .atomic)
+        try JSONSerialization.data(
+            withJSONObject: ["recipe": name.rawValue, "final_model": final.path, "results": results],
+            options: [.prettyPrinted, .sortedKeys]
+        )
+        .write(to: root.appendingPathComponent("results.json"), options: .atomic)
         print(report.table())
         print("final model: \(final.path)\nreport: \(root.appendingPathComponent("report.html").path)")
     }

@@ -14,7 +14,8 @@ struct KeepOptions: ParsableArguments {
     @Flag(name: .long, help: "Keep identical completions more than once.") var keepDuplicates = false
     @Flag(name: .long, help: "Prefer the shortest kept completions (with --max-per-problem 1: the shortest correct one).")
     var shortest = false
-    @Option(name: .long, help: "Keep only completions whose reasoning has at least this share of Latin letters (R1's language consistency).")
+    @Option(
+        name: .long, help: "Keep only completions whose reasoning has at least this share of Latin letters (R1's language consistency).")
     var minLanguageConsistency: Double?
     @Option(name: .long, help: "Most new tokens per sample.") var maxTokens = 96
     @Option(name: .long, help: "Problems sampled at once.") var concurrency = 8
@@ -56,7 +57,8 @@ func samplingProgress(_ label: String) -> @Sendable (Int, Int) -> Void {
 /// One line summing up sampling stats.
 func describe(_ s: RejectionSampler.Stats) -> String {
     String(
-        format: "%d problems × %d samples: pass rate %.3f, solved %.3f, format %.3f; kept %d (%d problems), kept length median %d tokens [%d, %d]",
+        format:
+            "%d problems × %d samples: pass rate %.3f, solved %.3f, format %.3f; kept %d (%d problems), kept length median %d tokens [%d, %d]",
         s.problems, s.problems > 0 ? s.samples / s.problems : 0, s.passRate, s.solvedRate, s.formatRate, s.kept, s.problemsWithKept,
         s.keptLength.median, s.keptLength.min, s.keptLength.max)
 }
@@ -64,9 +66,11 @@ func describe(_ s: RejectionSampler.Stats) -> String {
 struct Sample: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
-        abstract: "Rejection sampling: k samples per problem, graded by the task, filtered into an SFT JSONL (prompt, completion) with stats.",
+        abstract:
+            "Rejection sampling: k samples per problem, graded by the task, filtered into an SFT JSONL (prompt, completion) with stats.",
         discussion:
-            "Resumable: finished problems are recorded in OUT.progress.jsonl and skipped on restart. OUT and OUT.stats.json are written atomically at the end.")
+            "Resumable: finished problems are recorded in OUT.progress.jsonl and skipped on restart. OUT and OUT.stats.json are written atomically at the end."
+    )
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var problems: ProblemOptions

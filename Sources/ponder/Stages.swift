@@ -96,14 +96,18 @@ enum Stages {
         from: URL, task: any ReasoningTask, problems: [Problem], out: URL, policy: RejectionSampler.KeepPolicy, k: Int, maxTokens: Int,
         seed: UInt64, hint: Bool = false, label: String
     ) async throws -> (records: [RejectionSampler.ProblemRecord], stats: RejectionSampler.Stats) {
-        let engine = try Engine(model: ModelDirectory.load(from, dtype: .float32), directory: from, chat: false, options: .init(prefixCacheBytes: 0))
+        let engine = try Engine(
+            model: ModelDirectory.load(from, dtype: .float32), directory: from, chat: false, options: .init(prefixCacheBytes: 0))
         var sampler = RejectionSampler(
-            model: engine, task: task, policy: policy, k: k, parameters: SamplingParameters(maxTokens: maxTokens, temperature: 1), seed: seed,
+            model: engine, task: task, policy: policy, k: k, parameters: SamplingParameters(maxTokens: maxTokens, temperature: 1),
+            seed: seed,
             concurrency: 16)
         sampler.hintAnswer = hint
-        return try await sampler.run(problems: problems, output: out, onProblem: { done, total in
-            if done == total || done % 64 == 0 { say("      \(label): \(done)/\(total) problems") }
-        })
+        return try await sampler.run(
+            problems: problems, output: out,
+            onProblem: { done, total in
+                if done == total || done % 64 == 0 { say("      \(label): \(done)/\(total) problems") }
+            })
     }
 
     /// The SFT examples of a rejection-sampling output file.
@@ -116,8 +120,10 @@ enum Stages {
         from: URL, task: any ReasoningTask, problems: [Problem], samples: Int, maxTokens: Int, seed: UInt64, cache: URL
     ) async throws -> TaskEvaluation {
         if let data = try? Data(contentsOf: cache), let e = try? JSONDecoder().decode(TaskEvaluation.self, from: data) { return e }
-        let engine = try Engine(model: ModelDirectory.load(from, dtype: .float32), directory: from, chat: false, options: .init(prefixCacheBytes: 0))
-        let e = try await TaskEvaluation.run(model: engine, task: task, problems: problems, samples: samples, maxTokens: maxTokens, seed: seed)
+        let engine = try Engine(
+            model: ModelDirectory.load(from, dtype: .float32), directory: from, chat: false, options: .init(prefixCacheBytes: 0))
+        let e = try await TaskEvaluation.run(
+            model: engine, task: task, problems: problems, samples: samples, maxTokens: maxTokens, seed: seed)
         try FileManager.default.createDirectory(at: cache.deletingLastPathComponent(), withIntermediateDirectories: true)
         try JSONEncoder().encode(e).write(to: cache, options: .atomic)
         return e

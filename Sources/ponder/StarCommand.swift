@@ -8,7 +8,8 @@ import PonderTraining
 struct Star: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "star",
-        abstract: "STaR (Zelikman et al. 2022): sample rationales, keep the correct ones, rationalise failures with the answer as a hint, fine-tune the original model on the union; repeat until train accuracy plateaus.",
+        abstract:
+            "STaR (Zelikman et al. 2022): sample rationales, keep the correct ones, rationalise failures with the answer as a hint, fine-tune the original model on the union; repeat until train accuracy plateaus.",
         discussion: """
             Iteration n samples the training problems with iteration n−1's model (the original at n = 1), keeps correct \
             rationales (RUN/iter-n/correct.jsonl), retries the failed problems with "(Hint: the answer is X.)" in the \
@@ -39,7 +40,9 @@ struct Star: AsyncParsableCommand {
         if k < 1 { throw ValidationError("--k must be at least 1") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if !(stepGrowth >= 1) { throw ValidationError("--step-growth must be at least 1") }
-        if evalCount > 0 && problems.task == nil { throw ValidationError("--eval-count needs a synthetic --task (held-out problems are drawn from it)") }
+        if evalCount > 0 && problems.task == nil {
+            throw ValidationError("--eval-count needs a synthetic --task (held-out problems are drawn from it)")
+        }
     }
 
     func run() async throws {
@@ -51,8 +54,10 @@ struct Star: AsyncParsableCommand {
         if evalCount > 0, let name = problems.task {
             let trainPrompts = Set(train.map(\.prompt))
             heldOut = Array(
-                try name.make().problems(seed: problems.problemSeed &+ 1_000, count: evalCount * 2).filter { !trainPrompts.contains($0.prompt) }
-                    .prefix(evalCount))
+                try name.make().problems(seed: problems.problemSeed &+ 1_000, count: evalCount * 2).filter {
+                    !trainPrompts.contains($0.prompt)
+                }
+                .prefix(evalCount))
         }
         var policy = RejectionSampler.KeepPolicy()
         policy.maxPerProblem = 1  // one rationale per problem, as the paper keeps
@@ -73,7 +78,8 @@ struct Star: AsyncParsableCommand {
                 let failed = train.filter { !solved.contains($0.id) && $0.answer != nil }
                 Stages.say("[iteration \(n)] rationalising \(failed.count) failed problems with the answer as a hint…")
                 rationalised = try await Stages.sample(
-                    from: current, task: task, problems: failed, out: dir.appendingPathComponent("rationalised.jsonl"), policy: policy, k: k,
+                    from: current, task: task, problems: failed, out: dir.appendingPathComponent("rationalised.jsonl"), policy: policy,
+                    k: k,
                     maxTokens: maxTokens, seed: seed &+ UInt64(n) &+ 77, hint: true, label: "rationalisations"
                 ).stats
             }
@@ -126,15 +132,22 @@ struct Star: AsyncParsableCommand {
         for r in rows {
             print(
                 String(
-                    format: "%9d  %9.3f  %6.3f  %10d  %12d  %@", r["iteration"] as! Int, r["train_accuracy"] as! Double, r["train_solved"] as! Double,
-                    r["rationales"] as! Int, r["rationalisations"] as! Int, (r["held_out_greedy"] as? Double).map { String(format: "%.3f", $0) } ?? "-"))
+                    format: "%9d  %9.3f  %6.3f  %10d  %12d  %@", r["iteration"] as! Int, r["train_accuracy"] as! Double,
+                    r["train_solved"] as! Double,
+                    r["rationales"] as! Int, r["rationalisations"] as! Int,
+                    (r["held_out_greedy"] as? Double).map { String(format: "%.3f", $0) } ?? "-"))
         }
         print("metrics: \(root.appendingPathComponent("star.jsonl").path); final model: \(current.path)")
     }
 
     /// RUN/star.jsonl, one line per iteration, rewritten atomically.
     func write(_ rows: [[String: Any]], to root: URL) throws {
-        let text = try rows.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) }
+        let text =
+            try rows.map {
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self
+                )
+            }
             .joined(separator: "\n") + "\n"
         try Data(text.utf8).write(to: root.appendingPathComponent("star.jsonl"), options: .atomic)
     }

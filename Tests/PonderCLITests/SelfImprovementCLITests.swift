@@ -24,7 +24,10 @@ extension CLITests {
         try (0..<6).map { "{\"prompt\": \"Question \($0):\", \"chosen\": \" \($0 + 1)\", \"rejected\": \" no\"}" }.joined(separator: "\n")
             .write(to: data, atomically: true, encoding: .utf8)
         let run = dir.appendingPathComponent("run")
-        let common = ["dpo", "--model", Self.fixtureModel.path, "--data", data.path, "--run", run.path, "--batch-size", "2", "--learning-rate", "1e-3"]
+        let common = [
+            "dpo", "--model", Self.fixtureModel.path, "--data", data.path, "--run", run.path, "--batch-size", "2", "--learning-rate",
+            "1e-3",
+        ]
         let r = try ponder(common + ["--steps", "2", "--precompute-ref-log-probs"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let resumed = try ponder(common + ["--steps", "3", "--precompute-ref-log-probs", "--resume"])
@@ -37,8 +40,11 @@ extension CLITests {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("checkpoints/step-3/model.safetensors").path))
         // A reference model (the default: the initial policy) instead of precomputed log-probabilities.
         let withReference = try ponder(
-            ["dpo", "--model", Self.fixtureModel.path, "--data", data.path, "--run", dir.appendingPathComponent("run2").path, "--steps", "1",
-             "--loss-type", "ipo"])
+            [
+                "dpo", "--model", Self.fixtureModel.path, "--data", data.path, "--run", dir.appendingPathComponent("run2").path, "--steps",
+                "1",
+                "--loss-type", "ipo",
+            ])
         XCTAssertEqual(withReference.status, 0, withReference.stderr)
         let bad = try ponder(common + ["--label-smoothing", "0.1"])
         XCTAssertNotEqual(bad.status, 0)
@@ -47,12 +53,16 @@ extension CLITests {
 
     func testSampleCommandWritesStatsAndResumes() throws {
         let out = scratch("sample").appendingPathComponent("sft.jsonl")
-        let args = ["sample", "--model", Self.bundledModel.path, "--task", "arithmetic", "--count", "6", "--k", "3", "--max-tokens", "60", "--out", out.path]
+        let args = [
+            "sample", "--model", Self.bundledModel.path, "--task", "arithmetic", "--count", "6", "--k", "3", "--max-tokens", "60", "--out",
+            out.path,
+        ]
         let r = try ponder(args)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("sampled: 6/6 problems"), r.stderr)
         XCTAssertTrue(r.stdout.contains("pass rate"), r.stdout)
-        let stats = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.path + ".stats.json"))) as! [String: Any]
+        let stats =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.path + ".stats.json"))) as! [String: Any]
         XCTAssertEqual(stats["samples"] as? Int, 18)
         let kept = stats["kept"] as! Int
         let sft = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
@@ -120,7 +130,9 @@ extension CLITests {
         ]
         let r = try ponder(args)
         XCTAssertEqual(r.status, 0, r.stderr)
-        for stage in ["base", "cold-start SFT", "GRPO 1", "rejection-sampled SFT", "GRPO 2"] { XCTAssertTrue(r.stdout.contains(stage), stage) }
+        for stage in ["base", "cold-start SFT", "GRPO 1", "rejection-sampled SFT", "GRPO 2"] {
+            XCTAssertTrue(r.stdout.contains(stage), stage)
+        }
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("rejection-sampled SFT") && html.contains("<polyline"), "the report covers every stage with charts")
         XCTAssertFalse(html.contains("nan") || html.contains("inf"))

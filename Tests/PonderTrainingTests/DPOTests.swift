@@ -138,7 +138,8 @@ final class DPOTests: XCTestCase {
     func testTrainingPrefersChosenAndResumesExactly() async throws {
         let tokenizer = try Tokenizer.load(directory: fixtureModel)
         let examples = (0..<8).map {
-            PreferenceExample(prompt: .text("Question \($0): what is \($0) + 1?"), chosen: " The answer is \($0 + 1).", rejected: " No idea.")
+            PreferenceExample(
+                prompt: .text("Question \($0): what is \($0) + 1?"), chosen: " The answer is \($0 + 1).", rejected: " No idea.")
         }
         var c = DPOTrainer.Configuration.defaults
         c.training.steps = 6
@@ -154,7 +155,9 @@ final class DPOTests: XCTestCase {
         let straight = try RunDirectory(temporaryDirectory("dpo-straight"))
         var reports: [StepReport] = []
         _ = try await trainer().train(run: straight) { reports.append($0) }
-        for key in ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"] {
+        for key in [
+            "loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected",
+        ] {
             XCTAssertNotNil(reports.last!.metrics[key], key)
         }
         // At step 1 the policy is the reference: every reward is 0 and the sigmoid loss is log 2.

@@ -17,7 +17,8 @@ final class GKDTests: XCTestCase {
             let student = f["gkd.student_logits"]!.clone()
             student.requiresGrad = true
             let loss = GeneralizedJSD.loss(
-                studentLogits: student, teacherLogits: f["gkd.teacher_logits"]!, mask: mask, beta: c["beta"]!, temperature: c["temperature"]!)
+                studentLogits: student, teacherLogits: f["gkd.teacher_logits"]!, mask: mask, beta: c["beta"]!,
+                temperature: c["temperature"]!)
             loss.backward()
             let expected = f["gkd.\(k).loss"]!.item()
             XCTAssertEqual(loss.item(), expected, accuracy: 1e-5 * Swift.max(1, abs(expected)), "case \(k) \(c)")

@@ -45,7 +45,8 @@ final class RejectionSamplerTests: XCTestCase {
     func testKeepPolicies() async throws {
         let sampler = RejectionSampler(model: model(), task: task, k: 5)
         let r = try await sampler.record(problems[2], index: 2)
-        XCTAssertEqual(r.samples.map(\.correct), [true, true, true, false, false], "the unformatted answer is not graded correct in the tagged style")
+        XCTAssertEqual(
+            r.samples.map(\.correct), [true, true, true, false, false], "the unformatted answer is not graded correct in the tagged style")
         XCTAssertEqual(r.kept.count, 2, "correct, formatted, deduplicated")
         var shortest = sampler
         shortest.policy.shortestFirst = true
