@@ -40,6 +40,9 @@ struct Star: AsyncParsableCommand {
         if k < 1 { throw ValidationError("--k must be at least 1") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if !(stepGrowth >= 1) { throw ValidationError("--step-growth must be at least 1") }
+        if problems.chat {
+            throw ValidationError("--chat: star fine-tunes on text prompts; chat-template prompts are not supported by star yet")
+        }
         if evalCount > 0 && problems.task == nil {
             throw ValidationError("--eval-count needs a synthetic --task (held-out problems are drawn from it)")
         }

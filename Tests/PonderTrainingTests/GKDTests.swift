@@ -87,6 +87,28 @@ final class GKDTrainerTests: XCTestCase {
         XCTAssertEqual(share, 0.3, accuracy: 0.04)
     }
 
+    func testSequenceLevelStepsTrainOnTheTeachersSamples() async throws {
+        var c = GKDTrainer.Configuration.defaults
+        c.training.steps = 2
+        c.lmbda = 0
+        c.seqKD = true
+        c.batchSize = 2
+        c.maxNewTokens = 5
+        let config = try ModelDirectory.configuration(at: fixtureModel)
+        let (student, teacher) = (try CausalLM(configuration: config, seed: 1), try CausalLM(configuration: config, seed: 2))
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
+        let trainer = try GKDTrainer(
+            configuration: c, student: student, teacher: teacher,
+            studentSampler: Engine(model: student, tokenizer: tokenizer, template: nil, name: "student"),
+            teacherSampler: Engine(model: teacher, tokenizer: tokenizer, template: nil, name: "teacher"), tokenizer: tokenizer,
+            template: nil, examples: examples, endToken: 0)
+        var reports: [StepReport] = []
+        _ = try await trainer.train(run: RunDirectory(temporaryDirectory("gkd-seq"))) { reports.append($0) }
+        XCTAssertEqual(reports.map { $0.metrics["on_policy"]! }, [0, 0])
+        // The teacher's samples (at most 5 tokens), not the data's completions (8+ tokens with the end token).
+        for r in reports { XCTAssertLessThanOrEqual(r.metrics["completions/mean_length"]!, 5) }
+    }
+
     func testTeacherWithAnotherVocabularyIsRefused() throws {
         var config = try ModelDirectory.configuration(at: fixtureModel)
         let student = try CausalLM(configuration: config, seed: 1)
