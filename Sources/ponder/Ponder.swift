@@ -10,6 +10,7 @@ struct Ponder: AsyncParsableCommand {
         subcommands: [
             Generate.self, VerifyCommand.self, DataCommand.self, InitModel.self, Pretrain.self, SFT.self, GRPO.self, Eval.self,
             Sweep.self, Solve.self, Demo.self, TemplateCommand.self, TokenizeCommand.self, MergeAdapter.self,
+            DPO.self, Sample.self, Distill.self, Star.self, Recipe.self,
         ]
     )
 
