@@ -221,7 +221,8 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
         }
         let url = endpoint + (chat ? "/chat/completions" : "/completions")
         let json = try await post(url, body: body)
-        return try Self.parseResponse(json, chat: chat, url: url)
+        return try Self.parseResponse(
+            json, chat: chat, url: url, continuesThinking: ThinkParser().opensReasoning(request.continuation))
     }
 
     /// The `reasoning_effort` that stands for `budget`, when it is exactly one of the presets.
@@ -231,7 +232,9 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
     }
 
     /// Parses a chat or text completion response.
-    static func parseResponse(_ json: [String: Any], chat: Bool, url: String) throws -> CompletionResponse {
+    /// `continuesThinking`: the request's continuation leaves a `<think>` section open, so the completion starts
+    /// inside it.
+    static func parseResponse(_ json: [String: Any], chat: Bool, url: String, continuesThinking: Bool = false) throws -> CompletionResponse {
         guard let choices = json["choices"] as? [[String: Any]] else {
             throw RemoteError.malformedResponse(url: url, reason: "no `choices` array")
         }
@@ -247,7 +250,12 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
                 }
                 text = (message["content"] as? String) ?? ""
                 reasoningText = (message["reasoning_content"] as? String) ?? (message["reasoning"] as? String)
-                if let r = reasoningText { text = "<think>" + r + "</think>" + text }
+                if let r = reasoningText {
+                    // Rebuild the raw text: the opening tag unless the prompt (a continuation) left thinking open,
+                    // the closing tag unless the completion was cut off inside its thinking.
+                    let truncated = choice["finish_reason"] as? String == "length" && text.isEmpty
+                    text = (continuesThinking ? "" : "<think>") + r + (truncated ? "" : "</think>") + text
+                }
                 if let content = (choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]] {
                     logprobs = content.compactMap { ($0["logprob"] as? NSNumber)?.doubleValue }
                 }
@@ -264,7 +272,7 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
             let finish = choice["finish_reason"] as? String
             let stop: StopReason
             if finish == "length" {
-                let parsed = ThinkParser().split(text)
+                let parsed = ThinkParser(startsInReasoning: continuesThinking).parse(text)
                 stop = .length(inThinking: parsed.state == .truncated)
             } else if let s = choice["stop_reason"] as? String {
                 stop = .stopString(s)

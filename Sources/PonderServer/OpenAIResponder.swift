@@ -89,7 +89,7 @@ public struct OpenAIResponder: HTTPResponder {
                 status: 401, message: "missing API key: send the header `Authorization: Bearer <key>`", type: "authentication_error",
                 code: "invalid_api_key")
         }
-        let given = Array(header.hasPrefix("Bearer ") ? header.dropFirst(7).utf8 : header.utf8)
+        let given = Array((header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : header).utf8)
         let expected = Array(key.utf8)
         var difference = given.count == expected.count ? 0 : 1
         for i in 0..<min(given.count, expected.count) { difference |= Int(given[i] ^ expected[i]) }
@@ -419,8 +419,8 @@ struct ResponseShape: Sendable {
             case .chat:
                 let p = thinkParser.parse(c.text)
                 var message: [String: Any] = ["role": "assistant", "content": p.answer]
-                message["reasoning_content"] = p.reasoning ?? NSNull()
-                message["reasoning"] = p.reasoning ?? NSNull()
+                message["reasoning_content"] = (p.reasoning as Any?) ?? NSNull()
+                message["reasoning"] = (p.reasoning as Any?) ?? NSNull()
                 choice["message"] = message
                 if parsed.logprobs {
                     choice["logprobs"] = [
@@ -463,7 +463,7 @@ struct ResponseShape: Sendable {
     func strategyNote(_ results: [SearchResult], spec: StrategySpec) -> [String: Any] {
         let total = results.reduce(SearchUsage()) { $0 + $1.usage }
         return [
-            "strategy": spec.name.rawValue, "budget": spec.budget, "answers": results.map { $0.answer ?? NSNull() as Any },
+            "strategy": spec.name.rawValue, "budget": spec.budget, "answers": results.map { ($0.answer as Any?) ?? NSNull() },
             "candidates": results.map(\.candidates.count), "generated_tokens": total.generatedTokens, "scoring_tokens": total.scoringTokens,
             "pruned_tokens": total.prunedTokens, "model_calls": total.modelCalls,
         ]
@@ -476,7 +476,7 @@ struct ResponseShape: Sendable {
             case .chat:
                 let p = thinkParser.parse(r.text)
                 choice["message"] = [
-                    "role": "assistant", "content": p.answer, "reasoning_content": p.reasoning ?? NSNull(), "reasoning": p.reasoning ?? NSNull(),
+                    "role": "assistant", "content": p.answer, "reasoning_content": (p.reasoning as Any?) ?? NSNull(), "reasoning": (p.reasoning as Any?) ?? NSNull(),
                 ]
             case .completion: choice["text"] = r.text
             }

@@ -21,18 +21,23 @@ public final class ServerMetrics: Sendable {
 
     /// Makes the metrics in a new registry.
     public init() {
-        generatedTokens = registry.makeCounter(name: "ponder_generated_tokens_total", help: "Tokens generated (all completions).")
-        promptTokens = registry.makeCounter(name: "ponder_prompt_tokens_total", help: "Prompt tokens read.")
-        tokensPerSecond = registry.makeGauge(name: "ponder_tokens_per_second", help: "Generated tokens per second of the last request.")
-        queueDepth = registry.makeGauge(name: "ponder_queue_depth", help: "Requests admitted and not yet answered.")
+        generatedTokens = registry.makeCounter(descriptor: .init(metricName: "ponder_generated_tokens", unitName: "total", helpText: "Tokens generated (all completions)."))
+        promptTokens = registry.makeCounter(descriptor: .init(metricName: "ponder_prompt_tokens", unitName: "total", helpText: "Prompt tokens read."))
+        tokensPerSecond = registry.makeGauge(
+            descriptor: .init(metricName: "ponder_tokens", unitName: "per_second", helpText: "Generated tokens per second of the last request."))
+        queueDepth = registry.makeGauge(descriptor: .init(metricName: "ponder_queue", unitName: "depth", helpText: "Requests admitted and not yet answered."))
         let buckets: [Duration] = [
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
             .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
         ]
         timeToFirstToken = registry.makeDurationHistogram(
-            name: "ponder_time_to_first_token_seconds", buckets: buckets, help: "Time from request to the first streamed token.")
+            descriptor: .init(
+                metricName: "ponder_time_to_first_token", unitName: "seconds", helpText: "Time from request to the first streamed token."),
+            buckets: buckets)
         latency = registry.makeDurationHistogram(
-            name: "ponder_request_duration_seconds", buckets: buckets, help: "Time from request to the last byte of the answer.")
+            descriptor: .init(
+                metricName: "ponder_request_duration", unitName: "seconds", helpText: "Time from request to the last byte of the answer."),
+            buckets: buckets)
     }
 
     /// Counts one answered request.
@@ -41,7 +46,8 @@ public final class ServerMetrics: Sendable {
         let counter = statusCounters.withLock { counters in
             if let c = counters[key] { return c }
             let c = registry.makeCounter(
-                name: "ponder_requests_total", labels: [("route", route), ("status", String(status))], help: "Requests answered.")
+                descriptor: .init(metricName: "ponder_requests", unitName: "total", helpText: "Requests answered."),
+                labels: [("route", route), ("status", String(status))])
             counters[key] = c
             return c
         }

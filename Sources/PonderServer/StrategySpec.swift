@@ -114,7 +114,8 @@ public struct StrategySpec: Sendable, Hashable {
         parameters.n = 1
         parameters.logprobs = false
         let steps = StepRules(delimiter: delimiter)
-        let scorer = JudgeScorer(model: model)
+        // The judge rates greedily and writes at most as many tokens as the request allows a sample (at most 512).
+        let scorer = JudgeScorer(model: model, parameters: .greedy(maxTokens: Swift.min(512, parameters.maxTokens)))
         switch name {
         case .cot: return ChainOfThought(parameters: parameters)
         case .selfConsistency: return SelfConsistency(samples: budget, batchSize: Swift.min(budget, 8), parameters: parameters)

@@ -53,11 +53,9 @@ struct Serve: AsyncParsableCommand {
             configuration: ServerConfiguration(
                 host: host, port: port, apiKey: apiKey, modelName: servedModelName, maxBodyBytes: maxBodyBytes,
                 maxQueuedRequests: maxQueuedRequests, maxN: maxN))
-        let name = server.modelName
-        let host = self.host
+        let banner = "serving \(server.modelName) on http://\(host):PORT/v1 (\(apiKey == nil ? "no API key" : "API key required"))"
         try await server.run { port in
-            print("serving \(name) on http://\(host):\(port)/v1 (\(apiKey == nil ? "no API key" : "API key required"))")
-            fflush(stdout)
+            FileHandle.standardOutput.write(Data((banner.replacingOccurrences(of: "PORT", with: String(port)) + "\n").utf8))
         }
         print("stopped")
     }

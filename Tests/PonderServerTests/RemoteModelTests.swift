@@ -110,13 +110,17 @@ struct RemoteModelTests {
         #expect(answered(s, "/v1/completions") == 0)
         #expect(s.server.metrics.text().contains(#"ponder_requests_total{route="/v1/completions",status="503"} 3"#))
         // Nothing listens here: a transport error after the retries.
+        // (AsyncHTTPClient keeps trying to connect until the request's deadline: a timeout or a transport error.)
         let closed = try RemoteModel(
-            endpoint: "http://127.0.0.1:1", apiModel: Self.model, options: RemoteModel.Options(maxRetries: 1, initialBackoff: .milliseconds(1)))
+            endpoint: "http://127.0.0.1:1", apiModel: Self.model,
+            options: RemoteModel.Options(timeout: .seconds(1), maxRetries: 1, initialBackoff: .milliseconds(1)))
         await #expect {
             _ = try await closed.complete(CompletionRequest(prompt: .text("x"), parameters: SamplingParameters(maxTokens: 1)))
         } throws: { error in
-            if case RemoteError.transport = error { return true }
-            return false
+            switch error as? RemoteError {
+            case .transport?, .timeout?: return true
+            default: return false
+            }
         }
         #expect(throws: RemoteError.self) { try RemoteModel(endpoint: "ftp://x", apiModel: "m") }
     }

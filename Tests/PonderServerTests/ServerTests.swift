@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOHTTP1
 import PonderCore
 import PonderServer
 import Testing
@@ -217,8 +218,11 @@ struct ServerTests {
         // A prompt that does not fit the context with its max_tokens.
         expectError(
             try await http(
-                .POST, s.base + "/v1/completions", json: ["model": Self.model, "prompt": String(repeating: "1+1 ", count: 200), "max_tokens": 200]
+                .POST, s.base + "/v1/completions", json: ["model": Self.model, "prompt": String(repeating: "1+1 ", count: 30), "max_tokens": 250]
             ), 400, param: "max_tokens")
+        expectError(
+            try await http(.POST, s.base + "/v1/completions", json: ["model": Self.model, "prompt": String(repeating: "1+1 ", count: 300)]), 400,
+            param: "prompt")
         // The server survived all of it.
         #expect(try await http(.GET, s.base + "/health").status == 200)
     }
