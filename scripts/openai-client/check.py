@@ -77,14 +77,18 @@ def _():
 
 @check("reasoning_content and reasoning apart from content (greedy chat == raw text completion)")
 def _():
-    r = client.chat.completions.create(model=MODEL, messages=messages(), max_tokens=48, temperature=0)
+    # The template renders QUESTION and opens <think>: the raw completion starts inside the reasoning.
+    r = client.chat.completions.create(
+        model=MODEL, messages=messages("Compute 12+7-3."), max_tokens=48, temperature=0,
+        extra_body={"chat_template_kwargs": {"add_instruction": True}})
     m = r.choices[0].message
     reasoning = getattr(m, "reasoning_content", None)
+    assert reasoning is not None, "the template opens <think>: expected reasoning_content"
     assert reasoning == getattr(m, "reasoning", None)
-    raw = client.completions.create(model=MODEL, prompt=QUESTION, max_tokens=48, temperature=0).choices[0].text
-    rebuilt = (f"<think>{reasoning}</think>" if reasoning is not None else "") + m.content
+    raw = client.completions.create(model=MODEL, prompt=QUESTION + "<think>", max_tokens=48, temperature=0).choices[0].text
+    rebuilt = reasoning + "</think>" + m.content
     assert rebuilt == raw, (rebuilt, raw)
-    assert reasoning is not None, "the tiny model thinks first: expected reasoning_content"
+    assert "<answer>" in m.content and "<answer>" not in reasoning
     assert r.usage.completion_tokens_details.reasoning_tokens > 0
 
 
@@ -134,12 +138,12 @@ def _():
     assert len(t.choices[0].logprobs.token_logprobs) == t.usage.completion_tokens
 
 
-@check("chat_template_kwargs reach the template (enable_thinking=False pre-fills <think></think>)")
+@check("chat_template_kwargs reach the template (enable_thinking=False closes the pre-filled <think>)")
 def _():
     plain = client.chat.completions.create(model=MODEL, messages=messages("Compute 1+2."), max_tokens=2)
     off = client.chat.completions.create(
         model=MODEL, messages=messages("Compute 1+2."), max_tokens=2, extra_body={"chat_template_kwargs": {"enable_thinking": False}})
-    assert off.usage.prompt_tokens == plain.usage.prompt_tokens + 2
+    assert off.usage.prompt_tokens == plain.usage.prompt_tokens + 1
 
 
 @check("reasoning_effort is accepted (low / medium / high)")
