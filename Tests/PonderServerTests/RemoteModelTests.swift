@@ -146,3 +146,41 @@ struct RemoteModelTests {
         #expect(answered(s, "/v1/completions") >= 2)
     }
 }
+
+@Suite("ponder solve --endpoint")
+struct SolveEndpointTests {
+    /// The built `ponder` executable (beside the test bundle in the build directory).
+    var binary: URL {
+        var dir = Bundle.main.bundleURL
+        if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("ponder")
+    }
+
+    @Test func solveAgainstServe() async throws {
+        let s = try await RunningServer.start(ServerConfiguration(port: 0, apiKey: "solve-key"))
+        defer { Task { await s.stop() } }
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the ponder executable first")
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = [
+            "solve", "--endpoint", s.base + "/v1", "--api-model", "ponder-tiny-base", "--api-key-env", "PONDER_SOLVE_KEY", "--strategy",
+            "self-consistency", "--budget", "3", "--max-tokens", "24", "--seed", "1", "Compute 12+9-4+5.",
+        ]
+        p.environment = ProcessInfo.processInfo.environment.merging(["PONDER_SOLVE_KEY": "solve-key"]) { _, new in new }
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let (o, e) = await Task.detached {
+            (out.fileHandleForReading.readDataToEndOfFile(), err.fileHandleForReading.readDataToEndOfFile())
+        }.value
+        p.waitUntilExit()
+        let stdout = String(decoding: o, as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(String(decoding: e, as: UTF8.self))")
+        #expect(stdout.contains("answer: "))
+        #expect(stdout.contains("--- trace (4 nodes) ---"))
+        #expect(stdout.contains("1 model calls"))
+        #expect(s.server.metrics.text().contains(#"ponder_requests_total{route="/v1/completions",status="200"} 1"#))
+    }
+}
