@@ -99,7 +99,7 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
     /// A model behind `endpoint` (a base URL such as `http://host:8000/v1`; a URL without `/v1` gets it added).
     public init(
         endpoint: String, apiModel: String, apiKey: String? = nil, generationDefaults: GenerationDefaults = GenerationDefaults(),
-        options: Options = Options(), client: HTTPClient = .shared
+        options: Options = Options(), client: HTTPClient = RemoteModel.pooledClient
     ) throws {
         guard let url = URL(string: endpoint), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw RemoteError.unsupported("endpoint \(endpoint): not an http(s) URL")
@@ -118,6 +118,14 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
         self.limiter = ConcurrencyLimiter(limit: options.maxConcurrentRequests)
         self.nativeN = options.nativeN
     }
+
+    /// The process-wide client remote models share by default: AsyncHTTPClient's `shared` client opens at most 8
+    /// connections per host, which would cap ``Options/maxConcurrentRequests``; this one allows 512.
+    public static let pooledClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     // MARK: LanguageModel
 

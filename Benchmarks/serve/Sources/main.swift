@@ -15,6 +15,13 @@ import PonderModels
 import Glibc
 #endif
 
+/// A client with room for every concurrent stream (AsyncHTTPClient's shared client keeps 8 connections per host).
+let client: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
+
 let question = "Think in <think></think>, answer in <answer></answer>.\nCompute 12+7-3.\n"
 let model = "ponder-tiny-base"
 
@@ -57,7 +64,7 @@ func post(_ url: String, _ body: ByteBuffer, contentType: String = "application/
     r.method = .POST
     r.headers.add(name: "Content-Type", value: contentType)
     r.body = .bytes(body)
-    let response = try await HTTPClient.shared.execute(r, timeout: .seconds(300))
+    let response = try await client.execute(r, timeout: .seconds(300))
     return (Int(response.status.code), try await response.body.collect(upTo: 64 << 20))
 }
 
@@ -77,7 +84,7 @@ func streamOnce(_ base: String, seed: Int, maxTokens: Int) async -> Result<(Doub
             "stream": true, "stream_options": ["include_usage": true],
         ]))
     do {
-        let response = try await HTTPClient.shared.execute(r, timeout: .seconds(600))
+        let response = try await client.execute(r, timeout: .seconds(600))
         guard response.status.code == 200 else { return .failure(.init("status \(response.status.code)")) }
         var text = ""
         var ttft: Double?
@@ -295,7 +302,7 @@ func abuse(_ a: Arguments) async {
     }
     let end = memory(pid: pid)
     var health = -1
-    if let r = try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(10)) { health = Int(r.status.code) }
+    if let r = try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(10)) { health = Int(r.status.code) }
     print("abuse: \(total) malformed requests (16 kinds) + 4 slow-body clients, then \(total) more")
     print("  statuses: \(statuses.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " "))")
     print("  not 4xx: \(bad.isEmpty ? "none" : "\(bad)")")
