@@ -31,6 +31,8 @@ let package = Package(
         .library(name: "PonderSearch", targets: ["PonderSearch"]),
         .library(name: "PonderEval", targets: ["PonderEval"]),
         .library(name: "PonderConfiguration", targets: ["PonderConfiguration"]),
+        .library(name: "PonderServer", targets: ["PonderServer"]),
+        .library(name: "PonderRemote", targets: ["PonderRemote"]),
         .executable(name: "ponder", targets: ["ponder"]),
     ],
     dependencies: [
@@ -39,6 +41,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -100,10 +106,28 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "PonderServer",
+            dependencies: [
+                "PonderCore", "PonderModels", "PonderTokenizers", "PonderSearch", "PonderVerifiers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "PonderRemote",
+            dependencies: [
+                "PonderCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "ponder",
             dependencies: [
                 "PonderModels", "PonderTraining", "PonderVerifiers", "PonderTasks", "PonderEval", "PonderSearch", "PonderConfiguration",
+                "PonderServer", "PonderRemote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -115,6 +139,11 @@ let package = Package(
         .executableTarget(name: "verifier-bench", dependencies: ["PonderCore", "PonderVerifiers"]),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
         .executableTarget(name: "grpo-bench", dependencies: ["PonderTraining", "PonderTasks"], path: "Benchmarks/grpo/Sources"),
+        .executableTarget(
+            name: "serve-bench",
+            dependencies: ["PonderModels", "PonderCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Benchmarks/serve/Sources"
+        ),
         .executableTarget(name: "engine-bench", dependencies: ["PonderModels", "PonderCore"], path: "Benchmarks/engine/Sources"),
         .executableTarget(
             name: "continuous-bench", dependencies: ["PonderModels", "PonderCore", "PonderTokenizers"], path: "Benchmarks/engine/Continuous"),
@@ -127,6 +156,16 @@ let package = Package(
         .testTarget(name: "PonderSearchTests", dependencies: ["PonderSearch", "PonderCore", "PonderVerifiers"]),
         .testTarget(name: "PonderEvalTests", dependencies: ["PonderEval", "PonderTasks", "PonderCore"]),
         .testTarget(name: "PonderConfigurationTests", dependencies: ["PonderConfiguration", "PonderTraining", "PonderSearch"]),
+        .testTarget(
+            name: "PonderServerTests",
+            dependencies: [
+                "PonderServer", "PonderRemote", "PonderModels", "PonderCore", "PonderSearch",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks"], resources: [.copy("Fixtures")]),
     ],

@@ -12,6 +12,7 @@ struct Eval: AsyncParsableCommand {
         discussion: "For accuracy against tokens spent by test-time strategies, see `ponder sweep`.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var endpointOptions: EndpointOptions
     @OptionGroup var problems: ProblemOptions
     @Option(name: .long, help: "Samples per problem for sampled accuracy and maj@k.") var samples = 8
     @Option(name: .long, help: "Most new tokens per completion.") var maxTokens = 96
@@ -25,7 +26,7 @@ struct Eval: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try modelOptions.loadEngine()
+        let engine = try endpointOptions.languageModel(local: modelOptions)
         let (task, problems) = try await self.problems.load()
         FileHandle.standardError.write(Data("evaluating \(problems.count) \(task.name) problems, \(samples) samples each…\n".utf8))
         let result = try await TaskEvaluation.run(

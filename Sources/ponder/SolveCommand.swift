@@ -10,6 +10,7 @@ struct Solve: AsyncParsableCommand {
         abstract: "Answer one question with a test-time strategy; show the trace and the token usage.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var endpointOptions: EndpointOptions
     @Option(name: .long, help: "cot, self-consistency, best-of-n, confidence, beam, dvts, mcts, self-refine, budget or allocator.")
     var strategy: StrategyName = .selfConsistency
     @Option(name: .long, help: "Samples, beams or rollouts: the strategy's budget.") var budget = 8
@@ -22,7 +23,7 @@ struct Solve: AsyncParsableCommand {
     func validate() throws { if budget < 1 { throw ValidationError("--budget must be at least 1") } }
 
     func run() async throws {
-        let engine = try modelOptions.loadEngine()
+        let engine = try endpointOptions.languageModel(local: modelOptions)
         let problem = Problem(id: "question", prompt: question, answer: answer)
         let task = TaskFormat(name: "question", style: style, chat: chat)
         let result = try await search.strategy(strategy, budget: budget, model: engine).run(
