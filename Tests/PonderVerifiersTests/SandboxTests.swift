@@ -215,6 +215,51 @@ import Testing
         #expect(await pool.inFlight == 0)
     }
 
+    @Test func largeUnreadStandardInputDoesNotBlock() async throws {
+        let s = try await sandbox()
+        let input = String(repeating: "0123456789abcdef\n", count: 1 << 19)  // 8 MiB the program never reads
+        let r = try await Self.within(30) { try await s.run("print('ok')", stdin: input) }
+        let result = try #require(r, "the run blocked on its unread standard input")
+        #expect(result.standardOutput == "ok\n" && result.termination == .exited(0), "\(result)")
+        // And a program that reads it all sees every byte.
+        let all = try await s.run("import sys\nprint(len(sys.stdin.buffer.read()))", stdin: input)
+        #expect(all.standardOutput == "\(input.utf8.count)\n", "\(all)")
+    }
+
+    @Test func poolCancellationFreesTheSlotAndIsNotATimeout() async throws {
+        let pool = SandboxPool(sandbox: try await sandbox(SandboxLimits(wallSeconds: 30, cpuSeconds: 30)), maxConcurrent: 1)
+        let stuck = Task { try await pool.run("import time\ntime.sleep(100)") }
+        // A waiter queued behind it, cancelled before it gets the slot.
+        try await Task.sleep(for: .milliseconds(300))
+        let waiter = Task { try await pool.run("print('should not matter')") }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await pool.inFlight == 1)
+        stuck.cancel()
+        waiter.cancel()
+        if case .success(let r) = await stuck.result { Issue.record("a cancelled run returned \(r)") }
+        _ = await waiter.result
+        // The slot is free again: a new run gets it and completes.
+        let after = try await Self.within(20) { try await pool.run("print('next')") }
+        #expect(after?.standardOutput == "next\n")
+        #expect(await pool.inFlight == 0)
+    }
+
+    @Test func poolServesWaitersInArrivalOrder() async throws {
+        let pool = SandboxPool(sandbox: try await sandbox(), maxConcurrent: 1)
+        // One run holds the slot; five more queue up one after another; each prints when it started.
+        let first = Task { try await pool.run("import time\nprint(repr(time.time()))\ntime.sleep(0.8)") }
+        try await Task.sleep(for: .milliseconds(200))
+        var queued: [Task<SandboxResult, any Error>] = []
+        for _ in 0..<5 {
+            queued.append(Task { try await pool.run("import time\nprint(repr(time.time()))") })
+            try await Task.sleep(for: .milliseconds(60))  // the next arrives after this one is waiting
+        }
+        var starts = [Double(try await first.value.standardOutput.trimmedText()) ?? .nan]
+        for t in queued { starts.append(Double(try await t.value.standardOutput.trimmedText()) ?? .nan) }
+        #expect(starts.allSatisfy { !$0.isNaN }, "\(starts)")
+        #expect(starts == starts.sorted(), "runs started out of arrival order: \(starts)")
+    }
+
     @Test func cancellationIsNotATimeout() async throws {
         let s = try await sandbox(SandboxLimits(wallSeconds: 20, cpuSeconds: 20))
         let start = ContinuousClock.now
