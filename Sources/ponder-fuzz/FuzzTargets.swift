@@ -83,6 +83,24 @@ enum FuzzState {
         selected.run(Data(bytes: bytes, count: count))
         return 0
     }
+
+    /// libFuzzer's entry point for programs that keep their own `main` (SwiftPM links an executable's `main` under
+    /// the name `ponder_fuzz_main`, so libFuzzer's own `main` is never linked in).
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func fuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+    ) -> Int32
+
+    @_cdecl("ponder_fuzz_main")
+    public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+        var count = argc
+        var arguments = argv
+        return fuzzerRunDriver(&count, &arguments) { bytes, n in
+            selected.run(Data(bytes: bytes, count: n))
+            return 0
+        }
+    }
 #else
     @main struct Replay {
         static func main() {
