@@ -278,7 +278,7 @@ import Testing
                 for _ in range(48):
                     try:
                         if os.fork() == 0:
-                            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(3)", "\(token)"])
+                            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(30)", "\(token)"])
                         n += 1
                     except OSError:
                         break
@@ -297,8 +297,7 @@ import Testing
             if mode.gaps.isEmpty { #expect(seen && forked > 0, "\(mode.name): the bomb never forked: \(r)") }
             Self.check(.processLimit, mode, forked >= 0 && forked < 16, "forked \(forked) with a limit of 16: \(r)")
             Self.check(.sharedProcessLimit, mode, neighbour.standardOutput.trimmedText() == "4", "a neighbour run could not fork: \(neighbour)")
-            try await Task.sleep(for: .milliseconds(300))
-            let survivors = SandboxTests.processes(withArgument: token)
+            let survivors = await SandboxTests.remaining(withArgument: token, within: 3)
             SandboxTests.killProcesses(withArgument: token)
             Self.check(.detachedChildren, mode, survivors.isEmpty, "sleepers outlived the run")
         }
@@ -335,8 +334,7 @@ import Testing
             let r = try await run.value
             #expect(seen, "\(mode.name): the detached child was never seen")
             #expect(r.termination == .timedOut, "\(mode.name): \(r)")
-            try await Task.sleep(for: .milliseconds(300))
-            let survivors = SandboxTests.processes(withArgument: token)
+            let survivors = await SandboxTests.remaining(withArgument: token, within: 3)
             SandboxTests.killProcesses(withArgument: token)
             Self.check(.detachedChildren, mode, survivors.isEmpty, "a setsid() child outlived the run")
         }

@@ -78,8 +78,7 @@ import Testing
         }
         #expect(r.wallSeconds < 5)
         // The sleeping children died with the sandbox.
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(Self.processes(withArgument: token).isEmpty, "children outlived the run: \(s.isolation)")
+        #expect(await Self.remaining(withArgument: token, within: 3).isEmpty, "children outlived the run: \(s.isolation)")
         Self.killProcesses(withArgument: token)
     }
 
@@ -144,8 +143,7 @@ import Testing
         #expect(seen, "the detached child was never seen, so the check below would prove nothing")
         #expect(r.termination == .timedOut)
         #expect(r.wallSeconds < 3)
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(Self.processes(withArgument: token).isEmpty, "a detached child outlived the run: \(s.isolation)")
+        #expect(await Self.remaining(withArgument: token, within: 3).isEmpty, "a detached child outlived the run: \(s.isolation)")
     }
 
     @Test func sleepForeverIsKilledAtTheWallClockLimit() async throws {
@@ -508,6 +506,18 @@ import Testing
             try? await Task.sleep(for: .milliseconds(20))
         }
         return false
+    }
+
+    /// The processes with `argument` still there after waiting up to `seconds` for them to go (the kernel kills a
+    /// PID namespace's processes at once, but on a loaded machine they may take a moment to exit).
+    static func remaining(withArgument argument: String, within seconds: Double) async -> [Int32] {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        var left = processes(withArgument: argument)
+        while !left.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+            left = processes(withArgument: argument)
+        }
+        return left
     }
 
     /// Cleans up after a failed containment check (only processes carrying this test's own token).
