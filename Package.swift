@@ -137,6 +137,8 @@ let package = Package(
             dependencies: ["PonderCore", "PonderTokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "verifier-bench", dependencies: ["PonderCore", "PonderVerifiers"]),
+        .executableTarget(
+            name: "ponder-fuzz", dependencies: ["PonderCore", "PonderVerifiers", "PonderTokenizers", "PonderModels", "Torch"]),
         .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "Benchmarks/torch/Sources"),
         .executableTarget(name: "grpo-bench", dependencies: ["PonderTraining", "PonderTasks"], path: "Benchmarks/grpo/Sources"),
         .executableTarget(

@@ -29,11 +29,16 @@ p_ok = sum(right(ponder[i], cases[i]) for i in ids)
 m_ok = sum(right(mv[i], cases[i]) for i in ids)
 agree = [i for i in ids if ponder[i]["equivalent"] == mv[i]["equivalent"]]
 print(f"\ncorrect vs hand labels: PonderVerifiers {p_ok}/{len(ids)}, Math-Verify {m_ok}/{len(ids)}")
-print(f"agreement: {len(agree)}/{len(ids)}; disagreements ({len(ids) - len(agree)}):")
+print(f"agreement: {len(agree)}/{len(ids)} ({100 * len(agree) / len(ids):.1f}%); disagreements ({len(ids) - len(agree)}):")
+tally = {}
 for i in ids:
     if i in agree:
         continue
     c = cases[i]
     who = "Ponder" if right(ponder[i], c) else ("Math-Verify" if right(mv[i], c) else "neither")
-    print(f"  #{i:<4}[{c['category']}] gold={c['gold']!r} pred={c['prediction'][:70]!r} label={c['expected']} "
-          f"ponder={ponder[i]['outcome']} mv={'equivalent' if mv[i]['equivalent'] else 'notEquivalent'} -> right: {who}")
+    tally[who] = tally.get(who, 0) + 1
+    # Why: the hand label decides who is right; Ponder's explanation says what it extracted and compared.
+    print(f"  #{i:<4}[{c['category']}] gold={c['gold']!r} pred={c['prediction'][-70:]!r} label={c['expected']} "
+          f"ponder={ponder[i]['outcome']} mv={'equivalent' if mv[i]['equivalent'] else 'notEquivalent'} -> right: {who}"
+          f"\n        ponder: {ponder[i].get('explanation', '')[:160]}")
+print("disagreements by who is right (hand labels): " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Times Hugging Face Math-Verify on the same corpus as verifier-bench; one JSON result per line.
 
-Answers (mode "a") are given to Math-Verify wrapped in $...$; completions (mode "c") as written.
+Answers (mode "a") are given to Math-Verify wrapped in $...$; completions (modes "c" strict and "l" lenient for
+Ponder; Math-Verify has one way) as written.
 Each case is parsed and verified `--repeat` times; the mean time per case is reported. Math-Verify
 memoises parsed LaTeX (lru_cache) and sympy memoises results, so every timed call starts with those
 caches cleared: in RL every completion is new text, so a cache hit would flatter it.
@@ -32,7 +33,7 @@ def wrap(s):
 
 def check(case):
     gold = parse(wrap(case["gold"]))
-    pred_text = case["prediction"] if case.get("mode") == "c" else wrap(case["prediction"])
+    pred_text = case["prediction"] if case.get("mode") in ("c", "l") else wrap(case["prediction"])
     pred = parse(pred_text)
     return bool(verify(gold, pred))
 

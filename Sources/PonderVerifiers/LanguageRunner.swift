@@ -13,6 +13,9 @@ public struct LanguageRunner: Sendable, Hashable {
     public var assertionSeparator: String
     /// How assertion tests are run.
     public var assertionStyle: AssertionStyle
+    /// Host paths a sealed sandbox binds read-only at the same place, for a runtime outside `/usr` (e.g.
+    /// `/opt/pypy`). `/usr` and the merged-`/usr` links are always there; nothing else of the host is.
+    public var runtimePaths: [String]
 
     /// How a runner runs assertion tests (``PonderCore/CodeTestCase/assertion(_:)``).
     public enum AssertionStyle: Sendable, Hashable {
@@ -27,13 +30,14 @@ public struct LanguageRunner: Sendable, Hashable {
     /// Makes a runner.
     public init(
         name: String, fileName: String, command: [String], assertionSeparator: String = "\n\n",
-        assertionStyle: AssertionStyle = .appended
+        assertionStyle: AssertionStyle = .appended, runtimePaths: [String] = []
     ) {
         self.name = name
         self.fileName = fileName
         self.command = command
         self.assertionSeparator = assertionSeparator
         self.assertionStyle = assertionStyle
+        self.runtimePaths = runtimePaths
     }
 
     /// Python 3 in isolated mode (`-I`: no user site-packages, no environment variables) without bytecode files;

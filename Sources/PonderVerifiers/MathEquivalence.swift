@@ -117,8 +117,8 @@ public struct MathEquivalence: Sendable {
 
     /// The sides of an equation chain `a = b = c` at top level; `nil` without a plain `=`.
     static func equationSides(_ s: String) -> [String]? {
-        guard !s.contains("<"), !s.contains(">"), !s.contains("!="), !s.contains("\\le"), !s.contains("\\ge"),
-            !s.contains("\\ne")
+        guard !s.hasText("<"), !s.hasText(">"), !s.hasText("!="), !s.hasText("\\le"), !s.hasText("\\ge"),
+            !s.hasText("\\ne")
         else { return nil }
         let sides = topLevelSplit(s, "=").map { $0.trimmedText() }
         return sides.count >= 2 && sides.allSatisfy({ !$0.isEmpty }) ? sides : nil

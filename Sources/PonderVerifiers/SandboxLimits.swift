@@ -9,19 +9,28 @@ public struct SandboxLimits: Sendable, Hashable, Codable {
     /// Largest file the program may write, standard output and error included (`RLIMIT_FSIZE`);
     /// output past it is cut and the program gets `SIGXFSZ`.
     public var outputBytes: Int
-    /// Most processes the sandbox user may run at once (`RLIMIT_NPROC`, effective when privileges are dropped).
+    /// Most processes one run may have at once (`RLIMIT_NPROC`). Sealed runs each have their own user namespace (and,
+    /// started as root, their own host uid), so one run's fork bomb does not use up another's allowance; the weaker
+    /// modes share the count between all runs of the same user.
     public var maxProcesses: Int
+    /// Size in bytes of each writable tmpfs of a sealed run (the run directory, `/tmp`, `/dev/shm`); the weaker
+    /// modes with a mount namespace use it for their private `/tmp`, `/var/tmp` and `/dev/shm`.
+    public var diskBytes: Int
+    /// Most files and directories in each writable tmpfs of a sealed run (`nr_inodes`).
+    public var diskFiles: Int
 
     /// Makes limits; the defaults suit small competitive-programming tests.
     public init(
         wallSeconds: Double = 10, cpuSeconds: Int = 10, memoryBytes: Int = 1 << 30, outputBytes: Int = 1 << 20,
-        maxProcesses: Int = 64
+        maxProcesses: Int = 64, diskBytes: Int = 16 << 20, diskFiles: Int = 1024
     ) {
         self.wallSeconds = wallSeconds
         self.cpuSeconds = cpuSeconds
         self.memoryBytes = memoryBytes
         self.outputBytes = outputBytes
         self.maxProcesses = maxProcesses
+        self.diskBytes = diskBytes
+        self.diskFiles = diskFiles
     }
 }
 
@@ -37,13 +46,32 @@ public struct SandboxIsolation: Sendable, Hashable, Codable, CustomStringConvert
     /// The program runs as an unprivileged user (uid/gid 65534), so it cannot write outside its
     /// directory (other than the private tmpfs) and `RLIMIT_NPROC` applies.
     public var unprivilegedUser: Bool
+    /// Sealed with bubblewrap (`bwrap`): a new read-only root holding only the language runtime (`/usr`), a fresh
+    /// `/proc`, a minimal `/dev` and a size- and inode-limited tmpfs as the run directory; new user, IPC, PID,
+    /// network, UTS and cgroup namespaces; `no_new_privs`, no capabilities (empty bounding set), a new session, and
+    /// death with the parent. Started as root, each run also gets its own random host uid. This is the only mode
+    /// ``CodeSandbox/make(limits:allowWeakerIsolation:)`` accepts without an explicit opt-in.
+    public var sealed: Bool
+    /// Memory and process limits from a cgroup v2 group of its own (`memory.max`, `memory.swap.max`, `pids.max`),
+    /// which bound the run as a whole rather than each process. Only when started as root on a machine whose
+    /// `/sys/fs/cgroup` is cgroup v2 with the `memory` and `pids` controllers.
+    public var cgroup: Bool
 
     /// Makes an isolation report.
-    public init(network: Bool, pids: Bool, privateTmp: Bool, unprivilegedUser: Bool) {
+    public init(
+        network: Bool, pids: Bool, privateTmp: Bool, unprivilegedUser: Bool, sealed: Bool = false, cgroup: Bool = false
+    ) {
         self.network = network
         self.pids = pids
         self.privateTmp = privateTmp
         self.unprivilegedUser = unprivilegedUser
+        self.sealed = sealed
+        self.cgroup = cgroup
+    }
+
+    /// The sealed mode (see ``sealed``), with or without cgroup limits.
+    public static func sealed(cgroup: Bool = false) -> SandboxIsolation {
+        SandboxIsolation(network: true, pids: true, privateTmp: true, unprivilegedUser: true, sealed: true, cgroup: cgroup)
     }
 
     /// No namespaces and no privilege drop: only resource limits and the process-group kill.
@@ -52,7 +80,8 @@ public struct SandboxIsolation: Sendable, Hashable, Codable, CustomStringConvert
 
     /// A one-line summary.
     public var description: String {
-        "network namespace: \(network), PID namespace: \(pids), private /tmp: \(privateTmp), unprivileged user: \(unprivilegedUser)"
+        if sealed { return "sealed (bubblewrap), cgroup v2 limits: \(cgroup)" }
+        return "weaker isolation: network namespace: \(network), PID namespace: \(pids), private /tmp: \(privateTmp), unprivileged user: \(unprivilegedUser)"
     }
 }
 

@@ -84,6 +84,17 @@ extension MathEquivalence {
 
         case (.union(let gs), .union(let ps)):
             return try matchUnordered(gs, ps, budget: &budget)
+        case (.relation(let es, let ops), .union(let ps)):
+            // `1 ≤ |z| ≤ 3/2` against [-3/2, -1] ∪ [1, 3/2]: the real solutions of the bound.
+            guard case .union(let gs)? = try Self.absoluteValueSolutions(es, ops, budget: &budget) else {
+                return .notEquivalent("gold \(g) is not a bound on |x|, prediction is the union \(p)")
+            }
+            return try matchUnordered(gs, ps, budget: &budget).prefixed("gold bound on |x| as a union of intervals")
+        case (.union(let gs), .relation(let es, let ops)):
+            guard case .union(let ps)? = try Self.absoluteValueSolutions(es, ops, budget: &budget) else {
+                return .notEquivalent("gold is the union \(g), prediction \(p) is not a bound on |x|")
+            }
+            return try matchUnordered(gs, ps, budget: &budget).prefixed("prediction's bound on |x| as a union of intervals")
         case (.union(let gs), .set(let ps, bare: true)):
             // `x < 1 or x > 2` against (-∞, 1) ∪ (2, ∞).
             let intervals = ps.compactMap { p -> MathAnswer? in
@@ -166,6 +177,24 @@ extension MathEquivalence {
             }
         }
         return nil
+    }
+
+    /// The real solutions of `a ≤ |x| ≤ b` (any mix of `<` and `≤`) with constant `0 ≤ a ≤ b`, as the union
+    /// `[-b, -a] ∪ [a, b]` of two intervals; `nil` for any other relation or when the bounds have no real value.
+    /// (The chain read as the range of `|x|`, `[a, b]`, is handled by ``interval(_:_:)``.)
+    static func absoluteValueSolutions(_ es: [MathExpression], _ ops: [String], budget: inout WorkBudget) throws -> MathAnswer? {
+        guard es.count == 3, ops.count == 2, ops.allSatisfy({ $0 == "<" || $0 == "<=" }),
+            case .function("abs", let args) = es[1], args.count == 1, case .variable = args[0],
+            es[0].variables.isEmpty, es[2].variables.isEmpty,
+            let a = try NumericEvaluator.evaluate(es[0], at: [:], realOnly: true, budget: &budget), a.isReal,
+            let b = try NumericEvaluator.evaluate(es[2], at: [:], realOnly: true, budget: &budget), b.isReal,
+            a.re >= 0, a.re <= b.re
+        else { return nil }
+        let (lo, hi) = (ops[0] == "<=", ops[1] == "<=")
+        return .union([
+            .interval(lower: .negation(es[2]), upper: .negation(es[0]), lowerClosed: hi, upperClosed: lo),
+            .interval(lower: es[0], upper: es[2], lowerClosed: lo, upperClosed: hi),
+        ])
     }
 
     /// The name of the quantity bounded in a chain `a < q < b`: a variable, or a function of

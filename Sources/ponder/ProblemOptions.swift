@@ -19,6 +19,10 @@ struct ProblemOptions: ParsableArguments {
         name: .long,
         help: "Field holding a programming problem's tests (assertion strings or {input, output} objects): problems become code problems, graded in the sandbox.")
     var testsField: String?
+    @Flag(
+        name: .long,
+        help: "Run code problems even where the sandbox cannot be sealed with bubblewrap (weaker isolation: programs can read this machine's files; without root they are not isolated at all). Warns on stderr.")
+    var allowWeakSandbox = false
     @Option(
         name: .long,
         help: "A synthetic task instead of a file: arithmetic, addition, multiplication or countdown (with --count and --seed).")
@@ -58,7 +62,7 @@ struct ProblemOptions: ParsableArguments {
             format = TaskFormat(name: preset.rawValue, style: preset.style)
             if testsField != nil {
                 // Code problems: programs run against their tests in the sandbox.
-                let sandbox = await CodeSandbox.make()
+                let sandbox = try await CodeSandbox.make(allowWeakerIsolation: allowWeakSandbox)
                 format = TaskFormat(name: "code", style: .code, verifier: CodeVerifier(pool: SandboxPool(sandbox: sandbox)))
             }
             // Problems written by `ponder data problems` name their synthetic task; grade them as that task does

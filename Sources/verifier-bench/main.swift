@@ -1,5 +1,6 @@
 // verifier-bench: times PonderVerifiers on a JSONL corpus of {"id", "gold", "prediction", "mode"} lines
-// (mode "a": compare answers, "c": extract from a completion first) and writes one JSON result per line.
+// (mode "a": compare answers, "c": extract from a completion first under the strict policy, "l": the same under the
+// lenient policy) and writes one JSON result per line.
 //
 // Usage: verifier-bench CORPUS.jsonl [--repeat N] > results.jsonl
 import Foundation
@@ -41,10 +42,13 @@ for (n, line) in text.split(separator: "\n").enumerated() {
 }
 
 let verifier = MathVerifier()
+let lenient = MathVerifier(policy: .lenient)
 func check(_ c: Case) -> Verdict {
-    c.mode == "c"
-        ? verifier.check(completion: c.prediction, gold: c.gold)
-        : verifier.equivalence.compare(gold: MathVerifier.goldAnswer(c.gold), prediction: c.prediction)
+    switch c.mode {
+    case "c": verifier.check(completion: c.prediction, gold: c.gold)
+    case "l": lenient.check(completion: c.prediction, gold: c.gold)
+    default: verifier.equivalence.compare(gold: MathVerifier.goldAnswer(c.gold), prediction: c.prediction)
+    }
 }
 
 let encoder = JSONEncoder()

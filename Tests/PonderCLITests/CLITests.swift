@@ -70,6 +70,16 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(batch.status, 0, batch.stderr)
         let lines = try String(contentsOf: dir.appendingPathComponent("out.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
+        let verdicts = try lines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["verdict"] as? String }
+        XCTAssertEqual(verdicts, ["equivalent", "notEquivalent"], "\(lines)")
+        // The two extraction modes: an unmarked final answer counts only in lenient mode.
+        let unmarked = ["verify", "--gold", "9", "--prediction", "Adding them up. Answer $9$"]
+        let strict = try ponder(unmarked)
+        XCTAssertEqual(strict.status, 1, strict.stdout + strict.stderr)
+        XCTAssertFalse(strict.stdout.hasPrefix("equivalent"), strict.stdout)
+        let lenient = try ponder(unmarked + ["--mode", "lenient"])
+        XCTAssertEqual(lenient.status, 0, lenient.stdout + lenient.stderr)
+        XCTAssertTrue(lenient.stdout.hasPrefix("equivalent"), lenient.stdout)
         try "{\"gold\": \"1\"}\nnot json\n".write(to: input, atomically: true, encoding: .utf8)
         let broken = try ponder(["verify", "--input", input.path])
         XCTAssertNotEqual(broken.status, 0)
@@ -93,13 +103,15 @@ final class CLITests: XCTestCase {
         }
         let straight = try ponder(args("straight"))
         XCTAssertEqual(straight.status, 0, straight.stderr)
-        // Kill as soon as a few steps are logged, without waiting for a checkpoint boundary.
+        // Kill once a checkpoint exists (so the resume below really starts from the middle), wherever in the step
+        // cycle that happens to be.
         let (p, _, _) = try launch(args("killed"))
         let metrics = dir.appendingPathComponent("killed/metrics.jsonl")
-        let deadline = Date().addingTimeInterval(60)
+        let checkpoints = dir.appendingPathComponent("killed/checkpoints").path
+        let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            let lines = (try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0
-            if lines >= 7 { break }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
+            if names.contains(where: { $0.hasPrefix("step-") }) { break }
             usleep(5_000)
         }
         kill(p.processIdentifier, SIGKILL)

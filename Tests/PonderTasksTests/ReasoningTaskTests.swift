@@ -108,7 +108,7 @@ final class CodeTaskTests: XCTestCase {
         XCTAssertEqual(problems.count, 2)
         guard case .code(let tests) = problems[0].kind else { return XCTFail("not a code problem") }
         XCTAssertEqual(tests.cases, [.assertion("assert f(2) == 4"), .assertion("assert f(5) == 10")])
-        let task = TaskFormat(name: "code", style: .code, verifier: CodeVerifier(pool: SandboxPool(sandbox: await CodeSandbox.make())))
+        let task = TaskFormat(name: "code", style: .code, verifier: CodeVerifier(pool: SandboxPool(sandbox: try await CodeSandbox.make())))
         XCTAssertTrue(task.promptText(for: problems[0]).hasSuffix(TaskFormat.codeInstruction + "\n"))
         let right = "<think>double it</think>\n```python\ndef f(x):\n    return 2 * x\n```"
         let wrong = "```python\ndef f(x):\n    return x + 2\n```"

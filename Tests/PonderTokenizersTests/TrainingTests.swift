@@ -17,6 +17,36 @@ import Testing
         #expect(try Self.trainFixture().tokenizerJSON() == committed)
     }
 
+    /// The merges equal those of an independent brute-force trainer (scripts/fixtures/make_bpe_reference.py, which
+    /// recounts every pair from scratch before each merge), in order.
+    @Test func mergesMatchABruteForceTrainer() throws {
+        let reference = try String(contentsOf: Fixtures.url("ponder-trained/bruteforce_merges.txt"), encoding: .utf8)
+            .split(separator: "\n").map { line -> [String] in line.split(separator: " ").map(String.init) }
+        let merges = try Self.trainFixture().model.merges.map { [$0.0, $0.1] }
+        #expect(merges.count == reference.count)
+        let first = zip(merges, reference).enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(first == nil, "first difference at merge \(first?.offset ?? -1): Ponder \(first?.element.0 ?? []), reference \(first?.element.1 ?? [])")
+    }
+
+    /// Training sees the same pieces as HF's pre-tokenizer: the corpus split by Qwen2's regex (Python `regex`).
+    @Test func trainingPreTokenizationMatchesTheRegex() throws {
+        let tokenizer = try Self.trainFixture()
+        let pieces = try String(contentsOf: Fixtures.url("ponder-trained/corpus_pieces.json"), encoding: .utf8)
+        let expected = try JSONDecoder().decode([String].self, from: Data(pieces.utf8))
+        // What the trainer does: NFC, special tokens cut out, the pre-tokenizer over each remaining part.
+        let bytes = Array((tokenizer.normalizer?.apply(Fixtures.corpus) ?? Fixtures.corpus).utf8)
+        let matcher = AddedTokenMatcher(tokens: tokenizer.addedTokens, patterns: Self.specials)
+        var got: [String] = []
+        bytes.withUnsafeBufferPointer { buf in
+            for part in matcher.split(buf, 0, buf.count) where part.token == nil {
+                for piece in tokenizer.preTokenizer!.apply(buf, [part.range]) { got.append(ByteLevelAlphabet.encode(buf[piece])) }
+            }
+        }
+        #expect(got.count == expected.count)
+        let first = zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(first == nil, "first difference at piece \(first?.offset ?? -1): \(first.map { "\($0.element.0.debugDescription) vs \($0.element.1.debugDescription)" } ?? "")")
+    }
+
     /// HF's ids for the Ponder-trained tokenizer equal Ponder's, string by string.
     @Test func trainedTokenizerEncodesLikeHF() throws {
         let tokenizer = try Tokenizer(contentsOf: Fixtures.url("ponder-trained/tokenizer.json"))
