@@ -282,7 +282,8 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
             completions[plan.request].append(
                 Completion(
                     text: text, tokens: output.tokens, logprobs: requests[plan.request].parameters.logprobs ? output.logprobs : nil,
-                    sampled: output.sampled, stop: output.stop, reasoningTokens: plan.controller.thinkingTokens))
+                    sampled: output.sampled, stop: output.stop, reasoningTokens: plan.controller.thinkingTokens,
+                    confidences: requests[plan.request].parameters.confidence != nil ? output.confidences : nil))
             let rest = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(sent[row])))
             onChunk[plan.request]?(Chunk(index: plan.index, text: rest, finishReason: output.stop.finishReason))
         }

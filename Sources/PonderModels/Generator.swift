@@ -44,6 +44,8 @@ public struct GenerationOutput: Sendable, Equatable {
     public var sampled: [Bool]
     /// Which stop ended it.
     public var stop: StopReason
+    /// DeepConf token confidences, for rows whose settings ask for them (else empty).
+    public var confidences: [Double] = []
 }
 
 /// Work counters for one `generate` call.
@@ -121,6 +123,7 @@ public final class Generator {
             let uniforms = active.map { r in randoms[r].uniform() }
             let (tokens, logprobs) = Sampler.sample(
                 logits: logits, rows: active.map { rows[$0].sampling }, uniforms: uniforms, forced: forced)
+            let confidences = Sampler.tokenConfidences(logits: logits, rows: active.map { rows[$0].sampling })
             var stillActive: [Int] = []
             var keep: [Int] = []
             var feed: [Int] = []
@@ -142,6 +145,10 @@ public final class Generator {
                 stats.generatedTokens += 1
                 onToken?(r, token)
                 var reason = rows[r].controller?.accept(token)
+                if let c = confidences[slot], let stop = rows[r].sampling.confidence {
+                    outputs[r].confidences.append(c)
+                    if reason == nil, let group = stop.stops(outputs[r].confidences) { reason = .lowConfidence(group: group) }
+                }
                 if reason == nil && forced[slot] == nil && endTokens.contains(token) { reason = .endOfSequence(token: token) }
                 if reason == nil && outputs[r].tokens.count >= rows[r].sampling.maxTokens {
                     reason = .length(inThinking: rows[r].controller?.isThinking ?? false)

@@ -3,7 +3,8 @@ import PonderCore
 /// A left-to-right chain of additions and subtractions (`34+27-15+8`): a direct answer needs the whole sum at
 /// once, the scratchpad `34+27=61, 61-15=46, 46+8=54` one small step at a time.
 public struct ArithmeticChain: SyntheticTask {
-    public var name: String { "arithmetic" }
+    /// The task's name (`arithmetic`; `arithmetic-long` for ``long()``); problem ids start with it.
+    public var name: String
     /// Operations per problem.
     public var operations: ClosedRange<Int>
     /// Range of the first operand.
@@ -16,8 +17,9 @@ public struct ArithmeticChain: SyntheticTask {
     /// The configuration the R1-Zero feasibility experiment used (3–5 operations, 10–49 then 1–19, totals 0–99).
     public init(
         operations: ClosedRange<Int> = 3...5, first: ClosedRange<Int> = 10...49, operand: ClosedRange<Int> = 1...19,
-        totals: ClosedRange<Int> = 0...99
+        totals: ClosedRange<Int> = 0...99, name: String = "arithmetic"
     ) throws {
+        self.name = name
         guard operations.lowerBound >= 1 else { throw TaskError.invalidParameter("operations must start at 1 or more, got \(operations)") }
         guard totals.contains(first.lowerBound) || totals.contains(first.upperBound) else {
             throw TaskError.invalidParameter("first operands \(first) lie outside the totals \(totals)")
@@ -26,6 +28,12 @@ public struct ArithmeticChain: SyntheticTask {
         self.first = first
         self.operand = operand
         self.totals = totals
+    }
+
+    /// The hard split: chains of 7–9 operations with operands up to 29 (the bundled models train on 3–5 operations
+    /// up to 19), so each problem needs more steps than training showed and strategies have room to differ.
+    public static func long() throws -> ArithmeticChain {
+        try ArithmeticChain(operations: 7...9, operand: 1...29, name: "arithmetic-long")
     }
 
     public func problem(seed: UInt64, index: Int) -> Problem {

@@ -58,7 +58,8 @@ final class TaskEvaluationTests: XCTestCase {
 final class ReportTests: XCTestCase {
     func evaluation(_ greedy: Double, example: String) -> TaskEvaluation {
         TaskEvaluation(
-            greedyAccuracy: greedy, sampledAccuracy: 0.5, majorityAccuracy: 0.6, samples: 8, formatCompliance: 0.7, stepsUsed: 0.8,
+            greedyAccuracy: greedy, sampledAccuracy: 0.5, majorityAccuracy: 0.6, greedyAccuracyAnyFormat: 0.45, sampledAccuracyAnyFormat: 0.55,
+            samples: 8, formatCompliance: 0.7, stepsUsed: 0.8,
             accuracyWithSteps: 0.9, accuracyWithoutSteps: 0.1, meanLength: 12, tokens: 100, tooLong: 0, seconds: 1,
             examples: [.init(prompt: "Compute 1<2?", completion: example, correct: true)])
     }
