@@ -29,7 +29,7 @@ struct Demo: AsyncParsableCommand {
     @Option(name: .long, help: "Held-out problems to evaluate on (default 256, or 24 with --quick).") var heldOut: Int?
     @Option(
         name: .long,
-        help: "Task of the held-out problems: arithmetic (the training distribution) or arithmetic-long (the hard split: longer chains).")
+        help: "Task of the held-out problems: arithmetic (the training distribution) or arithmetic-hard (the hard split: larger operands).")
     var heldOutTask: TaskName = .arithmetic
     @Option(name: .long, help: "Run directory.") var run = "runs/demo"
     @Option(name: .long, help: "Seed.") var seed: UInt64 = 0
@@ -42,7 +42,7 @@ struct Demo: AsyncParsableCommand {
         let task = generator.format
         let heldGenerator = try heldOutTask.make()
         let held = heldGenerator.problems(seed: 7, count: heldOut ?? (quick ? 24 : 256))
-        let evalTokens = heldOutTask == .arithmeticLong ? 128 : 80
+        let evalTokens = 80
         let heldPrompts = Set(held.map(\.prompt))
         let training = generator.problems(seed: 11, count: 4000).filter { !heldPrompts.contains($0.prompt) }
         let policy = try ModelDirectory.load(dir, dtype: .float32)

@@ -22,7 +22,7 @@ struct ProblemOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "A synthetic task instead of a file: arithmetic, arithmetic-long (the hard split: 7-9 operations), addition, multiplication or countdown (with --count and --seed)."
+            "A synthetic task instead of a file: arithmetic, arithmetic-hard (the hard split: operands up to 24), addition, multiplication or countdown (with --count and --seed)."
     )
     var task: TaskName?
     @Option(name: .long, help: "Synthetic problems to generate.") var count = 256
@@ -88,13 +88,13 @@ struct ProblemOptions: ParsableArguments {
 enum TaskName: String, ExpressibleByArgument, CaseIterable {
     case arithmetic
     /// Longer chains than training (7–9 operations): the held-out hard split.
-    case arithmeticLong = "arithmetic-long"
+    case arithmeticHard = "arithmetic-hard"
     case addition, multiplication, countdown
 
     func make() throws -> any SyntheticTask {
         switch self {
         case .arithmetic: try ArithmeticChain()
-        case .arithmeticLong: try ArithmeticChain.long()
+        case .arithmeticHard: try ArithmeticChain.hard()
         case .addition: try MultiDigit(operation: .addition)
         case .multiplication: try MultiDigit(operation: .multiplication, digits: 2...3, otherDigits: 1...2)
         case .countdown: try Countdown()

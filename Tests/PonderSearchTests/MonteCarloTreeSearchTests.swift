@@ -9,7 +9,7 @@ final class MonteCarloTreeSearchTests: XCTestCase {
     /// root → A "a" (P 0.6), B "\boxed{1}" (P 0.4, ends); A → A1 "\boxed{2}" (P 0.75), A2 "\boxed{3}" (P 0.25).
     func makeModel() -> ScriptedModel {
         ScriptedModel([
-            "": [sample("a", logprobs: [log(0.5), log(0.6)]), sample("\\boxed{1}", logprobs: [log(0.2)])],
+            "": [sample("a", logprobs: [log(0.3), log(0.3)]), sample("\\boxed{1}", logprobs: [log(0.2)])],
             "a\n\n": [sample("\\boxed{2}", logprobs: [log(0.3)]), sample("\\boxed{3}", logprobs: [log(0.1)])],
         ])
     }

@@ -66,7 +66,13 @@ final class ComputeOptimalAllocatorTests: XCTestCase {
                 plans: [.init(strategy: "self-consistency", budget: 4), .init(strategy: "best-of-n", budget: 2), .probe])
         ])
 
-    func allocator(_ calls: Mutex<[String]>) -> ComputeOptimalAllocator {
+    /// The plans the allocator asked for.
+    final class Calls: Sendable {
+        let list = Mutex<[String]>([])
+        func withLock<T>(_ body: (inout [String]) -> T) -> T { list.withLock { body(&$0) } }
+    }
+
+    func allocator(_ calls: Calls) -> ComputeOptimalAllocator {
         ComputeOptimalAllocator(
             policy: policy, budget: 4, parameters: SamplingParameters(seed: 1),
             strategies: { name, n in
@@ -78,7 +84,7 @@ final class ComputeOptimalAllocatorTests: XCTestCase {
     }
 
     func testEasyProblemKeepsTheProbeMajority() async throws {
-        let calls = Mutex<[String]>([])
+        let calls = Calls()
         let model = ScriptedModel(["": [boxed("3"), boxed("3"), boxed("3"), boxed("4")]])
         let r = try await allocator(calls).run(problem: problem, model: model)
         XCTAssertEqual(r.notes["agreement"], "0.75")
@@ -91,7 +97,7 @@ final class ComputeOptimalAllocatorTests: XCTestCase {
     }
 
     func testHardProblemRunsTheBinsPlanAndCountsTheProbe() async throws {
-        let calls = Mutex<[String]>([])
+        let calls = Calls()
         // Probe 1 2 4 5: agreement .25 → bin 0 → self-consistency 4, which draws four 3s.
         let model = ScriptedModel(["": [boxed("1"), boxed("2"), boxed("4"), boxed("5"), boxed("3"), boxed("3"), boxed("3"), boxed("3")]])
         let r = try await allocator(calls).run(problem: problem, model: model)
@@ -104,7 +110,7 @@ final class ComputeOptimalAllocatorTests: XCTestCase {
     }
 
     func testMediumProblemAndPolicyFiles() async throws {
-        let calls = Mutex<[String]>([])
+        let calls = Calls()
         let model = ScriptedModel(["": [boxed("3"), boxed("3"), boxed("4"), boxed("5")]])
         let r = try await allocator(calls).run(problem: problem, model: model)
         XCTAssertEqual(r.notes["bin"], "1 of 3")
