@@ -78,6 +78,8 @@ public final class Generator {
     public var maxCacheBytes: Int
     /// Reuse of earlier sequences' KV caches for prompts that extend them (`nil` to disable).
     public var prefixCache: PrefixCache?
+    /// Number of `generate` calls so far (each is one batch), so callers can tell batched work from sequential.
+    public private(set) var generateCalls = 0
 
     /// A generator for `model`.
     public init(model: CausalLM, endTokens: Set<Int>, maxCacheBytes: Int = 4 << 30, prefixCache: PrefixCache? = nil) {
@@ -90,6 +92,7 @@ public final class Generator {
     /// Generates every row; `onToken(row, token)` is called as tokens are emitted (for streaming).
     public func generate(_ rows: [GenerationRow], onToken: ((Int, Int) -> Void)? = nil) throws -> ([GenerationOutput], GenerationStats) {
         guard !rows.isEmpty else { return ([], GenerationStats()) }
+        generateCalls += 1
         let context = model.configuration.maxPositionEmbeddings
         for row in rows {
             guard !row.prompt.isEmpty else { throw PonderError.invalidArgument("prompt is empty (a prompt needs at least one token)") }
