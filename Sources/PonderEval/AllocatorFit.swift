@@ -97,8 +97,10 @@ public struct AllocatorFit: Sendable {
             probeCorrect.append(try await isCorrect(r.answer, p))
         }
         let sampleTokens = probeTokens.reduce(0, +) / Double(probeTokens.count) / Double(probeSamples)
-        progress(String(format: "probe: %d samples per problem, mean agreement %.3f, %.1f tokens per sample", probeSamples,
-            agreement.reduce(0, +) / Double(agreement.count), sampleTokens))
+        progress(
+            String(
+                format: "probe: %d samples per problem, mean agreement %.3f, %.1f tokens per sample", probeSamples,
+                agreement.reduce(0, +) / Double(agreement.count), sampleTokens))
         // 2. Bins.
         let edges = Self.quantileEdges(agreement, bins: bins)
         let level0 = AllocationPolicy.Level(budget: 0, tokenBudget: 0, edges: edges, plans: [], fit: nil)
@@ -112,8 +114,10 @@ public struct AllocatorFit: Sendable {
             for (p, r) in zip(problems, results) { correct.append(try await isCorrect(r.answer, p)) }
             outcomes[c] = (correct, results.map { Double($0.usage.totalTokens) })
             progress(
-                String(format: "%@ %d: accuracy %.3f, %.1f tokens", c.strategy.rawValue, c.budget,
-                    Double(correct.filter { $0 }.count) / Double(correct.count), results.reduce(0.0) { $0 + Double($1.usage.totalTokens) } / Double(results.count)))
+                String(
+                    format: "%@ %d: accuracy %.3f, %.1f tokens", c.strategy.rawValue, c.budget,
+                    Double(correct.filter { $0 }.count) / Double(correct.count),
+                    results.reduce(0.0) { $0 + Double($1.usage.totalTokens) } / Double(results.count)))
         }
         // 4. A level per budget.
         var levels: [AllocationPolicy.Level] = []
@@ -160,7 +164,8 @@ public struct AllocatorFit: Sendable {
             probeSamples: probeSamples, levels: levels,
             source: [
                 "fitted": "yes", "model": model.name, "task": task.name, "validationProblems": "\(problems.count)",
-                "scorer": configuration.scorer.rawValue, "candidates": candidates.map { "\($0.strategy.rawValue):\($0.budget)" }.joined(separator: ","),
+                "scorer": configuration.scorer.rawValue,
+                "candidates": candidates.map { "\($0.strategy.rawValue):\($0.budget)" }.joined(separator: ","),
             ])
         return (policy, reports)
     }

@@ -81,7 +81,8 @@ public struct StrategySweep: Sendable {
                     strategy: label, upperBound: upperBound, budget: budget,
                     accuracy: Double(cellRecords.filter(\.isCorrect).count) / Double(Swift.max(1, problems.count)), passAtK: pass,
                     promptTokens: results.reduce(0) { $0 + $1.usage.model.promptTokens },
-                    cachedPromptTokens: results.reduce(0) { $0 + $1.usage.model.cachedPromptTokens }, seconds: Date().timeIntervalSince(start))
+                    cachedPromptTokens: results.reduce(0) { $0 + $1.usage.model.cachedPromptTokens },
+                    seconds: Date().timeIntervalSince(start))
                 cells.append(cell)
                 progress(cell)
             }

@@ -113,11 +113,16 @@ public struct AllocationPolicy: Sendable, Hashable, Codable {
         if probeSamples < 1 { throw fail("probeSamples", "must be at least 1") }
         if levels.isEmpty { throw fail("levels", "must hold at least one level") }
         for (i, l) in levels.enumerated() {
-            if l.plans.count != l.edges.count + 1 { throw fail("levels[\(i)].plans", "needs one plan per bin (edges + 1 = \(l.edges.count + 1))") }
+            if l.plans.count != l.edges.count + 1 {
+                throw fail("levels[\(i)].plans", "needs one plan per bin (edges + 1 = \(l.edges.count + 1))")
+            }
             if l.edges != l.edges.sorted() { throw fail("levels[\(i)].edges", "must be ascending") }
             for (j, p) in l.plans.enumerated() where p.strategy != Plan.probe.strategy {
                 guard let name = StrategyName(rawValue: p.strategy), name != .allocator else {
-                    throw fail("levels[\(i)].plans[\(j)].strategy", "'\(p.strategy)' is not a strategy (probe, \(StrategyName.allCases.filter { $0 != .allocator }.map(\.rawValue).joined(separator: ", ")))")
+                    throw fail(
+                        "levels[\(i)].plans[\(j)].strategy",
+                        "'\(p.strategy)' is not a strategy (probe, \(StrategyName.allCases.filter { $0 != .allocator }.map(\.rawValue).joined(separator: ", ")))"
+                    )
                 }
                 if p.budget < 1 { throw fail("levels[\(i)].plans[\(j)].budget", "must be at least 1") }
             }

@@ -47,8 +47,10 @@ public struct ComputeOptimalAllocator: SearchStrategy {
         // The probe draws from its own seed, so the plan's samples are new ones, not the probe's again.
         var probeParameters = parameters
         probeParameters.seed = parameters.seed.map { $0 ^ 0x5EED_0F_960B }
-        let probe = try await SelfConsistency(samples: k, batchSize: k, stopWhenDecided: false, parameters: probeParameters, grouping: grouping)
-            .run(question: question, prompt: prompt, model: model)
+        let probe = try await SelfConsistency(
+            samples: k, batchSize: k, stopWhenDecided: false, parameters: probeParameters, grouping: grouping
+        )
+        .run(question: question, prompt: prompt, model: model)
         var tally = VoteTally()
         for c in probe.candidates { tally.add(c.answer, grouping: grouping) }
         let agreement = tally.leaderWeight / Double(k)

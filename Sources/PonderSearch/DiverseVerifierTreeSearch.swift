@@ -64,7 +64,8 @@ public struct DiverseVerifierTreeSearch: SearchStrategy {
             for c in try await tree.caller.sample(parameters, n: width, continuation: solution, stop: last ? [] : [s.steps.delimiter]) {
                 let terminal = last || s.steps.isTerminal(c, after: solution, grouping: s.grouping)
                 fresh.append(
-                    tree.trace.add(parent: beam, text: s.steps.stepText(c, terminal: terminal), tokens: c.tokens.count, isTerminal: terminal))
+                    tree.trace.add(
+                        parent: beam, text: s.steps.stepText(c, terminal: terminal), tokens: c.tokens.count, isTerminal: terminal))
             }
             let scores = try await s.score(
                 fresh.map { tree.trace.solution(to: $0) }, terminal: fresh.map { tree.trace[$0].isTerminal }, context: context,
@@ -107,7 +108,8 @@ public struct DiverseVerifierTreeSearch: SearchStrategy {
                 let text = tree.trace.solution(to: id)
                 candidates.append(
                     Candidate(
-                        text: text, answer: subtree.grouping.answer(of: text), score: tree.aggregated[id], tokens: tree.trace.tokens(to: id),
+                        text: text, answer: subtree.grouping.answer(of: text), score: tree.aggregated[id],
+                        tokens: tree.trace.tokens(to: id),
                         node: map[id]!, isComplete: tree.trace[id].isTerminal))
             }
             usage = usage + tree.caller.usage

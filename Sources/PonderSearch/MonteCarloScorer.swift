@@ -106,7 +106,9 @@ public struct MonteCarloScorer: Scorer {
             var tally = VoteTally()
             var votes: [(prefix: Int, cls: Int?)] = []
             for i in prefixes.indices {
-                for t in finished[i].map({ [$0] }) ?? rolled[i] ?? [] { votes.append((i, tally.add(grouping.answer(of: t), grouping: grouping))) }
+                for t in finished[i].map({ [$0] }) ?? rolled[i] ?? [] {
+                    votes.append((i, tally.add(grouping.answer(of: t), grouping: grouping)))
+                }
             }
             guard let lead = tally.leader else { return ScoreBatch(scores: scores, cost: cost) }
             for i in prefixes.indices {

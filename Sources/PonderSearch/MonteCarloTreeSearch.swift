@@ -93,7 +93,8 @@ public struct MonteCarloTreeSearch: SearchStrategy {
 
     public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try validate()
-        var tree = SearchTree(caller: ModelCaller(model: model, prompt: prompt), context: ScoringContext(question: question, prompt: prompt))
+        var tree = SearchTree(
+            caller: ModelCaller(model: model, prompt: prompt), context: ScoringContext(question: question, prompt: prompt))
         for _ in 0..<iterations {
             var path = [0]
             var node = 0

@@ -109,10 +109,12 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
                 parameters: parameters)
         case .beam:
             return BeamSearch(
-                beams: budget, expansions: Swift.min(expansions, budget), maxSteps: maxSteps, scorer: scorer, steps: steps, parameters: parameters)
+                beams: budget, expansions: Swift.min(expansions, budget), maxSteps: maxSteps, scorer: scorer, steps: steps,
+                parameters: parameters)
         case .dvts:
             let width = Swift.min(expansions, budget)
-            let subtree = BeamSearch(beams: width, expansions: width, maxSteps: maxSteps, scorer: scorer, steps: steps, parameters: parameters)
+            let subtree = BeamSearch(
+                beams: width, expansions: width, maxSteps: maxSteps, scorer: scorer, steps: steps, parameters: parameters)
             return DiverseVerifierTreeSearch(budget: Swift.max(width, budget / width * width), width: width, subtree: subtree)
         case .mcts:
             return MonteCarloTreeSearch(

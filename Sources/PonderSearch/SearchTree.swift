@@ -123,7 +123,8 @@ struct SearchTree: Sendable {
         let notes = ["nodes": "\(trace.nodes.count)", "rootVisits": "\(trace[0].visits)", "finishedLeaves": "\(ends.count)"]
         guard let lead = tally.leader else {
             return SearchResult(
-                strategy: s.name, answer: nil, text: "", chosen: nil, candidates: candidates, trace: trace.nodes, usage: usage, notes: notes)
+                strategy: s.name, answer: nil, text: "", chosen: nil, candidates: candidates, trace: trace.nodes, usage: usage, notes: notes
+            )
         }
         let chosen = tally.classes[lead].members.max { a, b in
             let (va, vb) = (trace[candidates[a].node].visits, trace[candidates[b].node].visits)

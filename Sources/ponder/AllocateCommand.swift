@@ -79,7 +79,9 @@ struct AllocateFit: AsyncParsableCommand {
         print("validation (in-sample) accuracy at equal budget:")
         for r in reports {
             var line = String(format: "  N=%d  allocator %.3f (%.1f tokens)", r.budget, r.allocatorAccuracy, r.allocatorTokens)
-            for (name, v) in r.baselines.sorted(by: { $0.key < $1.key }) { line += String(format: ", %@ %.3f (%.1f tokens)", name, v[0], v[1]) }
+            for (name, v) in r.baselines.sorted(by: { $0.key < $1.key }) {
+                line += String(format: ", %@ %.3f (%.1f tokens)", name, v[0], v[1])
+            }
             print(line)
         }
         print("policy: \(out); evaluate it on other problems with `ponder sweep --strategy allocator --policy \(out)`")

@@ -69,7 +69,9 @@ struct Demo: AsyncParsableCommand {
             sftConfig.training.seed = seed
             sftConfig.training.saveEvery = 1_000_000
             sftConfig.batchSize = 16
-            let examples = training.prefix(512).map { SFTExample(prompt: task.prompt(for: $0), completion: generator.teacherSolution(for: $0)) }
+            let examples = training.prefix(512).map {
+                SFTExample(prompt: task.prompt(for: $0), completion: generator.teacherSolution(for: $0))
+            }
             let sft = try SFTTrainer(
                 configuration: sftConfig, model: policy, tokenizer: tokenizer, template: nil, examples: Array(examples),
                 endToken: engine.endTokens.min()!)

@@ -27,7 +27,8 @@ struct Solve: AsyncParsableCommand {
         if budget < 1 { throw ValidationError("--budget must be at least 1") }
         if search.isUpperBound(strategy), answer == nil {
             throw ValidationError(
-                "--scorer \(search.scorer.rawValue) reads the reference answer: give --answer, or use a reference-free scorer (vote, judge)")
+                "--scorer \(search.scorer.rawValue) reads the reference answer: give --answer, or use a reference-free scorer (vote, judge)"
+            )
         }
     }
 

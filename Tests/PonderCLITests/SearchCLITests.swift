@@ -34,7 +34,8 @@ extension CLITests {
     func testJudgeOnABaseModelAndTheOracleLabel() throws {
         let model = Self.repository.appendingPathComponent("Models/ponder-tiny-base").path
         let base = [
-            "solve", "--model", model, "--strategy", "best-of-n", "--budget", "2", "--max-tokens", "40", "--seed", "3", "Compute 12+9-4+13.",
+            "solve", "--model", model, "--strategy", "best-of-n", "--budget", "2", "--max-tokens", "40", "--seed", "3",
+            "Compute 12+9-4+13.",
         ]
         let judged = try ponder(base + ["--scorer", "judge"])
         XCTAssertEqual(judged.status, 0, judged.stderr)
@@ -125,7 +126,8 @@ extension CLITests {
         let base = ["grpo", "--model", Self.fixtureModel.path, "--task", "arithmetic", "--run", dir.appendingPathComponent("run").path]
         let first = try ponder(
             base + [
-                "--print-config", "--top-p", "0.9", "--top-k", "5", "--overlong-buffer", "16", "--overlong-penalty", "0.5", "--beta", "0.04",
+                "--print-config", "--top-p", "0.9", "--top-k", "5", "--overlong-buffer", "16", "--overlong-penalty", "0.5", "--beta",
+                "0.04",
                 "--reward-weights", "1", "0.5", "--dynamic-sampling", "--no-use-bias-correction-kl", "--learning-rate", "1e-6",
             ])
         XCTAssertEqual(first.status, 0, first.stderr)
@@ -212,7 +214,9 @@ extension CLITests {
                     checked += 1
                 } else {
                     XCTAssertNotEqual(r.status, 0, label)
-                    if case .string(let message)? = c["error"]?["message"] { XCTAssertTrue(r.stderr.contains(message), "\(label): \(r.stderr)") }
+                    if case .string(let message)? = c["error"]?["message"] {
+                        XCTAssertTrue(r.stderr.contains(message), "\(label): \(r.stderr)")
+                    }
                     raised += 1
                 }
             }
@@ -274,8 +278,10 @@ extension CLITests {
         let data = dir.appendingPathComponent("code.jsonl")
         try #"{"prompt": "Write f(x) returning 2x.", "tests": ["assert f(2) == 4"]}"#.write(to: data, atomically: true, encoding: .utf8)
         let r = try ponder([
-            "grpo", "--model", Self.fixtureModel.path, "--data", data.path, "--tests-field", "tests", "--run", dir.appendingPathComponent("run").path,
-            "--steps", "1", "--num-generations", "2", "--prompts-per-step", "1", "--max-completion-length", "4", "--reward", "code", "format",
+            "grpo", "--model", Self.fixtureModel.path, "--data", data.path, "--tests-field", "tests", "--run",
+            dir.appendingPathComponent("run").path,
+            "--steps", "1", "--num-generations", "2", "--prompts-per-step", "1", "--max-completion-length", "4", "--reward", "code",
+            "format",
         ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let line = try String(contentsOf: dir.appendingPathComponent("run/metrics.jsonl"), encoding: .utf8).split(separator: "\n")[0]

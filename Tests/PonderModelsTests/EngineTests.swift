@@ -75,7 +75,9 @@ final class EngineTests: XCTestCase {
         var checked = false
         for seed in 0..<20 where !checked {
             let p = SamplingParameters(maxTokens: 12, temperature: 1, seed: UInt64(seed), thinking: ThinkingBudget(maxThinkingTokens: 3))
-            let free = try await engine.rollouts([request("Question 3: <think>", SamplingParameters(maxTokens: 3, temperature: 1, seed: UInt64(seed)))])[0]
+            let free = try await engine.rollouts([
+                request("Question 3: <think>", SamplingParameters(maxTokens: 3, temperature: 1, seed: UInt64(seed)))
+            ])[0]
             guard !free.completions[0].tokens.contains(where: { engine.endTokens.contains($0) || $0 == close[0] }) else { continue }
             let r = try await engine.rollouts([request("Question 3: <think>", p)])[0]
             let c = r.completions[0]

@@ -12,7 +12,8 @@ final class SelfRefineTests: XCTestCase {
             guard case .chat(let m) = req.prompt else { return nil }
             return m.count == 1 ? boxed("4") : boxed("5", tokens: 8)
         }
-        let r = try await SelfRefine(rounds: 3, critic: .oracle(MathVerifier(), ReferenceAnswers([problem]))).run(problem: problem, model: model)
+        let r = try await SelfRefine(rounds: 3, critic: .oracle(MathVerifier(), ReferenceAnswers([problem]))).run(
+            problem: problem, model: model)
         XCTAssertEqual(r.answer, "5")
         XCTAssertEqual(r.candidates.map(\.score), [0, 1])
         XCTAssertEqual(r.notes["stop"], "verifier accepted version 1")

@@ -105,7 +105,8 @@ func sample(_ text: String, tokens: Int = 5, logprob: Double = -0.1, logprobs: [
 {
     let lp = logprobs ?? Array(repeating: logprob, count: tokens)
     return Completion(
-        text: text, tokens: Array(0..<lp.count), logprobs: lp, stop: finish == .stop ? .endOfSequence(token: 0) : .length(inThinking: false))
+        text: text, tokens: Array(0..<lp.count), logprobs: lp, stop: finish == .stop ? .endOfSequence(token: 0) : .length(inThinking: false)
+    )
 }
 
 /// A completion that ended with the model's own end-of-sequence token (a step the model finished).

@@ -66,7 +66,9 @@ final class ConfidenceVotingTests: XCTestCase {
     func testOnlineThresholdFromWarmupAndConsensus() async throws {
         // Warm-up of 4 keeps 50%: confidences 3, 4, .5, .2 → threshold 3; votes 1 (3) and 2 (4): share 4/7 < .6.
         // Trace 5 (1, 3.5) passes: 1 has 6.5 of 10.5 = .62 >= .6 → stop with 5 traces.
-        let model = ScriptedModel(["": [confident("1", 3), confident("2", 4), confident("1", 0.5), confident("2", 0.2), confident("1", 3.5)]])
+        let model = ScriptedModel([
+            "": [confident("1", 3), confident("2", 4), confident("1", 0.5), confident("2", 0.2), confident("1", 3.5)]
+        ])
         let dc = ConfidenceVoting(traces: 6, warmup: 4, keepPercent: 50, consensus: 0.6, measure: .mean, window: 2)
         let r = try await dc.run(problem: problem, model: model)
         XCTAssertEqual(r.candidates.count, 5)
