@@ -105,7 +105,7 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
             return BestOfN(samples: budget, batchSize: budget, scorer: scorer, selection: .weightedMajority, parameters: parameters)
         case .confidence:
             return ConfidenceVoting(
-                traces: budget, warmup: budget >= 4 ? Swift.max(1, budget / 4) : nil, batchSize: Swift.min(budget, 8), window: 8,
+                traces: budget, warmup: budget >= 4 ? Swift.max(2, budget / 4) : nil, batchSize: Swift.min(budget, 8), window: 8,
                 parameters: parameters)
         case .beam:
             return BeamSearch(

@@ -32,12 +32,14 @@ final class TaskEvaluationTests: XCTestCase {
             greedy: "<think>1/2=0.5</think><answer>0.5</answer>",
             samples: [
                 "<think>a=1</think><answer>0.5</answer>", "<answer>3</answer>", "<think>b=2</think><answer>\\frac{1}{2}</answer>",
-                "<answer>3</answer>", "The answer is 3.",
+                "<answer>3</answer>", "The answer is 1/2.",
             ])
         let r = try await TaskEvaluation.run(model: model, task: task, problems: [problem], samples: 5)
         XCTAssertEqual(r.greedyAccuracy, 1)
         XCTAssertEqual(r.sampledAccuracy, 0.4, accuracy: 1e-12)
-        XCTAssertEqual(r.majorityAccuracy, 0.5, accuracy: 1e-12, "a 2–2 tie between 1/2 and 3 (the untagged 3 does not vote)")
+        XCTAssertEqual(r.sampledAccuracyAnyFormat, 0.6, accuracy: 1e-12, "the untagged 1/2 is right in any format")
+        XCTAssertEqual(r.greedyAccuracyAnyFormat, 1)
+        XCTAssertEqual(r.majorityAccuracy, 0.5, accuracy: 1e-12, "a 2–2 tie between 1/2 and 3 (the untagged 1/2 does not vote)")
         XCTAssertEqual(r.formatCompliance, 0.4, accuracy: 1e-12)
         XCTAssertEqual(r.stepsUsed, 0.4, accuracy: 1e-12)
         XCTAssertEqual(r.accuracyWithSteps, 1)
