@@ -15,6 +15,9 @@ public enum StopReason: Sendable, Hashable, Codable {
     /// The token limit (`maxTokens`) was reached; `inThinking` when the model was still inside its thinking
     /// section, so it never wrote an answer.
     case length(inThinking: Bool)
+    /// DeepConf's online stop (``SamplingParameters/confidence``): the mean token confidence of the last group of
+    /// tokens fell below the request's threshold; `group` is that mean.
+    case lowConfidence(group: Double)
 
     /// The OpenAI-style finish reason.
     public var finishReason: FinishReason {
@@ -66,6 +69,9 @@ public struct Completion: Sendable, Hashable, Codable {
     public var stop: StopReason
     /// Tokens of this completion spent inside thinking.
     public var reasoningTokens: Int
+    /// Per generated token, DeepConf's token confidence (the negative mean of the top-k log-probabilities of the
+    /// model's distribution), when the request asked for it (``SamplingParameters/confidence``); else `nil`.
+    public var confidences: [Double]?
 
     /// Why generation ended, as the OpenAI API reports it.
     public var finishReason: FinishReason { stop.finishReason }
@@ -73,8 +79,9 @@ public struct Completion: Sendable, Hashable, Codable {
     /// Makes a completion.
     public init(
         text: String, tokens: [Int] = [], logprobs: [Double]? = nil, sampled: [Bool] = [], stop: StopReason = .length(inThinking: false),
-        reasoningTokens: Int = 0
+        reasoningTokens: Int = 0, confidences: [Double]? = nil
     ) {
+        self.confidences = confidences
         self.text = text
         self.tokens = tokens
         self.logprobs = logprobs

@@ -54,12 +54,15 @@ public struct SamplingParameters: Sendable, Hashable, Codable {
     public var logprobs: Bool
     /// Bounds on thinking, if any.
     public var thinking: ThinkingBudget?
+    /// DeepConf token confidences, and the online stop on low confidence, if any.
+    public var confidence: ConfidenceStop?
 
     /// Makes parameters; the defaults sample at temperature 1 with no truncation.
     public init(
         maxTokens: Int = 256, temperature: Double = 1, topK: Int? = nil, topP: Double = 1, minP: Double = 0, stop: [String] = [],
-        seed: UInt64? = nil, n: Int = 1, logprobs: Bool = false, thinking: ThinkingBudget? = nil
+        seed: UInt64? = nil, n: Int = 1, logprobs: Bool = false, thinking: ThinkingBudget? = nil, confidence: ConfidenceStop? = nil
     ) {
+        self.confidence = confidence
         self.maxTokens = maxTokens
         self.temperature = temperature
         self.topK = topK
@@ -87,6 +90,11 @@ public struct SamplingParameters: Sendable, Hashable, Codable {
         if !(minP >= 0 && minP <= 1) { throw fail("minP", minP, "must be in [0, 1]") }
         if n < 1 { throw fail("n", n, "must be at least 1") }
         if stop.contains("") { throw fail("stop", stop, "stop strings must not be empty") }
+        if let c = confidence {
+            if c.topLogprobs < 1 { throw fail("confidence.topLogprobs", c.topLogprobs, "must be at least 1") }
+            if c.window < 1 { throw fail("confidence.window", c.window, "must be at least 1") }
+            if let t = c.threshold, !t.isFinite { throw fail("confidence.threshold", t, "must be finite") }
+        }
         if let b = thinking {
             if let lo = b.minThinkingTokens, lo < 0 { throw fail("minThinkingTokens", lo, "must be >= 0") }
             if let hi = b.maxThinkingTokens, hi < 0 { throw fail("maxThinkingTokens", hi, "must be >= 0") }

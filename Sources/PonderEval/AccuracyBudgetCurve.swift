@@ -13,7 +13,10 @@ public struct AccuracyBudgetCurve: Sendable, Hashable, Codable {
                 let rs = groups[strategy]![budget]!
                 let ci = try bootstrap.meanInterval(rs.map { $0.isCorrect ? 1 : 0 })
                 let tokens = Double(rs.reduce(0) { $0 + $1.tokens }) / Double(rs.count)
-                points.append(CurvePoint(strategy: strategy, budget: budget, problems: rs.count, accuracy: ci, meanTokens: tokens))
+                points.append(
+                    CurvePoint(
+                        strategy: strategy, budget: budget, problems: rs.count, accuracy: ci, meanTokens: tokens,
+                        upperBound: rs.contains(where: \.upperBound)))
             }
         }
         self.points = points

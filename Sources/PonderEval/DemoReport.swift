@@ -62,8 +62,10 @@ public struct DemoReport: Sendable {
         s += "<h1>\(e(title))</h1>"
         for n in notes { s += "<p>\(e(n))</p>" }
         s += "<h2>Before and after</h2><table><tr><th></th><th>base</th><th>after RL</th><th>change</th></tr>"
-        s += row("greedy pass@1", before.greedyAccuracy, after.greedyAccuracy)
-        s += row("sampled pass@1", before.sampledAccuracy, after.sampledAccuracy)
+        s += row("greedy pass@1 (strict: tagged answer)", before.greedyAccuracy, after.greedyAccuracy)
+        s += row("greedy pass@1 (any answer format)", before.greedyAccuracyAnyFormat, after.greedyAccuracyAnyFormat)
+        s += row("sampled pass@1 (strict: tagged answer)", before.sampledAccuracy, after.sampledAccuracy)
+        s += row("sampled pass@1 (any answer format)", before.sampledAccuracyAnyFormat, after.sampledAccuracyAnyFormat)
         s += row("maj@\(after.samples)", before.majorityAccuracy, after.majorityAccuracy)
         s += row("format compliance", before.formatCompliance, after.formatCompliance)
         s += row("completions with steps", before.stepsUsed, after.stepsUsed)
@@ -74,12 +76,13 @@ public struct DemoReport: Sendable {
         if let budgetChart {
             s +=
                 "<h2>Test-time compute</h2>" + budgetChart.render()
-                + "<table><tr><th>model</th><th>strategy</th><th>budget</th><th>accuracy</th><th>95% interval</th><th>mean tokens</th></tr>"
+                + "<p>Tokens are generated plus scoring tokens per problem. Dashed lines and rows marked upper bound read the answer key (an oracle scorer): no user without the answers gets them.</p>"
+                + "<table><tr><th>model</th><th>strategy</th><th>budget</th><th>accuracy</th><th>95% interval</th><th>mean tokens</th><th></th></tr>"
             for (model, curve) in budgetCurves {
                 for p in curve.points {
                     s +=
                         "<tr><td>\(e(model))</td><td>\(e(p.strategy))</td><td>\(p.budget)</td><td>\(String(format: "%.3f", p.accuracy.estimate))</td>"
-                        + "<td>[\(String(format: "%.3f", p.accuracy.lower)), \(String(format: "%.3f", p.accuracy.upper))]</td><td>\(String(format: "%.1f", p.meanTokens))</td></tr>"
+                        + "<td>[\(String(format: "%.3f", p.accuracy.lower)), \(String(format: "%.3f", p.accuracy.upper))]</td><td>\(String(format: "%.1f", p.meanTokens))</td><td>\(p.upperBound ? "upper bound" : "")</td></tr>"
                 }
             }
             s += "</table>"

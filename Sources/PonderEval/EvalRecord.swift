@@ -10,9 +10,12 @@ public struct EvalRecord: Sendable, Hashable, Codable {
     public var isCorrect: Bool
     /// Tokens spent (generated plus scoring).
     public var tokens: Int
+    /// Whether the strategy was guided by an oracle (a scorer that reads the answer key): an upper bound.
+    public var upperBound: Bool
 
     /// Makes a record.
-    public init(strategy: String, budget: Int, problemID: String, isCorrect: Bool, tokens: Int) {
+    public init(strategy: String, budget: Int, problemID: String, isCorrect: Bool, tokens: Int, upperBound: Bool = false) {
+        self.upperBound = upperBound
         self.strategy = strategy
         self.budget = budget
         self.problemID = problemID

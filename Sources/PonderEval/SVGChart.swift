@@ -7,11 +7,14 @@ public struct SVGChart: Sendable {
         public var name: String
         public var points: [(x: Double, y: Double)]
         public var color: String
+        /// Drawn dashed (an upper bound, such as an oracle-guided strategy).
+        public var dashed: Bool
 
-        public init(name: String, points: [(x: Double, y: Double)], color: String = "#2563eb") {
+        public init(name: String, points: [(x: Double, y: Double)], color: String = "#2563eb", dashed: Bool = false) {
             self.name = name
             self.points = points
             self.color = color
+            self.dashed = dashed
         }
     }
 
@@ -68,7 +71,8 @@ public struct SVGChart: Sendable {
         for (i, s) in series.enumerated() {
             let points = s.points.filter { $0.x.isFinite && $0.y.isFinite }.map { (x: tx($0.x), y: $0.y) }
             let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
-            svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.8\" points=\"\(path)\"/>"
+            let dash = s.dashed ? " stroke-dasharray=\"6 4\"" : ""
+            svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.8\"\(dash) points=\"\(path)\"/>"
             if points.count == 1 { svg += "<circle cx=\"\(px(points[0].x))\" cy=\"\(py(points[0].y))\" r=\"3\" fill=\"\(s.color)\"/>" }
             if series.count > 1 {
                 let y = legendAtBottomRight ? height - bottom - 8 - 13 * Double(series.count - 1 - i) : top + 14 + 13 * Double(i)
@@ -98,16 +102,20 @@ public struct SVGChart: Sendable {
 }
 
 extension SVGChart {
-    /// Accuracy against mean tokens per problem (logarithmic), a line per model and strategy.
+    /// Accuracy against mean tokens per problem (logarithmic), a line per model and strategy; upper bounds (oracle
+    /// scorers) dashed and named so.
     public static func accuracyAgainstTokens(_ curves: [(model: String, curve: AccuracyBudgetCurve)], title: String) -> SVGChart {
         let colors = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#dc2626", "#0891b2", "#4b5563", "#ca8a04", "#db2777", "#65a30d"]
         var series: [Series] = []
         for (model, curve) in curves {
             for strategy in Array(Set(curve.points.map(\.strategy))).sorted() {
+                let points = curve.points(for: strategy)
+                let bound = points.contains(where: \.upperBound)
+                let label = bound && !strategy.contains("upper bound") ? "\(strategy) (upper bound)" : strategy
                 series.append(
                     Series(
-                        name: model.isEmpty ? strategy : "\(model): \(strategy)",
-                        points: curve.points(for: strategy).map { ($0.meanTokens, $0.accuracy.estimate) }, color: colors[series.count % colors.count]))
+                        name: model.isEmpty ? label : "\(model): \(label)", points: points.map { ($0.meanTokens, $0.accuracy.estimate) },
+                        color: colors[series.count % colors.count], dashed: bound))
             }
         }
         var chart = SVGChart(title: title, xLabel: "mean tokens per problem", series: series)

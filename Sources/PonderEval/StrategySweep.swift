@@ -6,6 +6,9 @@ import PonderVerifiers
 
 /// The strategy × budget evaluation loop (`ponder sweep` and the demo's test-time chart): each strategy at each
 /// budget over the same problems, answers graded by the task, with pass@k over each problem's candidates.
+///
+/// Strategies see only each problem's ``Question``; the references reach an oracle scorer alone (when a plan asks
+/// for one), and its cells are named and flagged as upper bounds. Tokens are generated plus scoring tokens.
 public struct StrategySweep: Sendable {
     /// A strategy and the budgets to run it at.
     public struct Plan: Sendable {
@@ -22,7 +25,10 @@ public struct StrategySweep: Sendable {
 
     /// What one (strategy, budget) cell gave.
     public struct Cell: Sendable {
+        /// The strategy's name, with its scorer when it uses one (``SearchConfiguration/label(_:strategyName:)``).
         public var strategy: String
+        /// Whether an oracle guided it (an upper bound).
+        public var upperBound: Bool
         public var budget: Int
         public var accuracy: Double
         /// pass@k for k = 1, n/2, n over each problem's complete candidates (strategies that sample several).
@@ -48,7 +54,10 @@ public struct StrategySweep: Sendable {
         var cells: [Cell] = []
         for plan in plans {
             for budget in plan.budgets {
-                let strategy = plan.configuration.strategy(plan.strategy, budget: budget, model: model)
+                let strategy = try plan.configuration.strategy(
+                    plan.strategy, budget: budget, model: model, references: ReferenceAnswers(problems))
+                let label = plan.configuration.label(plan.strategy, strategyName: strategy.name)
+                let upperBound = plan.configuration.isUpperBound(plan.strategy)
                 let start = Date()
                 let results = try await Self.runAll(strategy, problems: problems, task: task, model: model)
                 var counts: [(n: Int, c: Int)] = []
@@ -60,8 +69,8 @@ public struct StrategySweep: Sendable {
                     if !complete.isEmpty { counts.append((complete.count, c)) }
                     cellRecords.append(
                         EvalRecord(
-                            strategy: strategy.name, budget: budget, problemID: p.id, isCorrect: try await isCorrect(r.answer, p),
-                            tokens: r.usage.totalTokens))
+                            strategy: label, budget: budget, problemID: p.id, isCorrect: try await isCorrect(r.answer, p),
+                            tokens: r.usage.totalTokens, upperBound: upperBound))
                 }
                 var pass: [(k: Int, value: Double)] = []
                 if let n = counts.map(\.n).min(), n > 1 {
@@ -69,10 +78,11 @@ public struct StrategySweep: Sendable {
                 }
                 records += cellRecords
                 let cell = Cell(
-                    strategy: strategy.name, budget: budget,
+                    strategy: label, upperBound: upperBound, budget: budget,
                     accuracy: Double(cellRecords.filter(\.isCorrect).count) / Double(Swift.max(1, problems.count)), passAtK: pass,
                     promptTokens: results.reduce(0) { $0 + $1.usage.model.promptTokens },
-                    cachedPromptTokens: results.reduce(0) { $0 + $1.usage.model.cachedPromptTokens }, seconds: Date().timeIntervalSince(start))
+                    cachedPromptTokens: results.reduce(0) { $0 + $1.usage.model.cachedPromptTokens },
+                    seconds: Date().timeIntervalSince(start))
                 cells.append(cell)
                 progress(cell)
             }
@@ -92,7 +102,9 @@ public struct StrategySweep: Sendable {
     {
         try await withThrowingTaskGroup(of: (Int, SearchResult).self) { group in
             for (i, p) in problems.enumerated() {
-                group.addTask { (i, try await strategy.run(problem: p, prompt: task.prompt(for: p), model: model)) }
+                let question = p.question
+                let prompt = task.prompt(for: p)
+                group.addTask { (i, try await strategy.run(question: question, prompt: prompt, model: model)) }
             }
             var out = [SearchResult?](repeating: nil, count: problems.count)
             for try await (i, r) in group { out[i] = r }

@@ -11,6 +11,12 @@ public struct TaskEvaluation: Sendable, Codable, Equatable {
     public var sampledAccuracy: Double
     /// Majority vote over the samples, grouped by answer equivalence (maj@k).
     public var majorityAccuracy: Double
+    /// Greedy and sampled accuracy graded in any answer format: the answer found by lenient extraction
+    /// (`ExtractionPolicy.lenient`: marked answers, else the last expression or number), checked by the math
+    /// verifier. Beside the strict grade it tells learning the format apart from learning to reason. For code
+    /// problems, the task's own grade.
+    public var greedyAccuracyAnyFormat: Double
+    public var sampledAccuracyAnyFormat: Double
     /// Samples per problem for the sampled numbers.
     public var samples: Int
     /// Fraction of sampled completions in the task's answer format.
@@ -56,6 +62,14 @@ extension TaskEvaluation {
         let temperature = temperature ?? model.generationDefaults.temperature
         var greedyCorrect = 0
         var sampledCorrect = 0
+        var greedyLenient = 0
+        var sampledLenient = 0
+        let lenient = MathVerifier(policy: .lenient)
+        func lenientGrade(_ text: String, _ problem: Problem, strict: Bool) async throws -> Bool {
+            guard case .math = problem.kind else { return strict }
+            if strict { return true }
+            return try await lenient.verify(text, against: problem).isEquivalent
+        }
         var majority = 0.0
         var compliant = 0
         var withSteps = 0
@@ -97,6 +111,7 @@ extension TaskEvaluation {
             let greedyText = greedy.completions[0].text
             let greedyOK = try await task.grade(greedyText, problem: problem).isEquivalent
             if greedyOK { greedyCorrect += 1 }
+            if try await lenientGrade(greedyText, problem, strict: greedyOK) { greedyLenient += 1 }
             if shown.count < examples { shown.append(Example(prompt: problem.prompt, completion: greedyText, correct: greedyOK)) }
             var tally = VoteTally()
             var votes: [MajorityAtK.Sample] = []
@@ -104,6 +119,7 @@ extension TaskEvaluation {
                 let text = completion.text
                 let ok = try await task.grade(text, problem: problem).isEquivalent
                 if ok { sampledCorrect += 1 }
+                if try await lenientGrade(text, problem, strict: ok) { sampledLenient += 1 }
                 if task.isWellFormatted(text) { compliant += 1 }
                 if task.showsWork(text) {
                     withSteps += 1
@@ -124,6 +140,7 @@ extension TaskEvaluation {
         let m = n * Double(samples)
         return TaskEvaluation(
             greedyAccuracy: Double(greedyCorrect) / n, sampledAccuracy: Double(sampledCorrect) / m, majorityAccuracy: majority / n,
+            greedyAccuracyAnyFormat: Double(greedyLenient) / n, sampledAccuracyAnyFormat: Double(sampledLenient) / m,
             samples: samples, formatCompliance: Double(compliant) / m, stepsUsed: Double(withSteps) / m,
             accuracyWithSteps: withSteps == 0 ? 0 : Double(correctWithSteps) / Double(withSteps),
             accuracyWithoutSteps: Int(m) == withSteps ? 0 : Double(correctWithoutSteps) / (m - Double(withSteps)),

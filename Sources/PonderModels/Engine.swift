@@ -535,7 +535,8 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         if let cut = state.stops.compactMap({ text.range(of: $0)?.lowerBound }).min() { text = String(text[..<cut]) }
         active.completions[state.index] = Completion(
             text: text, tokens: output.tokens, logprobs: request.parameters.logprobs ? output.logprobs : nil, sampled: output.sampled,
-            stop: output.stop, reasoningTokens: state.controller.thinkingTokens)
+            stop: output.stop, reasoningTokens: state.controller.thinkingTokens,
+            confidences: request.parameters.confidence != nil ? output.confidences : nil)
         let rest = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(state.sent)))
         active.job.onChunk?(Chunk(index: state.index, text: rest, finishReason: output.stop.finishReason))
         active.open -= 1

@@ -44,6 +44,8 @@ public struct GenerationOutput: Sendable, Equatable {
     public var sampled: [Bool]
     /// Which stop ended it.
     public var stop: StopReason
+    /// DeepConf token confidences, for rows whose settings ask for them (else empty).
+    public var confidences: [Double] = []
 }
 
 /// Work counters for one `generate` call.
@@ -340,6 +342,7 @@ public final class DecodeBatch {
             let forced = slots.map { $0.alive ? $0.row.controller?.forcedToken() : 0 }
             let uniforms = slots.indices.map { slots[$0].alive ? slots[$0].random.uniform() : 0 }
             let (tokens, logprobs) = Sampler.sample(logits: logits, rows: slots.map(\.row.sampling), uniforms: uniforms, forced: forced)
+            let confidences = Sampler.tokenConfidences(logits: logits, rows: slots.map(\.row.sampling))
             var finished: [(id: Int, output: GenerationOutput)] = []
             var feed: [Int] = []
             for i in slots.indices {
@@ -365,6 +368,10 @@ public final class DecodeBatch {
                 stats.generatedTokens += 1
                 onToken?(slots[i].id, token)
                 var reason = controller?.accept(token)
+                if let c = confidences[i], let stop = slots[i].row.sampling.confidence {
+                    slots[i].output.confidences.append(c)
+                    if reason == nil, let group = stop.stops(slots[i].output.confidences) { reason = .lowConfidence(group: group) }
+                }
                 if reason == nil && forced[i] == nil && generator.endTokens.contains(token) { reason = .endOfSequence(token: token) }
                 if reason == nil && slots[i].remaining <= 0 { reason = .length(inThinking: controller?.isThinking ?? false) }
                 if let reason {

@@ -1,17 +1,24 @@
 import PonderCore
 import PonderVerifiers
 
-/// Step-level beam search guided by a process scorer (Snell et al. 2024; search-and-learn).
+/// Step-level beam search guided by a process scorer, as search-and-learn runs it (Snell et al. 2024; Beeching et
+/// al. 2024).
 ///
-/// Keeps ``beams`` partial solutions. Each step, every active beam is extended by ``expansions`` sampled next steps
-/// (the root, a single beam, by `beams × expansions`, so every step costs the same); each new step is scored — after
-/// ``lookahead`` further greedy steps when `lookahead > 0` — and its path score is the ``aggregation`` of the step
-/// scores from the root. The `beams` best paths by aggregated score survive (ties: the earlier); those that ended
-/// are set aside as finished, and the search stops when none is active or after ``maxSteps`` steps.
+/// Every step samples ``beams`` (N) next steps in all: the kept beams are repeated, in order, until there are N
+/// slots (the root fills all N at the first step), so each kept beam is extended about ``expansions`` (M) ways.
+/// Each new step is scored (after ``lookahead`` further greedy steps when `lookahead > 0`) and its path score is
+/// the ``aggregation`` of the step scores from the root. New steps that end the solution are set aside as
+/// finished and never compete for a slot; among the others, duplicates (the same solution text) are dropped and the
+/// best N / M by aggregated score are kept (ties: the earlier). The last step (step ``maxSteps``) is sampled without
+/// the delimiter as a stop, so every surviving beam is completed to its end. The candidates are the finished
+/// solutions, best N by aggregated score; when none finished, the kept unfinished ones.
+///
+/// What search-and-learn does and this does not: it pads the candidate list to N by repeating finished beams;
+/// Ponder returns the distinct finished ones.
 public struct BeamSearch: SearchStrategy {
-    /// Beams kept after each step (N).
+    /// Next steps sampled per step in all (N).
     public var beams: Int
-    /// Next steps sampled per beam (M).
+    /// Beam width (M): next steps per kept beam; N / M beams are kept after each step.
     public var expansions: Int
     /// Greedy steps rolled out past a candidate before scoring it (0 for none).
     public var lookahead: Int
@@ -57,7 +64,8 @@ public struct BeamSearch: SearchStrategy {
     /// Checks the settings, naming the first bad one.
     public func validate() throws {
         try SearchError.require(beams >= 1, "beams", beams, "must be at least 1")
-        try SearchError.require(expansions >= 1, "expansions", expansions, "beam width must be at least 1")
+        try SearchError.require(
+            expansions >= 1 && expansions <= beams, "expansions", expansions, "beam width must be in 1...beams (\(beams))")
         try SearchError.require(lookahead >= 0, "lookahead", lookahead, "must be >= 0")
         try SearchError.require(maxSteps >= 1, "maxSteps", maxSteps, "must be at least 1")
         try steps.validate()
@@ -65,15 +73,18 @@ public struct BeamSearch: SearchStrategy {
         try lookaheadParameters.validate()
     }
 
-    public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
+    public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try validate()
-        let run = try await search(problem: problem, prompt: prompt, model: model)
+        let run = try await search(question: question, prompt: prompt, model: model)
         return run.result(name: name, selection: selection, grouping: grouping)
     }
 
-    /// The search itself, for reuse by ``DiverseVerifierTreeSearch``.
-    func search(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> StepSearchRun {
-        let context = ScoringContext(problem: problem, prompt: prompt)
+    /// Beams kept after each step: N / M, at least one.
+    var kept: Int { max(1, beams / expansions) }
+
+    /// The search itself.
+    func search(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> StepSearchRun {
+        let context = ScoringContext(question: question, prompt: prompt)
         var caller = ModelCaller(model: model, prompt: prompt)
         var trace = TraceBuilder()
         var pathScores: [Int: [Double]] = [0: []]
@@ -85,12 +96,16 @@ public struct BeamSearch: SearchStrategy {
 
         while !active.isEmpty && stepsTaken < maxSteps {
             stepsTaken += 1
+            let last = stepsTaken == maxSteps
+            // Refill to N slots by repeating the kept beams in order.
+            var copies = [Int](repeating: 0, count: active.count)
+            for slot in 0..<beams { copies[slot % active.count] += 1 }
             var fresh: [Int] = []
-            for beam in active {
+            for (beam, n) in zip(active, copies) where n > 0 {
                 let solution = trace.solution(to: beam)
-                let n = beam == 0 ? beams * expansions : expansions
-                for c in try await caller.sample(parameters, n: n, continuation: solution, stop: [steps.delimiter]) {
-                    let terminal = steps.isTerminal(c, after: solution, grouping: grouping)
+                // The last step runs to the end of the solution: no step delimiter.
+                for c in try await caller.sample(parameters, n: n, continuation: solution, stop: last ? [] : [steps.delimiter]) {
+                    let terminal = last || steps.isTerminal(c, after: solution, grouping: grouping)
                     fresh.append(
                         trace.add(parent: beam, text: steps.stepText(c, terminal: terminal), tokens: c.tokens.count, isTerminal: terminal))
                 }
@@ -116,13 +131,17 @@ public struct BeamSearch: SearchStrategy {
                 pathScores[id] = pathScores[trace[id].parent!]! + [s]
                 aggregated[id] = aggregation.aggregate(pathScores[id]!)
             }
-            let kept = fresh.sorted { aggregated[$0]! != aggregated[$1]! ? aggregated[$0]! > aggregated[$1]! : $0 < $1 }.prefix(beams)
-            finished += kept.filter { trace[$0].isTerminal }
-            active = kept.filter { !trace[$0].isTerminal }
+            // Finished beams are set aside; the others, without duplicates, compete for the N / M kept slots.
+            finished += fresh.filter { trace[$0].isTerminal }
+            var seen = Set<String>()
+            let open = fresh.filter { !trace[$0].isTerminal && seen.insert(trace.solution(to: $0)).inserted }
+            active = Array(open.sorted { aggregated[$0]! != aggregated[$1]! ? aggregated[$0]! > aggregated[$1]! : $0 < $1 }.prefix(kept))
         }
         caller.addPruned(lookaheadTokens)
+        let best = Array(
+            finished.sorted { aggregated[$0]! != aggregated[$1]! ? aggregated[$0]! > aggregated[$1]! : $0 < $1 }.prefix(beams))
         return StepSearchRun(
-            trace: trace, finished: finished, unfinished: active, aggregated: aggregated, caller: caller, steps: stepsTaken,
+            trace: trace, finished: best, unfinished: active, aggregated: aggregated, caller: caller, steps: stepsTaken,
             grouping: grouping)
     }
 

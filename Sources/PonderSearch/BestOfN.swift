@@ -47,7 +47,7 @@ public struct BestOfN: SearchStrategy {
         try parameters.validate()
     }
 
-    public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
+    public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try validate()
         var caller = ModelCaller(model: model, prompt: prompt)
         var completions: [Completion] = []
@@ -55,7 +55,7 @@ public struct BestOfN: SearchStrategy {
             completions += try await caller.sample(parameters, n: min(batchSize, samples - completions.count))
         }
         let batch = try await scorer.checkedScores(
-            completions.map(\.text), outcome: true, in: ScoringContext(problem: problem, prompt: prompt))
+            completions.map(\.text), outcome: true, in: ScoringContext(question: question, prompt: prompt))
         caller.addScoring(batch.cost)
         var trace = TraceBuilder()
         var candidates: [Candidate] = []

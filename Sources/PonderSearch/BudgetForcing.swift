@@ -44,11 +44,11 @@ public struct BudgetForcing: SearchStrategy {
         return p
     }
 
-    public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
+    public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try SearchError.require(answerTokens >= 1, "answerTokens", answerTokens, "must be at least 1")
         // One sample under the budget: chain of thought with the thinking bounds set.
         var result = try await ChainOfThought(parameters: effectiveParameters, grouping: grouping).run(
-            problem: problem, prompt: prompt, model: model)
+            question: question, prompt: prompt, model: model)
         result.strategy = name
         result.notes["maxThinkingTokens"] = budget.maxThinkingTokens.map(String.init) ?? "none"
         return result

@@ -16,7 +16,7 @@ public struct ChainOfThought: SearchStrategy {
 
     public var name: String { "chain-of-thought" }
 
-    public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
+    public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try parameters.validate()
         var caller = ModelCaller(model: model, prompt: prompt)
         let c = try await caller.sample(parameters, n: 1)[0]

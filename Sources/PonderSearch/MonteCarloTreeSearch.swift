@@ -8,13 +8,20 @@ import PonderVerifiers
 /// `Q + c·P·√N / (1 + n)` (PUCT: `Q` the child's mean value, ``unvisitedValue`` before its first visit; `P` its
 /// prior; `N` the parent's visits; `n` the child's), until it reaches a node that is unvisited, ended, or not yet
 /// expanded. An unvisited node is evaluated; an ended node reuses its value; an unexpanded one is expanded by
-/// sampling ``expansions`` next steps (priors from their normalised sequence probabilities, or uniform) and the
-/// child PUCT prefers is evaluated. Values come from ``scorer`` (a process scorer, or ``MonteCarloScorer`` for
-/// verified rollouts) and are backed up along the path. Ties in selection go to the larger prior, then the earlier child.
+/// sampling ``expansions`` next steps and the child PUCT prefers is evaluated. Identical sibling steps are merged
+/// into one child whose prior sums theirs. Priors come from each step's per-token (geometric mean) probability,
+/// normalised over the siblings, so a step is not favoured for being short; or they are uniform. Values come from
+/// ``scorer`` (a process scorer, or ``MonteCarloScorer``'s rollouts) and are backed up along the path. Ties in
+/// selection go to the larger prior, then the earlier child.
+///
+/// The answer comes from finished leaves only (steps that ended the solution, not ones cut by ``maxDepth``): their
+/// answers, grouped by equivalence, are weighted by visits, by mean value, or counted (``FinalAnswer``); the
+/// heaviest class wins and its most-visited member is returned. Without a visited finished leaf, every finished
+/// leaf votes once; without any, there is no answer.
 public struct MonteCarloTreeSearch: SearchStrategy {
     /// Where children's priors come from.
     public enum Prior: String, Sendable, Hashable, Codable {
-        /// `exp(sum of the step's token logprobs)`, normalised over the siblings.
+        /// `exp(mean of the step's token logprobs)` (the per-token probability), normalised over the siblings.
         case sequenceProbability
         /// `1 / k` for `k` siblings.
         case uniform
@@ -22,9 +29,11 @@ public struct MonteCarloTreeSearch: SearchStrategy {
 
     /// How the final answer is read from the tree.
     public enum FinalAnswer: String, Sendable, Hashable, Codable {
-        /// Follow the most-visited child from the root (ties: the higher mean value, then the earlier).
-        case mostVisited
-        /// Majority over the answers of the ended nodes, grouped by equivalence.
+        /// Each finished leaf's answer weighted by its visits.
+        case visits
+        /// Each finished leaf's answer weighted by its mean backed-up value.
+        case value
+        /// Each visited finished leaf's answer counted once.
         case vote
     }
 
@@ -54,7 +63,7 @@ public struct MonteCarloTreeSearch: SearchStrategy {
     /// Makes the strategy.
     public init(
         iterations: Int = 32, expansions: Int = 3, exploration: Double = 1, unvisitedValue: Double = 0, maxDepth: Int = 20,
-        prior: Prior = .sequenceProbability, finalAnswer: FinalAnswer = .mostVisited, scorer: any Scorer, steps: StepRules = StepRules(),
+        prior: Prior = .sequenceProbability, finalAnswer: FinalAnswer = .visits, scorer: any Scorer, steps: StepRules = StepRules(),
         parameters: SamplingParameters = SamplingParameters(), grouping: AnswerGrouping = AnswerGrouping()
     ) {
         self.iterations = iterations
@@ -82,9 +91,10 @@ public struct MonteCarloTreeSearch: SearchStrategy {
         try parameters.validate()
     }
 
-    public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
+    public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try validate()
-        var tree = SearchTree(caller: ModelCaller(model: model, prompt: prompt), context: ScoringContext(problem: problem, prompt: prompt))
+        var tree = SearchTree(
+            caller: ModelCaller(model: model, prompt: prompt), context: ScoringContext(question: question, prompt: prompt))
         for _ in 0..<iterations {
             var path = [0]
             var node = 0

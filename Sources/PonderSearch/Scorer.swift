@@ -4,10 +4,13 @@ import PonderVerifiers
 /// Scores solutions: an outcome scorer judges finished solutions, a process scorer partial ones.
 ///
 /// A partial solution is the text so far, ending with a step delimiter; its score is the value of its last step
-/// (strategies aggregate the scores along a path). Implementations: ``VerifierScorer`` (oracle),
-/// ``MonteCarloScorer`` (Math-Shepherd rollouts), ``JudgeScorer`` (model as judge); a trained outcome or process
-/// reward model conforms the same way.
+/// (strategies aggregate the scores along a path). Scorers see a ``ScoringContext``: the question and prompt, never
+/// the answer. Implementations: ``MonteCarloScorer`` (rollouts voted against their consensus, or an oracle against
+/// references), ``JudgeScorer`` (model as judge), ``OracleScorer`` (the verifier with the answer key); a trained
+/// outcome or process reward model conforms the same way.
 public protocol Scorer: Sendable {
+    /// Whether the scorer reads reference answers (given when it was made): results guided by it are upper bounds.
+    var isOracle: Bool { get }
     /// Scores finished solutions.
     func scoreOutcomes(_ solutions: [String], in context: ScoringContext) async throws -> ScoreBatch
     /// Scores partial solutions (the value of each prefix). By default the outcome score of the prefix.
@@ -15,6 +18,8 @@ public protocol Scorer: Sendable {
 }
 
 extension Scorer {
+    public var isOracle: Bool { false }
+
     public func scorePrefixes(_ prefixes: [String], in context: ScoringContext) async throws -> ScoreBatch {
         try await scoreOutcomes(prefixes, in: context)
     }

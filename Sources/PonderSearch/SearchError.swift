@@ -10,6 +10,8 @@ public enum SearchError: Error, Sendable, Equatable, LocalizedError {
     case missingLogprobs(model: String)
     /// A scorer returned a different number of scores than candidates given.
     case wrongScoreCount(expected: Int, received: Int)
+    /// An oracle was asked about a problem it has no reference answer for.
+    case noReference(id: String)
 
     public var errorDescription: String? {
         switch self {
@@ -20,6 +22,8 @@ public enum SearchError: Error, Sendable, Equatable, LocalizedError {
             "the model '\(model)' returned no log-probabilities although the request asked for them; use a model that reports logprobs"
         case .wrongScoreCount(let expected, let received):
             "the scorer returned \(received) scores for \(expected) candidates; check the Scorer implementation"
+        case .noReference(let id):
+            "the oracle has no reference answer for problem '\(id)'; give the answer (ponder solve --answer) or use a reference-free scorer (--scorer vote, judge)"
         }
     }
 

@@ -10,6 +10,8 @@ struct SearchTree: Sendable {
     private var children: [Int: [Int]] = [:]
     private var valueSums: [Int: Double] = [:]
     private var depth: [Int: Int] = [0: 0]
+    /// Nodes whose step ended the solution (not cut by the depth limit).
+    private(set) var finished = Set<Int>()
 
     init(caller: ModelCaller, context: ScoringContext) {
         self.caller = caller
@@ -35,7 +37,8 @@ struct SearchTree: Sendable {
         }
     }
 
-    /// Samples `expansions` next steps from `node` and adds them as children with their priors.
+    /// Samples `expansions` next steps from `node` and adds them as children with their priors; identical steps
+    /// become one child whose prior is their sum (the duplicates' tokens count as pruned).
     mutating func expand(_ node: Int, strategy s: MonteCarloTreeSearch) async throws {
         let solution = trace.solution(to: node)
         var params = s.parameters
@@ -46,21 +49,30 @@ struct SearchTree: Sendable {
         case .uniform:
             weights = Array(repeating: 1, count: completions.count)
         case .sequenceProbability:
-            let sums = try completions.map { c in
+            let means = try completions.map { c in
                 guard let lp = c.logprobs else { throw SearchError.missingLogprobs(model: caller.model.name) }
-                return lp.reduce(0, +)
+                return lp.isEmpty ? 0 : lp.reduce(0, +) / Double(lp.count)
             }
-            let top = sums.max() ?? 0
-            weights = sums.map { exp($0 - top) }  // stable softmax over siblings
+            let top = means.max() ?? 0
+            weights = means.map { exp($0 - top) }  // stable softmax over siblings
         }
         let total = weights.reduce(0, +)
         var ids: [Int] = []
+        var byText: [String: Int] = [:]
         let d = depth[node, default: 0] + 1
         for (c, w) in zip(completions, weights) {
-            let terminal = d >= s.maxDepth || s.steps.isTerminal(c, after: solution, grouping: s.grouping)
-            let id = trace.add(parent: node, text: s.steps.stepText(c, terminal: terminal), tokens: c.tokens.count, isTerminal: terminal)
+            let ended = s.steps.isTerminal(c, after: solution, grouping: s.grouping)
+            let text = s.steps.stepText(c, terminal: ended || d >= s.maxDepth)
+            if let same = byText[text] {
+                trace[same].prior! += w / total
+                caller.addPruned(c.tokens.count)
+                continue
+            }
+            let id = trace.add(parent: node, text: text, tokens: c.tokens.count, isTerminal: ended || d >= s.maxDepth)
             trace[id].prior = w / total
             depth[id] = d
+            if ended { finished.insert(id) }
+            byText[text] = id
             ids.append(id)
         }
         children[node] = ids
@@ -84,52 +96,42 @@ struct SearchTree: Sendable {
         }
     }
 
-    /// The most-visited path's last node.
-    func mostVisitedLeaf() -> Int {
-        var node = 0
-        while let kids = children[node], !kids.isEmpty {
-            let best = kids.max { a, b in
-                if trace[a].visits != trace[b].visits { return trace[a].visits < trace[b].visits }
-                if (trace[a].value ?? 0) != (trace[b].value ?? 0) { return (trace[a].value ?? 0) < (trace[b].value ?? 0) }
-                return a > b
-            }!
-            if trace[best].visits == 0 { break }
-            node = best
-        }
-        return node
-    }
-
+    /// The result: candidates are the finished leaves (visited ones; all of them when none was visited), and the
+    /// answer is the heaviest class of their answers under the strategy's ``MonteCarloTreeSearch/FinalAnswer``.
     func result(strategy s: MonteCarloTreeSearch) -> SearchResult {
-        var ends = trace.nodes.filter { $0.isTerminal && $0.visits > 0 }.map(\.id)
-        let leaf = mostVisitedLeaf()
-        if !ends.contains(leaf), leaf != 0 { ends.append(leaf) }
+        let visited = finished.filter { trace[$0].visits > 0 }.sorted()
+        let ends = visited.isEmpty ? finished.sorted() : visited
         let candidates = ends.map { id in
             let text = trace.solution(to: id)
             return Candidate(
                 text: text, answer: s.grouping.answer(of: text), score: trace[id].value, tokens: trace.tokens(to: id), node: id,
-                isComplete: trace[id].isTerminal)
+                isComplete: true)
         }
         var usage = caller.usage
         usage.prunedTokens += trace.prunedTokens(keeping: ends)
-        var chosen = candidates.firstIndex { $0.node == leaf }
-        if s.finalAnswer == .vote {
-            var tally = VoteTally()
-            for c in candidates { tally.add(c.answer, grouping: s.grouping) }
-            if let lead = tally.leader {
-                chosen = tally.classes[lead].members.max { a, b in
-                    trace[candidates[a].node].visits != trace[candidates[b].node].visits
-                        ? trace[candidates[a].node].visits < trace[candidates[b].node].visits : a > b
+        var tally = VoteTally()
+        for c in candidates {
+            let n = trace[c.node]
+            let weight: Double =
+                switch s.finalAnswer {
+                case .visits: visited.isEmpty ? 1 : Double(n.visits)
+                case .value: visited.isEmpty ? 1 : n.value ?? 0
+                case .vote: 1
                 }
-            }
+            tally.add(c.answer, weight: weight, grouping: s.grouping)
         }
-        let notes = ["nodes": "\(trace.nodes.count)", "rootVisits": "\(trace[0].visits)"]
-        guard let chosen else {
+        let notes = ["nodes": "\(trace.nodes.count)", "rootVisits": "\(trace[0].visits)", "finishedLeaves": "\(ends.count)"]
+        guard let lead = tally.leader else {
             return SearchResult(
                 strategy: s.name, answer: nil, text: "", chosen: nil, candidates: candidates, trace: trace.nodes, usage: usage, notes: notes
             )
         }
+        let chosen = tally.classes[lead].members.max { a, b in
+            let (va, vb) = (trace[candidates[a].node].visits, trace[candidates[b].node].visits)
+            return va != vb ? va < vb : a > b
+        }!
         return SearchResult(
-            strategy: s.name, answer: candidates[chosen].answer, text: candidates[chosen].text, chosen: chosen, candidates: candidates,
-            trace: trace.nodes, usage: usage, notes: notes)
+            strategy: s.name, answer: tally.classes[lead].representative, text: candidates[chosen].text, chosen: chosen,
+            candidates: candidates, trace: trace.nodes, usage: usage, notes: notes)
     }
 }

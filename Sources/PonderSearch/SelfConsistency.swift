@@ -49,7 +49,7 @@ public struct SelfConsistency: SearchStrategy {
         try parameters.validate()
     }
 
-    public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
+    public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try validate()
         var caller = ModelCaller(model: model, prompt: prompt)
         var trace = TraceBuilder()

@@ -3,16 +3,16 @@ import PonderVerifiers
 
 /// Self-refine (Madaan et al. 2023): answer, critique, revise, for at most ``rounds`` rounds.
 ///
-/// The critic is either a verifier (an oracle: the problem must have a reference answer; its verdict explanation is
-/// the feedback) or the model itself, asked with ``critiqueRequest``; the model's critique ends the loop when it
+/// The critic is either a verifier with the answer key (an oracle, given the references when made: its results are
+/// upper bounds; its verdict explanation is the feedback) or the model itself, asked with ``critiqueRequest``; the model's critique ends the loop when it
 /// contains ``approval``. A revision is asked with ``reviseRequest`` (`{feedback}` is replaced). With a chat prompt
 /// the turns are appended as messages; with a text prompt, as text. Every version is a candidate; the answer is the
 /// last version (or the first the verifier accepts). Critiques count as scoring tokens.
 public struct SelfRefine: SearchStrategy {
     /// Who critiques.
     public enum Critic: Sendable {
-        /// A verifier decides; its explanation is the feedback.
-        case verifier(any Verifier)
+        /// A verifier decides against the reference answers (an oracle); its explanation is the feedback.
+        case oracle(any Verifier, ReferenceAnswers)
         /// The model critiques its own answer.
         case model
     }
@@ -60,7 +60,7 @@ public struct SelfRefine: SearchStrategy {
         try parameters.validate()
     }
 
-    public func run(problem: Problem, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
+    public func run(question: Question, prompt: Prompt, model: any LanguageModel) async throws -> SearchResult {
         try validate()
         var caller = ModelCaller(model: model, prompt: prompt)
         var trace = TraceBuilder()
@@ -80,8 +80,8 @@ public struct SelfRefine: SearchStrategy {
             // Critique: `nil` feedback ends the loop.
             var feedback: String?
             switch critic {
-            case .verifier(let verifier):
-                let verdict = try await verifier.verify(current.text, against: problem)
+            case .oracle(let verifier, let references):
+                let verdict = try await verifier.verify(current.text, against: references.problem(for: question))
                 candidates[candidates.count - 1].score = verdict.isEquivalent ? 1 : 0
                 if verdict.isEquivalent {
                     stop = "verifier accepted version \(round)"

@@ -59,6 +59,7 @@ extension GRPOTrainer {
         case .endOfSequence(let token): "eos \(token)"
         case .stopString(let s): "stop string \(s.debugDescription)"
         case .length(let inThinking): inThinking ? "length (inside thinking)" : "length"
+        case .lowConfidence: "low confidence"
         }
     }
 }

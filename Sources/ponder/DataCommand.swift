@@ -14,7 +14,7 @@ struct DataCommand: ParsableCommand {
             "corpus (plain text, blank-line separated), problems (JSONL id/prompt/answer: the bare question), or sft (JSONL prompt/completion: the formatted prompt and the teacher's solution)."
     )
     var kind: Kind
-    @Option(name: .long, help: "arithmetic, addition, multiplication or countdown.") var task: TaskName = .arithmetic
+    @Option(name: .long, help: "arithmetic, arithmetic-hard, addition, multiplication or countdown.") var task: TaskName = .arithmetic
     @Option(name: .long, help: "How many documents or problems.") var count: Int
     @Option(name: .long, help: "Seed of the problem stream (use different seeds for training and held-out data).") var seed: UInt64 = 0
     @Option(name: .long, help: "Seed of the corpus mix.") var mixSeed: UInt64 = 1

@@ -27,6 +27,10 @@ struct Demo: AsyncParsableCommand {
     @Flag(name: .long, help: "A smoke test that finishes in about a minute.") var quick = false
     @Option(name: .long, help: "GRPO steps (default 300, or 10 with --quick).") var steps: Int?
     @Option(name: .long, help: "Held-out problems to evaluate on (default 256, or 24 with --quick).") var heldOut: Int?
+    @Option(
+        name: .long,
+        help: "Task of the held-out problems: arithmetic (the training distribution) or arithmetic-hard (the hard split: larger operands).")
+    var heldOutTask: TaskName = .arithmetic
     @Option(name: .long, help: "Run directory.") var run = "runs/demo"
     @Option(name: .long, help: "Seed.") var seed: UInt64 = 0
 
@@ -36,7 +40,9 @@ struct Demo: AsyncParsableCommand {
         let say = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
         let generator = try ArithmeticChain()
         let task = generator.format
-        let held = generator.problems(seed: 7, count: heldOut ?? (quick ? 24 : 256))
+        let heldGenerator = try heldOutTask.make()
+        let held = heldGenerator.problems(seed: 7, count: heldOut ?? (quick ? 24 : 256))
+        let evalTokens = 80
         let heldPrompts = Set(held.map(\.prompt))
         let training = generator.problems(seed: 11, count: 4000).filter { !heldPrompts.contains($0.prompt) }
         let policy = try ModelDirectory.load(dir, dtype: .float32)
@@ -50,7 +56,8 @@ struct Demo: AsyncParsableCommand {
         )
 
         say("[1/4] evaluating the base model…")
-        let before = try await TaskEvaluation.run(model: engine, task: task, problems: held, samples: samples, maxTokens: 80, seed: seed)
+        let before = try await TaskEvaluation.run(
+            model: engine, task: task, problems: held, samples: samples, maxTokens: evalTokens, seed: seed)
         say(Self.summary(before))
 
         if recipe == .r1 {
@@ -62,7 +69,9 @@ struct Demo: AsyncParsableCommand {
             sftConfig.training.seed = seed
             sftConfig.training.saveEvery = 1_000_000
             sftConfig.batchSize = 16
-            let examples = training.prefix(512).map { SFTExample(prompt: task.prompt(for: $0), completion: generator.teacherSolution(for: $0)) }
+            let examples = training.prefix(512).map {
+                SFTExample(prompt: task.prompt(for: $0), completion: generator.teacherSolution(for: $0))
+            }
             let sft = try SFTTrainer(
                 configuration: sftConfig, model: policy, tokenizer: tokenizer, template: nil, examples: Array(examples),
                 endToken: engine.endTokens.min()!)
@@ -98,7 +107,8 @@ struct Demo: AsyncParsableCommand {
             run: runDir, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(), onStep: bar.update)
 
         say("[4/4] evaluating the trained model…")
-        let after = try await TaskEvaluation.run(model: engine, task: task, problems: held, samples: samples, maxTokens: 80, seed: seed)
+        let after = try await TaskEvaluation.run(
+            model: engine, task: task, problems: held, samples: samples, maxTokens: evalTokens, seed: seed)
         say(Self.summary(after))
 
         say("[+] test-time compute: accuracy against tokens for both models…")
@@ -109,7 +119,8 @@ struct Demo: AsyncParsableCommand {
             model: policy, directory: dir, chat: false, name: "trained", options: .init(prefixCacheBytes: 64 << 20))
         var curves: [(model: String, curve: AccuracyBudgetCurve)] = []
         for (label, model) in [("base", baseEngine), ("after RL", trainedEngine)] {
-            let curve = try await Self.budgetSweep(model: model, task: task, problems: sweep, budgets: budgets, seed: seed)
+            let curve = try await Self.budgetSweep(
+                model: model, task: task, problems: sweep, budgets: budgets, seed: seed, maxTokens: evalTokens)
             curves.append((label, curve))
             for p in curve.points {
                 say(
@@ -124,10 +135,10 @@ struct Demo: AsyncParsableCommand {
         let report = DemoReport(
             title: "ponder demo (\(recipe.rawValue))", before: before, after: after, metrics: metrics,
             notes: [
-                "Task: arithmetic chains (Compute 34+27-15+8.), answered as <think>steps</think><answer>n</answer>; graded strictly on the tagged answer.",
+                "Task: arithmetic chains (Compute 34+27-15+8.), answered as <think>steps</think><answer>n</answer>; graded strictly on the tagged answer (the any-format rows grade the answer found by lenient extraction). Held out: \(held.count) \(heldGenerator.name) problems.",
                 "Model: \(dir.lastPathComponent), \(policy.parameterCount) parameters. GRPO: \(c.promptsPerStep) prompts × \(c.numGenerations) samples, \(c.training.steps) steps, rewards accuracy + 0.2 × format.",
                 String(format: "Total time %.0f s; evaluation tokens %d before, %d after.", elapsed, before.tokens, after.tokens),
-                "Test-time compute: \(sweep.count) held-out problems; best-of-N uses the verifier as an oracle scorer, beam search and MCTS a Monte-Carlo process scorer (verified rollouts); answers graded by equivalence, whatever their format.",
+                "Test-time compute: \(sweep.count) held-out problems; every strategy is reference-free (best-of-N, beam search, DVTS and MCTS guided by the vote scorer: answer agreement and Monte-Carlo rollouts voted against their consensus), except the dashed best-of-N [oracle], an upper bound that reads the answer key. Tokens are generated plus scoring; answers graded by equivalence, whatever their format.",
             ], budgetCurves: curves)
         let reportURL = runDir.url.appendingPathComponent("report.html")
         try report.html().write(to: reportURL, atomically: true, encoding: .utf8)
@@ -139,19 +150,21 @@ struct Demo: AsyncParsableCommand {
         print(String(format: "time %.0f s; report: %@", elapsed, reportURL.path))
     }
 
-    /// Chain of thought, self-consistency, best-of-N (verifier), beam search and MCTS (Monte-Carlo scorer) at each budget.
-    static func budgetSweep(model: Engine, task: any ReasoningTask, problems: [Problem], budgets: [Int], seed: UInt64) async throws
-        -> AccuracyBudgetCurve
-    {
+    /// Reference-free strategies at each budget (chain of thought, self-consistency, best-of-N, beam search, DVTS and
+    /// MCTS with the vote scorer), and best-of-N with the oracle as a labelled upper bound.
+    static func budgetSweep(
+        model: Engine, task: any ReasoningTask, problems: [Problem], budgets: [Int], seed: UInt64, maxTokens: Int = 80
+    ) async throws -> AccuracyBudgetCurve {
         let search = try SearchConfiguration.parse([
-            "--delimiter", ", ", "--rollouts", "2", "--max-tokens", "80", "--temperature", "1", "--seed", "\(seed)",
+            "--delimiter", ", ", "--rollouts", "2", "--max-tokens", "\(maxTokens)", "--temperature", "1", "--seed", "\(seed)",
         ])
         var oracle = search
         oracle.scorer = .oracle
         let plans = [
             StrategySweep.Plan(.cot, budgets: [1], configuration: search), .init(.selfConsistency, budgets: budgets, configuration: search),
-            .init(.bestOfN, budgets: budgets, configuration: oracle), .init(.beam, budgets: budgets, configuration: search),
-            .init(.mcts, budgets: budgets, configuration: search),
+            .init(.bestOfN, budgets: budgets, configuration: search), .init(.beam, budgets: budgets, configuration: search),
+            .init(.dvts, budgets: budgets, configuration: search), .init(.mcts, budgets: budgets, configuration: search),
+            .init(.bestOfN, budgets: budgets, configuration: oracle),
         ]
         return try await StrategySweep(task: task, problems: problems).run(plans, model: model).curve
     }
@@ -169,7 +182,10 @@ struct Demo: AsyncParsableCommand {
         }
         return [
             "                              base   after RL",
-            row("greedy pass@1", a.greedyAccuracy, b.greedyAccuracy), row("sampled pass@1", a.sampledAccuracy, b.sampledAccuracy),
+            row("greedy pass@1", a.greedyAccuracy, b.greedyAccuracy),
+            row("  any answer format", a.greedyAccuracyAnyFormat, b.greedyAccuracyAnyFormat),
+            row("sampled pass@1", a.sampledAccuracy, b.sampledAccuracy),
+            row("  any answer format", a.sampledAccuracyAnyFormat, b.sampledAccuracyAnyFormat),
             row("maj@\(samples)", a.majorityAccuracy, b.majorityAccuracy), row("format compliance", a.formatCompliance, b.formatCompliance),
             row("samples with steps", a.stepsUsed, b.stepsUsed), row("  accuracy with steps", a.accuracyWithSteps, b.accuracyWithSteps),
             row("  accuracy without steps", a.accuracyWithoutSteps, b.accuracyWithoutSteps),

@@ -37,6 +37,10 @@ struct Eval: AsyncParsableCommand {
                     "greedy %.3f | sampled pass@1 %.3f | maj@%d %.3f | format %.3f | steps %.3f | mean length %.1f tokens | %d tokens in %.1f s",
                 result.greedyAccuracy, result.sampledAccuracy, samples, result.majorityAccuracy, result.formatCompliance, result.stepsUsed,
                 result.meanLength, result.tokens, result.seconds))
+        print(
+            String(
+                format: "any answer format (lenient extraction): greedy %.3f | sampled pass@1 %.3f", result.greedyAccuracyAnyFormat,
+                result.sampledAccuracyAnyFormat))
         if result.tooLong > 0 {
             print(
                 "\(result.tooLong) of \(problems.count) prompts do not fit the model's context with \(maxTokens) new tokens; they count as wrong"

@@ -9,7 +9,7 @@ struct Ponder: AsyncParsableCommand {
         abstract: "Train and run reasoning language models: generation, verification, RL training and test-time search.",
         subcommands: [
             Generate.self, VerifyCommand.self, DataCommand.self, InitModel.self, Pretrain.self, SFT.self, GRPO.self, Eval.self,
-            Sweep.self, Solve.self, Serve.self, Demo.self, TemplateCommand.self, TokenizeCommand.self, MergeAdapter.self,
+            Sweep.self, Solve.self, Allocate.self, Serve.self, Demo.self, TemplateCommand.self, TokenizeCommand.self, MergeAdapter.self,
             DPO.self, Sample.self, Distill.self, Star.self, Recipe.self,
         ]
     )

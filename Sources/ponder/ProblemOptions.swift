@@ -25,7 +25,9 @@ struct ProblemOptions: ParsableArguments {
     var allowWeakSandbox = false
     @Option(
         name: .long,
-        help: "A synthetic task instead of a file: arithmetic, addition, multiplication or countdown (with --count and --seed).")
+        help:
+            "A synthetic task instead of a file: arithmetic, arithmetic-hard (the hard split: operands up to 24), addition, multiplication or countdown (with --count and --seed)."
+    )
     var task: TaskName?
     @Option(name: .long, help: "Synthetic problems to generate.") var count = 256
     @Option(name: .long, help: "Seed of the synthetic problem stream.") var problemSeed: UInt64 = 7
@@ -88,11 +90,15 @@ struct ProblemOptions: ParsableArguments {
 
 /// The synthetic tasks by command-line name.
 enum TaskName: String, ExpressibleByArgument, CaseIterable {
-    case arithmetic, addition, multiplication, countdown
+    case arithmetic
+    /// Longer chains than training (7–9 operations): the held-out hard split.
+    case arithmeticHard = "arithmetic-hard"
+    case addition, multiplication, countdown
 
     func make() throws -> any SyntheticTask {
         switch self {
         case .arithmetic: try ArithmeticChain()
+        case .arithmeticHard: try ArithmeticChain.hard()
         case .addition: try MultiDigit(operation: .addition)
         case .multiplication: try MultiDigit(operation: .multiplication, digits: 2...3, otherDigits: 1...2)
         case .countdown: try Countdown()

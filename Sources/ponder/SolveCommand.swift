@@ -15,20 +15,38 @@ struct Solve: AsyncParsableCommand {
     var strategy: StrategyName = .selfConsistency
     @Option(name: .long, help: "Samples, beams or rollouts: the strategy's budget.") var budget = 8
     @OptionGroup var search: SearchConfiguration
-    @Option(name: .long, help: "The reference answer, if known (needed by --scorer oracle and monte-carlo).") var answer: String?
+    @Option(
+        name: .long,
+        help:
+            "The reference answer, if known: the result is graded against it. Strategies never see it; only --scorer oracle or monte-carlo-oracle read it (an upper bound)."
+    ) var answer: String?
     @Option(name: .long, help: "Answer style asked for: tagged (Ponder's models), boxed or plain.") var style: AnswerStyle = .tagged
     @Flag(name: .long, help: "Send the question through the chat template.") var chat = false
     @Argument(help: "The question (for the bundled model, e.g. \"Compute 34+27-15+8.\").") var question: String
 
-    func validate() throws { if budget < 1 { throw ValidationError("--budget must be at least 1") } }
+    func validate() throws {
+        if budget < 1 { throw ValidationError("--budget must be at least 1") }
+        if search.isUpperBound(strategy), answer == nil {
+            throw ValidationError(
+                "--scorer \(search.scorer.rawValue) reads the reference answer: give --answer, or use a reference-free scorer (vote, judge)"
+            )
+        }
+    }
 
     func run() async throws {
         let engine = try endpointOptions.languageModel(local: modelOptions)
         let problem = Problem(id: "question", prompt: question, answer: answer)
         let task = TaskFormat(name: "question", style: style, chat: chat)
-        let result = try await search.strategy(strategy, budget: budget, model: engine).run(
-            problem: problem, prompt: task.prompt(for: problem), model: engine)
-        print("answer: \(result.answer ?? "(none)")")
+        // Only an oracle scorer is given the reference; the strategy gets the question alone.
+        let references = ReferenceAnswers(answer == nil ? [] : [problem])
+        let result = try await search.strategy(strategy, budget: budget, model: engine, references: references).run(
+            question: problem.question, prompt: task.prompt(for: problem), model: engine)
+        let bound = search.isUpperBound(strategy) ? "  (upper bound: --scorer \(search.scorer.rawValue) read the reference answer)" : ""
+        print("answer: \(result.answer ?? "(none)")\(bound)")
+        if answer != nil {
+            let verdict = try await task.grade(task.completion(answering: result.answer ?? ""), problem: problem)
+            print("graded against --answer: \(result.answer != nil && verdict.isEquivalent ? "correct" : "wrong")")
+        }
         print("--- trace (\(result.trace.count) nodes) ---")
         for node in result.trace.prefix(40) {
             let text = node.text.replacingOccurrences(of: "\n", with: "⏎")

@@ -34,18 +34,26 @@ struct Sweep: AsyncParsableCommand {
         let plans = strategy.map { StrategySweep.Plan($0, budgets: budgetList, configuration: search) }
         let (curve, cells) = try await sweep.run(plans, model: engine) { cell in
             FileHandle.standardError.write(
-                Data(String(format: "%@ budget %d: accuracy %.3f (%.0f s)\n", cell.strategy, cell.budget, cell.accuracy, cell.seconds).utf8))
+                Data(String(format: "%@ budget %d: accuracy %.3f (%.0f s)\n", cell.strategy, cell.budget, cell.accuracy, cell.seconds).utf8)
+            )
         }
-        print("strategy             budget   accuracy   95% interval      mean tokens")
+        let width = Swift.max(20, curve.points.map(\.strategy.count).max() ?? 0)
+        print("strategy".padding(toLength: width, withPad: " ", startingAt: 0) + " budget   accuracy   95% interval      mean tokens")
         for p in curve.points {
             print(
-                p.strategy.padding(toLength: 20, withPad: " ", startingAt: 0)
+                p.strategy.padding(toLength: width, withPad: " ", startingAt: 0)
                     + String(
                         format: " %6d   %7.3f   [%5.3f, %5.3f]   %10.1f", p.budget, p.accuracy.estimate, p.accuracy.lower, p.accuracy.upper,
-                        p.meanTokens))
+                        p.meanTokens) + (p.upperBound ? "   upper bound" : ""))
         }
+        if curve.points.contains(where: \.upperBound) {
+            print("upper bound: guided by an oracle scorer that reads the answer key; no user without the answers gets this accuracy")
+        }
+        print("tokens: generated plus scoring, per problem")
         for cell in cells where !cell.passAtK.isEmpty {
-            print("\(cell.strategy) budget \(cell.budget): " + cell.passAtK.map { String(format: "pass@%d %.3f", $0.k, $0.value) }.joined(separator: ", "))
+            print(
+                "\(cell.strategy) budget \(cell.budget): "
+                    + cell.passAtK.map { String(format: "pass@%d %.3f", $0.k, $0.value) }.joined(separator: ", "))
         }
         let prompt = cells.reduce(0) { $0 + $1.promptTokens }
         let cached = cells.reduce(0) { $0 + $1.cachedPromptTokens }

@@ -173,10 +173,13 @@ extension CLITests {
         let r = try ponder(["demo", "--quick", "--model", model.path, "--held-out", "8", "--steps", "3", "--run", run.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("greedy pass@1") && r.stdout.contains("format compliance"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("any answer format"), "the lenient grade beside the strict one: \(r.stdout)")
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7, "six training charts and the test-time compute chart")
         XCTAssertTrue(html.contains("after RL: self-consistency"), "the budget chart covers both models")
         XCTAssertTrue(html.contains("<polyline"), "the charts have data")
+        XCTAssertTrue(html.contains("best-of-n [vote]") && html.contains("beam-search [vote]"), "reference-free search curves")
+        XCTAssertTrue(html.contains("stroke-dasharray") && html.contains("[oracle, upper bound]"), "the oracle curve is a dashed upper bound")
         XCTAssertFalse(html.contains("nan") || html.contains("inf"), "no placeholder numbers")
         let lines = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 3)
@@ -189,7 +192,10 @@ extension CLITests {
         let results =
             try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("results.json"))) as! [String: [String: Any]]
         for side in ["before", "after"] {
-            for key in ["greedyAccuracy", "sampledAccuracy", "majorityAccuracy", "formatCompliance", "meanLength"] {
+            for key in [
+                "greedyAccuracy", "sampledAccuracy", "majorityAccuracy", "formatCompliance", "meanLength", "greedyAccuracyAnyFormat",
+                "sampledAccuracyAnyFormat",
+            ] {
                 let v = results[side]?[key] as? Double
                 XCTAssertNotNil(v, "\(side).\(key)")
                 XCTAssertTrue((v ?? -1) >= 0, "\(side).\(key)")

@@ -3,17 +3,17 @@ import PonderTokenizers
 import XCTest
 
 extension CLITests {
-    /// Every strategy runs on the bundled model through `ponder solve`, returns an answer line, a trace and usage,
-    /// and gives the same output twice with the same seed.
+    /// Every strategy runs on the bundled model through `ponder solve` on a question nobody gave the answer to (no
+    /// `--answer`), returns an answer line, a trace and usage, and gives the same output twice with the same seed.
     func testEveryStrategySolvesOnTheBundledModel() throws {
         let model = Self.repository.appendingPathComponent("Models/ponder-tiny-base").path
         for strategy in [
-            "cot", "self-consistency", "best-of-n", "confidence", "beam", "dvts", "mcts", "self-refine", "budget", "allocator",
+            "cot", "self-consistency", "best-of-n", "weighted-majority", "confidence", "beam", "dvts", "mcts", "self-refine", "budget",
+            "allocator",
         ] {
             let args = [
                 "solve", "--model", model, "--strategy", strategy, "--budget", "2", "--expansions", "2", "--iterations-per-unit", "2",
-                "--rollouts", "1", "--delimiter", ", ", "--max-tokens", "48", "--token-budget", "300", "--seed", "3", "--answer", "30",
-                "Compute 12+9-4+13.",
+                "--rollouts", "1", "--delimiter", ", ", "--max-tokens", "48", "--seed", "3", "Compute 12+9-4+13.",
             ]
             let first = try ponder(args)
             XCTAssertEqual(first.status, 0, "\(strategy): \(first.stderr)")
@@ -23,9 +23,30 @@ extension CLITests {
                 first.stdout.range(
                     of: #"usage: \d+ generated, \d+ for scoring, \d+ pruned, [1-9]\d* model calls"#, options: .regularExpression),
                 "\(strategy): \(first.stdout)")
+            XCTAssertFalse(first.stdout.contains("upper bound"), strategy)
             let second = try ponder(args)
             XCTAssertEqual(first.stdout, second.stdout, "\(strategy) is reproducible with a fixed seed")
         }
+    }
+
+    /// The judge rates with the bundled base model (no chat template) by a text prompt; the oracle needs `--answer`,
+    /// grades against it and is labelled an upper bound.
+    func testJudgeOnABaseModelAndTheOracleLabel() throws {
+        let model = Self.repository.appendingPathComponent("Models/ponder-tiny-base").path
+        let base = [
+            "solve", "--model", model, "--strategy", "best-of-n", "--budget", "2", "--max-tokens", "40", "--seed", "3",
+            "Compute 12+9-4+13.",
+        ]
+        let judged = try ponder(base + ["--scorer", "judge"])
+        XCTAssertEqual(judged.status, 0, judged.stderr)
+        XCTAssertNotNil(judged.stdout.range(of: #"usage: \d+ generated, [1-9]\d* for scoring"#, options: .regularExpression), judged.stdout)
+        let refused = try ponder(base + ["--scorer", "oracle"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("give --answer"), refused.stderr)
+        let oracle = try ponder(base + ["--scorer", "oracle", "--answer", "30"])
+        XCTAssertEqual(oracle.status, 0, oracle.stderr)
+        XCTAssertTrue(oracle.stdout.contains("upper bound"), oracle.stdout)
+        XCTAssertNotNil(oracle.stdout.range(of: "graded against --answer: (correct|wrong)", options: .regularExpression), oracle.stdout)
     }
 
     /// `ponder sweep` writes accuracy-against-tokens results with intervals, and counts KV-cache reuse.
@@ -47,10 +68,18 @@ extension CLITests {
         XCTAssertEqual(points.count, 1 + 2 + 2, "cot once, the others at each budget")
         for p in points {
             let accuracy = p["accuracy"] as! [String: Double]
-            XCTAssertTrue(
-                (0...1).contains(accuracy["estimate"]!) && accuracy["lower"]! <= accuracy["estimate"]!
-                    && accuracy["estimate"]! <= accuracy["upper"]!)
+            XCTAssertTrue((0...1).contains(accuracy["estimate"]!))
             XCTAssertGreaterThan(p["meanTokens"] as! Double, 0)
+            XCTAssertEqual(p["upperBound"] as? Bool, false, "no oracle was asked for")
+        }
+        // The interval is a real bootstrap interval: on 6 problems, an accuracy strictly between 0 and 1 has an interval
+        // that strictly surrounds it (a degenerate [x, x] would mean no resampling happened).
+        let interior = points.filter { (0.01...0.99).contains(($0["accuracy"] as! [String: Double])["estimate"]!) }
+        XCTAssertFalse(interior.isEmpty, "some cell is neither all right nor all wrong: \(points)")
+        for p in interior {
+            let a = p["accuracy"] as! [String: Double]
+            XCTAssertLessThan(a["lower"]!, a["estimate"]!)
+            XCTAssertGreaterThan(a["upper"]!, a["estimate"]!)
         }
         XCTAssertNotNil(
             r.stdout.range(of: #"served from the KV cache [1-9]\d*"#, options: .regularExpression),
@@ -97,7 +126,8 @@ extension CLITests {
         let base = ["grpo", "--model", Self.fixtureModel.path, "--task", "arithmetic", "--run", dir.appendingPathComponent("run").path]
         let first = try ponder(
             base + [
-                "--print-config", "--top-p", "0.9", "--top-k", "5", "--overlong-buffer", "16", "--overlong-penalty", "0.5", "--beta", "0.04",
+                "--print-config", "--top-p", "0.9", "--top-k", "5", "--overlong-buffer", "16", "--overlong-penalty", "0.5", "--beta",
+                "0.04",
                 "--reward-weights", "1", "0.5", "--dynamic-sampling", "--no-use-bias-correction-kl", "--learning-rate", "1e-6",
             ])
         XCTAssertEqual(first.status, 0, first.stderr)
@@ -184,7 +214,9 @@ extension CLITests {
                     checked += 1
                 } else {
                     XCTAssertNotEqual(r.status, 0, label)
-                    if case .string(let message)? = c["error"]?["message"] { XCTAssertTrue(r.stderr.contains(message), "\(label): \(r.stderr)") }
+                    if case .string(let message)? = c["error"]?["message"] {
+                        XCTAssertTrue(r.stderr.contains(message), "\(label): \(r.stderr)")
+                    }
                     raised += 1
                 }
             }
@@ -246,8 +278,10 @@ extension CLITests {
         let data = dir.appendingPathComponent("code.jsonl")
         try #"{"prompt": "Write f(x) returning 2x.", "tests": ["assert f(2) == 4"]}"#.write(to: data, atomically: true, encoding: .utf8)
         let r = try ponder([
-            "grpo", "--model", Self.fixtureModel.path, "--data", data.path, "--tests-field", "tests", "--run", dir.appendingPathComponent("run").path,
-            "--steps", "1", "--num-generations", "2", "--prompts-per-step", "1", "--max-completion-length", "4", "--reward", "code", "format",
+            "grpo", "--model", Self.fixtureModel.path, "--data", data.path, "--tests-field", "tests", "--run",
+            dir.appendingPathComponent("run").path,
+            "--steps", "1", "--num-generations", "2", "--prompts-per-step", "1", "--max-completion-length", "4", "--reward", "code",
+            "format",
         ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let line = try String(contentsOf: dir.appendingPathComponent("run/metrics.jsonl"), encoding: .utf8).split(separator: "\n")[0]

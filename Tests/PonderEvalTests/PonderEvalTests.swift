@@ -106,4 +106,25 @@ final class AccuracyBudgetCurveTests: XCTestCase {
         let data = try JSONEncoder().encode(curve)
         XCTAssertEqual(try JSONDecoder().decode(AccuracyBudgetCurve.self, from: data), curve)
     }
+
+    /// Oracle-guided records make upper-bound points: flagged in the JSON, drawn dashed and named so in the chart;
+    /// reference-free ones are solid.
+    func testUpperBoundsAreFlaggedAndDashed() throws {
+        let curve = try AccuracyBudgetCurve(records: [
+            EvalRecord(
+                strategy: "best-of-n [oracle, upper bound]", budget: 4, problemID: "1", isCorrect: true, tokens: 10, upperBound: true),
+            EvalRecord(strategy: "self-consistency", budget: 4, problemID: "1", isCorrect: false, tokens: 10),
+        ])
+        XCTAssertEqual(curve.points.map(\.upperBound), [true, false])
+        let json = String(decoding: try JSONEncoder().encode(curve), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"upperBound\":true") && json.contains("\"upperBound\":false"), json)
+        // Files from before the field read as not upper bounds.
+        let old =
+            #"{"points":[{"strategy":"cot","budget":1,"problems":1,"accuracy":{"estimate":1,"lower":1,"upper":1,"level":0.95},"meanTokens":3}]}"#
+        XCTAssertEqual(try JSONDecoder().decode(AccuracyBudgetCurve.self, from: Data(old.utf8)).points[0].upperBound, false)
+        let svg = SVGChart.accuracyAgainstTokens([("base", curve)], title: "t").render()
+        let lines = svg.components(separatedBy: "<polyline").dropFirst()
+        XCTAssertEqual(lines.map { $0.contains("stroke-dasharray") }, [true, false], "the oracle line is dashed, the other solid")
+        XCTAssertTrue(svg.contains("upper bound"))
+    }
 }

@@ -32,12 +32,14 @@ final class TaskEvaluationTests: XCTestCase {
             greedy: "<think>1/2=0.5</think><answer>0.5</answer>",
             samples: [
                 "<think>a=1</think><answer>0.5</answer>", "<answer>3</answer>", "<think>b=2</think><answer>\\frac{1}{2}</answer>",
-                "<answer>3</answer>", "The answer is 3.",
+                "<answer>3</answer>", "The answer is 1/2.",
             ])
         let r = try await TaskEvaluation.run(model: model, task: task, problems: [problem], samples: 5)
         XCTAssertEqual(r.greedyAccuracy, 1)
         XCTAssertEqual(r.sampledAccuracy, 0.4, accuracy: 1e-12)
-        XCTAssertEqual(r.majorityAccuracy, 0.5, accuracy: 1e-12, "a 2–2 tie between 1/2 and 3 (the untagged 3 does not vote)")
+        XCTAssertEqual(r.sampledAccuracyAnyFormat, 0.6, accuracy: 1e-12, "the untagged 1/2 is right in any format")
+        XCTAssertEqual(r.greedyAccuracyAnyFormat, 1)
+        XCTAssertEqual(r.majorityAccuracy, 0.5, accuracy: 1e-12, "a 2–2 tie between 1/2 and 3 (the untagged 1/2 does not vote)")
         XCTAssertEqual(r.formatCompliance, 0.4, accuracy: 1e-12)
         XCTAssertEqual(r.stepsUsed, 0.4, accuracy: 1e-12)
         XCTAssertEqual(r.accuracyWithSteps, 1)
@@ -58,7 +60,8 @@ final class TaskEvaluationTests: XCTestCase {
 final class ReportTests: XCTestCase {
     func evaluation(_ greedy: Double, example: String) -> TaskEvaluation {
         TaskEvaluation(
-            greedyAccuracy: greedy, sampledAccuracy: 0.5, majorityAccuracy: 0.6, samples: 8, formatCompliance: 0.7, stepsUsed: 0.8,
+            greedyAccuracy: greedy, sampledAccuracy: 0.5, majorityAccuracy: 0.6, greedyAccuracyAnyFormat: 0.45, sampledAccuracyAnyFormat: 0.55,
+            samples: 8, formatCompliance: 0.7, stepsUsed: 0.8,
             accuracyWithSteps: 0.9, accuracyWithoutSteps: 0.1, meanLength: 12, tokens: 100, tooLong: 0, seconds: 1,
             examples: [.init(prompt: "Compute 1<2?", completion: example, correct: true)])
     }

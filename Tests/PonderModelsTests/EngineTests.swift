@@ -68,18 +68,29 @@ final class EngineTests: XCTestCase {
 
     func testBudgetForcingThroughTheEngine() async throws {
         let engine = try makeTestEngine()
-        let p = SamplingParameters(maxTokens: 12, temperature: 1, seed: 1, thinking: ThinkingBudget(maxThinkingTokens: 3))
-        let r = try await engine.rollouts([request("Question 3: <think>", p)])[0]
-        let c = r.completions[0]
         let close = engine.tokenizer.encode("</think>", addSpecialTokens: false)
         XCTAssertEqual(close.count, 1)
-        if !c.tokens.prefix(3).contains(where: { engine.endTokens.contains($0) || $0 == close[0] }) {
+        // A seed whose first three sampled tokens neither end the sequence nor close the thinking, so the budget
+        // (not the model) ends the thinking; the search is part of the test: it must find one.
+        var checked = false
+        for seed in 0..<20 where !checked {
+            let p = SamplingParameters(maxTokens: 12, temperature: 1, seed: UInt64(seed), thinking: ThinkingBudget(maxThinkingTokens: 3))
+            let free = try await engine.rollouts([
+                request("Question 3: <think>", SamplingParameters(maxTokens: 3, temperature: 1, seed: UInt64(seed)))
+            ])[0]
+            guard !free.completions[0].tokens.contains(where: { engine.endTokens.contains($0) || $0 == close[0] }) else { continue }
+            let r = try await engine.rollouts([request("Question 3: <think>", p)])[0]
+            let c = r.completions[0]
+            XCTAssertEqual(Array(c.tokens.prefix(3)), free.completions[0].tokens, "the same samples up to the budget")
             XCTAssertEqual(c.tokens[3], close[0], "the end of thinking is forced after 3 tokens")
+            XCTAssertEqual(c.sampled[3], false, "the forced token is marked as not sampled")
             XCTAssertEqual(c.reasoningTokens, 3)
             XCTAssertEqual(r.usage.reasoningTokens, 3)
+            XCTAssertEqual(r.promptTokens, engine.tokenizer.encode("Question 3: <think>"), "the record carries the prompt's ids")
+            XCTAssertEqual(c.sampled.count, c.tokens.count)
+            checked = true
         }
-        XCTAssertEqual(r.promptTokens, engine.tokenizer.encode("Question 3: <think>"), "the record carries the prompt's ids")
-        XCTAssertEqual(c.sampled.count, c.tokens.count)
+        XCTAssertTrue(checked, "found a seed whose first three tokens leave the thinking open")
         do {
             _ = try await engine.rollouts([
                 request("x", SamplingParameters(thinking: ThinkingBudget(minThinkingTokens: 5, maxThinkingTokens: 2)))
@@ -89,21 +100,54 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(ReasoningEffort.low.budget.maxThinkingTokens, 256)
     }
 
-    /// Two concurrent requests with different settings run in one batch and each gets exactly its own result.
-    func testConcurrentRequestsKeepTheirSettings() async throws {
+    /// Requests that arrive while the engine is busy each get exactly their own result. That they really share decode
+    /// steps (join a running batch) is asserted by `testRequestsJoiningMidFlightGetTheirSoloResults`.
+    func testConcurrentRequestsRunTogetherAndKeepTheirSettings() async throws {
         let engine = try makeTestEngine()
+        let long = request("Question 9:", SamplingParameters(maxTokens: 200, temperature: 1, seed: 3))
         let a = request("Question 1:", SamplingParameters(maxTokens: 10, temperature: 0))
         let b = request("Question 22: what", SamplingParameters(maxTokens: 14, temperature: 1.3, topK: 5, stop: ["?"], seed: 9, n: 2))
         let soloA = try await engine.rollouts([a])[0]
         let soloB = try await engine.rollouts([b])[0]
+        async let rl = engine.complete(long)
         async let ra = engine.complete(a)
         async let rb = engine.complete(b)
-        let (x, y) = try await (ra, rb)
+        let (_, x, y) = try await (rl, ra, rb)
         XCTAssertEqual(x.completions.map(\.tokens), soloA.completions.map(\.tokens))
         XCTAssertEqual(y.completions.map(\.tokens), soloB.completions.map(\.tokens))
         XCTAssertEqual(y.completions.count, 2)
         XCTAssertEqual(x.usage.promptTokens, engine.tokenizer.encode("Question 1:").count)
         XCTAssertEqual(x.usage.completionTokens, x.completions[0].tokens.count)
+    }
+
+    /// DeepConf's token confidence is measured per token (checked against a full forward pass for the first token),
+    /// and a request with a threshold is stopped by the engine at the first full group below it.
+    func testConfidenceIsMeasuredAndStopsGeneration() async throws {
+        let engine = try makeTestEngine()
+        let prompt = "Question 4:"
+        let measure = SamplingParameters(maxTokens: 8, temperature: 0, confidence: ConfidenceStop(topLogprobs: 5, window: 4))
+        let measured = try await engine.rollouts([request(prompt, measure)])[0].completions[0]
+        let conf = try XCTUnwrap(measured.confidences)
+        XCTAssertEqual(conf.count, measured.tokens.count)
+        let ids = engine.tokenizer.encode(prompt)
+        let logits = engine.model(Tensor(ids.map(Int64.init), shape: [1, ids.count]))  // (1, T, V)
+        let last = logits.select(axis: 1, index: ids.count - 1).to(.float32).logSoftmax(axis: -1)  // (1, V)
+        let top = last.topK(5, axis: -1).values.toArray(Double.self)
+        XCTAssertEqual(conf[0], -top.reduce(0, +) / 5, accuracy: 1e-4)
+        let plain = try await engine.rollouts([request(prompt, .greedy(maxTokens: 4))])[0].completions[0]
+        XCTAssertNil(plain.confidences, "only when asked")
+        // A threshold above every group: stopped as soon as the first group of 4 is full.
+        var stop = measure
+        stop.confidence?.threshold = 1e9
+        guard measured.tokens.count >= 4 else { return XCTFail("greedy from this prompt ends before one group of 4 tokens") }
+        let stopped = try await engine.rollouts([request(prompt, stop)])[0].completions[0]
+        XCTAssertEqual(stopped.tokens, Array(measured.tokens.prefix(4)))
+        guard case .lowConfidence(let group) = stopped.stop else { return XCTFail("\(stopped.stop)") }
+        XCTAssertEqual(group, conf.prefix(4).reduce(0, +) / 4, accuracy: 1e-9)
+        // A threshold below every group never stops generation.
+        stop.confidence?.threshold = -1
+        let unstopped = try await engine.rollouts([request(prompt, stop)])[0].completions[0]
+        XCTAssertEqual(unstopped.tokens, measured.tokens)
     }
 
     func testChatPromptsAndErrors() async throws {

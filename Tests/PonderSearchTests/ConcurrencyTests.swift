@@ -19,7 +19,7 @@ final class ConcurrencyTests: XCTestCase {
         let sc = SelfConsistency(
             samples: 5, batchSize: 2, stopWhenDecided: false, parameters: SamplingParameters(maxTokens: 70, temperature: 0.7))
         let beam = BeamSearch(
-            beams: 2, expansions: 3, maxSteps: 4, scorer: TableScorer(table: [:], defaultScore: 0.5),
+            beams: 6, expansions: 3, maxSteps: 4, scorer: TableScorer(table: [:], defaultScore: 0.5),
             parameters: SamplingParameters(maxTokens: 30, temperature: 0.3))
         for _ in 0..<10 {
             async let a = sc.run(problem: problem, model: model)
@@ -29,9 +29,9 @@ final class ConcurrencyTests: XCTestCase {
             XCTAssertEqual(ra.usage.generatedTokens, 5 * 7)
             XCTAssertEqual(ra.usage.modelCalls, 3)
             XCTAssertEqual(rb.answer, "3")
-            // Root: 6 steps of 3 tokens; each of the 2 kept beams: 3 answers of 3 tokens.
-            XCTAssertEqual(rb.usage.generatedTokens, 6 * 3 + 2 * 3 * 3)
-            XCTAssertEqual(rb.candidates.count, 2)
+            // Root: 6 steps of 3 tokens, all the same step, so one beam is kept and refilled to 6 answers of 3 tokens.
+            XCTAssertEqual(rb.usage.generatedTokens, 6 * 3 + 6 * 3)
+            XCTAssertEqual(rb.candidates.count, 6)
         }
         let requests = model.requests
         XCTAssertEqual(
@@ -41,6 +41,6 @@ final class ConcurrencyTests: XCTestCase {
             requests.filter { $0.parameters.temperature == 0.3 }.allSatisfy {
                 $0.parameters.maxTokens == 30 && $0.parameters.stop == ["\n\n"]
             }, true)
-        XCTAssertEqual(requests.count, 10 * (3 + 3))
+        XCTAssertEqual(requests.count, 10 * (3 + 2))
     }
 }

@@ -1,6 +1,7 @@
 import PonderCore
 import PonderSearch
 import PonderVerifiers
+import Synchronization
 import XCTest
 
 final class SelfRefineTests: XCTestCase {
@@ -11,7 +12,8 @@ final class SelfRefineTests: XCTestCase {
             guard case .chat(let m) = req.prompt else { return nil }
             return m.count == 1 ? boxed("4") : boxed("5", tokens: 8)
         }
-        let r = try await SelfRefine(rounds: 3, critic: .verifier(MathVerifier())).run(problem: problem, model: model)
+        let r = try await SelfRefine(rounds: 3, critic: .oracle(MathVerifier(), ReferenceAnswers([problem]))).run(
+            problem: problem, model: model)
         XCTAssertEqual(r.answer, "5")
         XCTAssertEqual(r.candidates.map(\.score), [0, 1])
         XCTAssertEqual(r.notes["stop"], "verifier accepted version 1")
@@ -56,53 +58,75 @@ final class BudgetForcingTests: XCTestCase {
 final class ComputeOptimalAllocatorTests: XCTestCase {
     let problem = Problem.math(id: "p", prompt: "q", answer: "3")
 
-    func testEasyProblemStopsAfterProbe() async throws {
-        let model = ScriptedModel(["": [boxed("3")]])
-        let r = try await ComputeOptimalAllocator(tokenBudget: 100).run(problem: problem, model: model)
-        XCTAssertEqual(r.notes["difficulty"], "easy")
+    /// Bins by agreement: below .5 → self-consistency 4, .5 up to .75 → best-of-n 2, from .75 → the probe's majority.
+    let policy = AllocationPolicy(
+        probeSamples: 4,
+        levels: [
+            .init(
+                budget: 4, tokenBudget: 40, edges: [0.5, 0.75],
+                plans: [.init(strategy: "self-consistency", budget: 4), .init(strategy: "best-of-n", budget: 2), .probe])
+        ])
+
+    /// The plans the allocator asked for.
+    final class Calls: Sendable {
+        let list = Mutex<[String]>([])
+        func withLock<T>(_ body: (inout [String]) -> T) -> T { list.withLock { body(&$0) } }
+    }
+
+    func allocator(_ calls: Calls) -> ComputeOptimalAllocator {
+        ComputeOptimalAllocator(
+            policy: policy, budget: 4, parameters: SamplingParameters(seed: 1),
+            strategies: { name, n in
+                calls.withLock { $0.append("\(name.rawValue) \(n)") }
+                return name == .selfConsistency
+                    ? SelfConsistency(samples: n, batchSize: n, parameters: SamplingParameters(seed: 1))
+                    : BestOfN(samples: n, scorer: TableScorer(table: [:], defaultScore: 0.5))
+            })
+    }
+
+    func testEasyProblemKeepsTheProbeMajority() async throws {
+        let calls = Calls()
+        let model = ScriptedModel(["": [boxed("3"), boxed("3"), boxed("3"), boxed("4")]])
+        let r = try await allocator(calls).run(problem: problem, model: model)
+        XCTAssertEqual(r.notes["agreement"], "0.75")
+        XCTAssertEqual(r.notes["bin"], "2 of 3")
+        XCTAssertEqual(r.notes["plan"], "probe 0")
+        XCTAssertEqual(calls.withLock { $0 }, [])
         XCTAssertEqual(r.usage.modelCalls, 1)
         XCTAssertEqual(r.answer, "3")
+        XCTAssertNotEqual(model.requests[0].parameters.seed, 1, "the probe draws from its own seed")
     }
 
-    func testMediumProblemSpendsBudgetOnSelfConsistency() async throws {
-        // Probe 3 3 4 5: agreement 0.5 → medium. 20 probe tokens of 60 leave 40 = 8 samples of 5 tokens.
-        // After one batch of four 3s: 6 > 1 + 4 remaining → decided.
-        let model = ScriptedModel(["": [boxed("3"), boxed("3"), boxed("4"), boxed("5")] + Array(repeating: boxed("3"), count: 8)])
-        let r = try await ComputeOptimalAllocator(tokenBudget: 60).run(problem: problem, model: model)
-        XCTAssertEqual(r.notes["difficulty"], "medium")
-        XCTAssertEqual(r.notes["affordableSamples"], "8")
-        XCTAssertEqual(r.notes["extraSamples"], "4")
-        XCTAssertEqual(r.candidates.count, 8)
+    func testHardProblemRunsTheBinsPlanAndCountsTheProbe() async throws {
+        let calls = Calls()
+        // Probe 1 2 4 5: agreement .25 → bin 0 → self-consistency 4, which draws four 3s.
+        let model = ScriptedModel(["": [boxed("1"), boxed("2"), boxed("4"), boxed("5"), boxed("3"), boxed("3"), boxed("3"), boxed("3")]])
+        let r = try await allocator(calls).run(problem: problem, model: model)
+        XCTAssertEqual(r.notes["bin"], "0 of 3")
+        XCTAssertEqual(calls.withLock { $0 }, ["self-consistency 4"])
         XCTAssertEqual(r.answer, "3")
-        XCTAssertLessThanOrEqual(r.usage.generatedTokens, 60)
+        XCTAssertEqual(r.usage.generatedTokens, 40, "probe and plan")
+        XCTAssertEqual(r.usage.prunedTokens, 20, "the probe's samples are not final candidates")
+        XCTAssertEqual(r.strategy, "compute-optimal")
     }
 
-    func testHardProblemUsesBeamSearchWhenAScorerIsGiven() async throws {
-        let model = ScriptedModel([
-            "": [boxed("1"), boxed("2"), boxed("4"), boxed("5"), sample("a"), sample("b"), sample("c"), sample("d")],
-            "a\n\n": [boxed("3")], "b\n\n": [boxed("3")], "c\n\n": [boxed("3")], "d\n\n": [boxed("3")],
-        ])
-        let scorer = TableScorer(table: [:], defaultScore: 0.5)
-        let r = try await ComputeOptimalAllocator(tokenBudget: 40, scorer: scorer).run(problem: problem, model: model)
-        XCTAssertEqual(r.notes["difficulty"], "hard")
-        XCTAssertEqual(r.notes["plan"], "beam-search beams 1 expansions 4")
-        XCTAssertEqual(r.answer, "3")
-        XCTAssertEqual(r.candidates.count, 5)
-        XCTAssertEqual(r.candidates[r.chosen!].node, r.trace.count - 4)
-    }
-}
-
-final class AllocatorBudgetTests: XCTestCase {
-    func testStopsWhenSamplesRunLongerThanTheProbe() async throws {
-        // Probe 1 2 3 4 (5 tokens each, hard, no scorer): 20 of 60 tokens leave 8 samples, but the next batch of
-        // four costs 40 tokens, so sampling stops after it with 60 tokens spent.
-        let model = ScriptedModel([
-            "": [boxed("1"), boxed("2"), boxed("3"), boxed("4")] + Array(repeating: boxed("3", tokens: 10), count: 8)
-        ])
-        let r = try await ComputeOptimalAllocator(tokenBudget: 60).run(problem: .math(id: "p", prompt: "q", answer: "3"), model: model)
-        XCTAssertEqual(r.notes["difficulty"], "hard")
-        XCTAssertEqual(r.notes["extraSamples"], "4")
-        XCTAssertEqual(r.usage.generatedTokens, 60)
-        XCTAssertEqual(r.answer, "3")
+    func testMediumProblemAndPolicyFiles() async throws {
+        let calls = Calls()
+        let model = ScriptedModel(["": [boxed("3"), boxed("3"), boxed("4"), boxed("5")]])
+        let r = try await allocator(calls).run(problem: problem, model: model)
+        XCTAssertEqual(r.notes["bin"], "1 of 3")
+        XCTAssertEqual(calls.withLock { $0 }, ["best-of-n 2"])
+        // A policy round-trips through its file; a bad one is refused naming the field.
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(UUID().uuidString).json")
+        try policy.save(url)
+        XCTAssertEqual(try AllocationPolicy.load(url), policy)
+        var bad = policy
+        bad.levels[0].plans[1].strategy = "telepathy"
+        try bad.save(url)
+        XCTAssertThrowsError(try AllocationPolicy.load(url)) { e in
+            XCTAssertTrue("\(e.localizedDescription)".contains("plans[1].strategy"), "\(e)")
+            XCTAssertTrue("\(e.localizedDescription)".contains(url.path), "\(e)")
+        }
+        XCTAssertEqual(policy.level(for: 16).budget, 4, "a larger budget uses the largest level below it")
     }
 }

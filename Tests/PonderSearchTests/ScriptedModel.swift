@@ -72,6 +72,20 @@ final class ScriptedModel: LanguageModel, Sendable {
         var completions: [Completion] = []
         for var c in out {
             if !request.parameters.logprobs { c.logprobs = nil }
+            // Token confidences as scripted, only when asked for; with a threshold, the engine's online stop
+            // (`ConfidenceStop.stops`) cuts the tokens where it would have stopped (the text is left whole).
+            if let settings = request.parameters.confidence, let all = c.confidences {
+                for i in all.indices {
+                    if let group = settings.stops(Array(all[...i])) {
+                        c.tokens = Array(c.tokens.prefix(i + 1))
+                        c.confidences = Array(all[...i])
+                        c.stop = .lowConfidence(group: group)
+                        break
+                    }
+                }
+            } else {
+                c.confidences = nil
+            }
             // As the engine reports it: a scripted step that stopped, in a request with stop strings, stopped at the
             // first of them (unless the script says it ended the sequence with token 1).
             if case .endOfSequence(let token) = c.stop, token == 0, let delimiter = request.parameters.stop.first {
@@ -91,7 +105,8 @@ func sample(_ text: String, tokens: Int = 5, logprob: Double = -0.1, logprobs: [
 {
     let lp = logprobs ?? Array(repeating: logprob, count: tokens)
     return Completion(
-        text: text, tokens: Array(0..<lp.count), logprobs: lp, stop: finish == .stop ? .endOfSequence(token: 0) : .length(inThinking: false))
+        text: text, tokens: Array(0..<lp.count), logprobs: lp, stop: finish == .stop ? .endOfSequence(token: 0) : .length(inThinking: false)
+    )
 }
 
 /// A completion that ended with the model's own end-of-sequence token (a step the model finished).
@@ -102,4 +117,15 @@ func ended(_ text: String, tokens: Int = 5) -> Completion {
 /// A boxed final answer.
 func boxed(_ answer: String, tokens: Int = 5, logprob: Double = -0.1) -> Completion {
     sample("so \\boxed{\(answer)}", tokens: tokens, logprob: logprob)
+}
+
+/// A boxed final answer whose token confidences (DeepConf's, as the engine measures them) are `confidences`.
+func confident(_ answer: String, _ confidences: [Double]) -> Completion {
+    Completion(
+        text: "so \\boxed{\(answer)}", tokens: Array(0..<confidences.count), stop: .endOfSequence(token: 0), confidences: confidences)
+}
+
+/// A boxed final answer of `tokens` tokens, each with token confidence `confidence`.
+func confident(_ answer: String, _ confidence: Double, tokens: Int = 5) -> Completion {
+    confident(answer, Array(repeating: confidence, count: tokens))
 }
