@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "PonderEvalTests", dependencies: ["PonderEval", "PonderTasks", "PonderCore"]),
         .testTarget(name: "PonderConfigurationTests", dependencies: ["PonderConfiguration", "PonderTraining", "PonderSearch"]),
         .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers"]),
-        .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks", "PonderSearch"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20
 )

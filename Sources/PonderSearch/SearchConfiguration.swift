@@ -21,14 +21,22 @@ public enum ScorerName: String, Sendable, CaseIterable, ExpressibleByArgument {
     case monteCarlo = "monte-carlo"
     /// The model itself rates the solution.
     case judge
+    /// A trained outcome reward model (`orm:DIR`).
+    case outcomeModel = "orm"
+    /// A trained process reward model (`prm:DIR`), its step scores combined by `--step-aggregation`.
+    case processModel = "prm"
 }
 
 /// How test-time strategies are configured: each knob once, reachable from flags, `--config` and Swift.
 public struct SearchConfiguration: ParsableArguments, Sendable {
     @Option(name: .long, help: "Expansions per beam or MCTS node.") public var expansions = 2
     @Option(name: .long, help: "MCTS iterations per unit of budget.") public var iterationsPerUnit = 4
-    @Option(name: .long, help: "oracle (the verifier with the reference answer), monte-carlo (verified rollouts) or judge (the model).")
-    public var scorer: ScorerName = .monteCarlo
+    @Option(
+        name: .long,
+        help: "oracle (the verifier with the reference answer), monte-carlo (verified rollouts), judge (the model), orm:DIR or prm:DIR (a reward model trained by `ponder train-rm`).")
+    public var scorer: ScorerChoice = .monteCarlo
+    @Option(name: .long, help: "How a process reward model's step scores make a solution's score: last, min, product or mean.")
+    public var stepAggregation: StepAggregation = .last
     @Option(name: .long, help: "Rollouts per prefix for the Monte-Carlo process scorer.") public var rollouts = 4
     @Option(name: .long, help: "Text that ends a reasoning step.") public var delimiter = "\n\n"
     @Option(name: .long, help: "Most steps of a beam or MCTS path.") public var maxSteps = 12
@@ -44,7 +52,8 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
         parameters.n = 1
         let steps = StepRules(delimiter: delimiter)
         let scorer: any Scorer
-        switch self.scorer {
+        switch self.scorer.name {
+        case .outcomeModel, .processModel: scorer = self.scorer.rewardModelScorer(delimiter: delimiter, aggregation: stepAggregation)!
         case .oracle: scorer = VerifierScorer()
         case .judge: scorer = JudgeScorer(model: model)
         case .monteCarlo: scorer = MonteCarloScorer(model: model, rollouts: rollouts, parameters: parameters)
@@ -76,5 +85,6 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
         if expansions < 1 { throw ValidationError("--expansions must be at least 1") }
         if maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
         if rollouts < 1 { throw ValidationError("--rollouts must be at least 1") }
+        try scorer.validate()
     }
 }
