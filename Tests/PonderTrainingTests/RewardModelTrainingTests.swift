@@ -28,8 +28,9 @@ final class RewardModelParityTests: XCTestCase {
     /// The tiny-qwen2 decoder under `head`, with the head weights TRL's run used.
     func model(_ head: ModelHead, _ prefix: String) throws -> CausalLM {
         let m = try ModelDirectory.load(fixtureModel).withHead(head, padTokenId: 0, seed: 0)
-        m.parameters["score.weight"] = Self.tensors["\(prefix).score.weight"]!
-        if let bias = Self.tensors["\(prefix).score.bias"] { m.parameters["score.bias"] = bias }
+        // Copies: gradients accumulate on the tensor, and the fixture's tensors are shared between cases.
+        m.parameters["score.weight"] = Self.tensors["\(prefix).score.weight"]!.clone()
+        if let bias = Self.tensors["\(prefix).score.bias"] { m.parameters["score.bias"] = bias.clone() }
         m.bindWeights()
         m.parameters.setRequiresGrad(true)
         return m
@@ -107,7 +108,7 @@ final class RewardModelParityTests: XCTestCase {
 
     func testMetrics() {
         XCTAssertEqual(RewardMetrics.rocAUC([0.9, 0.8, 0.3, 0.1], [true, true, false, false]), 1)
-        XCTAssertEqual(RewardMetrics.rocAUC([0.1, 0.8, 0.3, 0.9], [true, true, false, false]), 0.5)
+        XCTAssertEqual(RewardMetrics.rocAUC([0.1, 0.8, 0.3, 0.9], [true, true, false, false]), 0.25, "one of four pairs ordered")
         XCTAssertEqual(RewardMetrics.rocAUC([0.5, 0.5], [true, false]), 0.5, "ties count half")
         XCTAssertNil(RewardMetrics.rocAUC([0.5, 0.7], [true, true]))
         // Two bins used: p 0.95 with labels (1, 1) → |1 − 0.95|; p 0.25 with labels (1, 0) → |0.5 − 0.25|.
