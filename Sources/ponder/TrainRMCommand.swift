@@ -50,7 +50,9 @@ struct TrainRM: AsyncParsableCommand {
         let last = try await trainer.train(
             run: run, resume: options.resume, tokenizerFiles: tokenizerFiles(dir), interrupt: InterruptFlag.onSignals(), onStep: bar.update)
         options.finished(at: last)
-        if let metrics = trainer.evaluate(), last == trainer.configuration.training.steps {
+        let evalURL = run.url.appendingPathComponent("eval.json")
+        if last == trainer.configuration.training.steps, FileManager.default.fileExists(atPath: evalURL.path) {
+            let metrics = try JSONDecoder().decode(RewardModelTrainer.EvaluationRecord.self, from: Data(contentsOf: evalURL)).heldOut
             let auc = metrics.rocAUC.map { String(format: "%.3f", $0) } ?? "-"
             let ece = metrics.expectedCalibrationError.map { String(format: "%.3f", $0) } ?? "-"
             FileHandle.standardError.write(

@@ -275,3 +275,33 @@ final class RewardModelTrainingTests: XCTestCase {
         XCTAssertGreaterThan(prefixScores[0], prefixScores[1])
     }
 }
+
+extension RewardModelTrainingTests {
+    /// A reward-model run interrupted and resumed ends with the same weights as one run straight through.
+    func testResumedRunMatchesAStraightRun() async throws {
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
+        let encoder = RewardEncoder(tokenizer: tokenizer, endText: nil, stepSeparator: "\n")
+        let examples = (0..<12).map { i in
+            StepExample(prompt: "Question \(i)\n", completions: ["step \(i)", i % 3 == 0 ? "bad" : "good"], labels: [1, i % 3 == 0 ? 0 : 0.75])
+        }
+        func trainer(steps: Int) throws -> RewardModelTrainer {
+            var c = configuration(steps: steps)
+            c.training.saveEvery = 2
+            c.batchSize = 4
+            let network = try tinyBase().withHead(.tokenClassification(labels: 2, bias: true), padTokenId: 0, seed: 1)
+            return try RewardModelTrainer(configuration: c, model: network, encoder: encoder, data: .steps(examples))
+        }
+        let straight = try trainer(steps: 4)
+        _ = try await straight.train(run: try RunDirectory(temporaryDirectory("rm-straight")))
+        let dir = temporaryDirectory("rm-resumed")
+        let interrupt = InterruptFlag()
+        let stopped = try await trainer(steps: 4).train(run: try RunDirectory(dir), interrupt: interrupt) { if $0.step == 2 { interrupt.set() } }
+        XCTAssertEqual(stopped, 2)
+        let resumed = try trainer(steps: 4)
+        let last = try await resumed.train(run: try RunDirectory(dir), resume: true)
+        XCTAssertEqual(last, 4)
+        for (key, t) in straight.model.parameters.tensors {
+            XCTAssertEqual((t.to(.float64) - resumed.model.parameters[key]!.to(.float64)).abs().max().item(), 0, key)
+        }
+    }
+}
