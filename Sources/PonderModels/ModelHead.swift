@@ -56,7 +56,9 @@ public enum ModelHead: Sendable, Equatable {
         if name.isEmpty || name.hasSuffix("ForCausalLM") { return .languageModel }
         throw ModelError.invalidField(
             path: r.path, field: "architectures",
-            reason: "is [\"\(name)\"]; supported: *ForCausalLM, *ForSequenceClassification (outcome reward model), *ForTokenClassification (process reward model)")
+            reason:
+                "is [\"\(name)\"]; supported: *ForCausalLM, *ForSequenceClassification (outcome reward model), *ForTokenClassification (process reward model)"
+        )
     }
 }
 

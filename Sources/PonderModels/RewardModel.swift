@@ -88,7 +88,9 @@ public final class RewardModel: RewardScoring, @unchecked Sendable {
         guard let kind = model.configuration.head.rewardKind else {
             throw ModelError.invalidField(
                 path: path, field: "architectures",
-                reason: "names a language model; a reward model is *ForSequenceClassification (outcome) or *ForTokenClassification (process): train one with `ponder train-rm`")
+                reason:
+                    "names a language model; a reward model is *ForSequenceClassification (outcome) or *ForTokenClassification (process): train one with `ponder train-rm`"
+            )
         }
         self.kind = kind
         self.model = model

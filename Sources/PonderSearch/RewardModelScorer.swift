@@ -44,7 +44,8 @@ public struct RewardModelScorer: Scorer {
         let result: RewardScores
         switch model.kind {
         case .outcome: result = try await model.outcomeScores(prompt: prompt, solutions: texts)
-        case .process: result = try await model.stepScores(prompt: prompt, solutions: texts.map { Self.steps(of: $0, delimiter: delimiter) })
+        case .process:
+            result = try await model.stepScores(prompt: prompt, solutions: texts.map { Self.steps(of: $0, delimiter: delimiter) })
         }
         guard result.scores.count == texts.count else {
             throw SearchError.wrongScoreCount(expected: texts.count, received: result.scores.count)
@@ -70,7 +71,10 @@ public enum RewardModelRegistry {
     public static func model(at path: String) throws -> any RewardScoring {
         try state.withLock { s in
             if let m = s.loaded[path] { return m }
-            guard let loader = s.loader else { throw SearchError.invalidParameter(name: "scorer", value: path, rule: "needs a reward-model loader: this program registered none") }
+            guard let loader = s.loader else {
+                throw SearchError.invalidParameter(
+                    name: "scorer", value: path, rule: "needs a reward-model loader: this program registered none")
+            }
             let m = try loader(path)
             s.loaded[path] = m
             return m
@@ -89,7 +93,8 @@ struct LazyRewardModelScorer: Scorer {
         let model = try RewardModelRegistry.model(at: path)
         guard model.kind == kind else {
             throw SearchError.invalidParameter(
-                name: "scorer", value: "\(kind.rawValue):\(path)", rule: "is a \(model.kind == .outcome ? "outcome (orm)" : "process (prm)") reward model; use \(model.kind.rawValue):\(path)")
+                name: "scorer", value: "\(kind.rawValue):\(path)",
+                rule: "is a \(model.kind == .outcome ? "outcome (orm)" : "process (prm)") reward model; use \(model.kind.rawValue):\(path)")
         }
         return RewardModelScorer(model: model, delimiter: delimiter, aggregation: aggregation)
     }

@@ -48,7 +48,8 @@ public struct ScorerChoice: Sendable, Hashable, ExpressibleByArgument, CustomStr
         guard let path else { return }
         let config = URL(fileURLWithPath: path).appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: config.path) else {
-            throw ValidationError("--scorer \(description): \(config.path) does not exist (give a reward-model directory written by `ponder train-rm`)")
+            throw ValidationError(
+                "--scorer \(description): \(config.path) does not exist (give a reward-model directory written by `ponder train-rm`)")
         }
     }
 

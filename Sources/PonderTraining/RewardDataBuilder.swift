@@ -100,7 +100,9 @@ public struct RewardDataBuilder: Sendable {
         guard let response = try await rollouts.rollouts([request(prompt, n: samples, seed: seed)]).first else { return [] }
         var out: [OutcomeRecord] = []
         for c in response.completions {
-            out.append(OutcomeRecord(id: problem.id, prompt: prompt.rewardModelText, completion: c.text, label: try await isCorrect(c.text, problem)))
+            out.append(
+                OutcomeRecord(
+                    id: problem.id, prompt: prompt.rewardModelText, completion: c.text, label: try await isCorrect(c.text, problem)))
         }
         return out
     }
@@ -115,7 +117,9 @@ public struct RewardDataBuilder: Sendable {
 
     /// Math-Shepherd step labels for `samples` solutions of `problem` (needs its reference answer).
     public func stepLabels(for problem: Problem, seed: UInt64 = 0) async throws -> [StepRecord] {
-        guard problem.answer != nil else { throw TrainingError.invalidConfiguration("problem \(problem.id) has no reference answer to label steps with") }
+        guard problem.answer != nil else {
+            throw TrainingError.invalidConfiguration("problem \(problem.id) has no reference answer to label steps with")
+        }
         let prompt = task.prompt(for: problem)
         guard let response = try await rollouts.rollouts([request(prompt, n: samples, seed: seed)]).first else { return [] }
         let solutions = response.completions.map { steps(of: $0.text) }.filter { !$0.isEmpty }
@@ -140,7 +144,10 @@ public struct RewardDataBuilder: Sendable {
         var out: [StepRecord] = []
         for (s, steps) in solutions.enumerated() {
             soft[s][steps.count - 1] = try await isCorrect(steps.joined(separator: delimiter), problem) ? 1 : 0
-            out.append(StepRecord(id: problem.id, prompt: prompt.rewardModelText, completions: steps, labels: soft[s].map { $0 > 0 }, softLabels: soft[s]))
+            out.append(
+                StepRecord(
+                    id: problem.id, prompt: prompt.rewardModelText, completions: steps, labels: soft[s].map { $0 > 0 }, softLabels: soft[s])
+            )
         }
         return out
     }

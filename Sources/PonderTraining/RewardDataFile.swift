@@ -33,21 +33,27 @@ extension RewardData {
                         margin = n.doubleValue
                     }
                     return PreferencePair(
-                        prompt: try string(o, "prompt", line), chosen: try string(o, "chosen", line), rejected: try string(o, "rejected", line),
+                        prompt: try string(o, "prompt", line), chosen: try string(o, "chosen", line),
+                        rejected: try string(o, "rejected", line),
                         margin: margin)
                 })
         case .outcomes:
             return .outcomes(
                 try lines.map { line, o in
                     guard let label = o["label"] as? Bool else { throw fail(line, "field \"label\" is missing or not true/false") }
-                    return OutcomeExample(prompt: try string(o, "prompt", line), completion: try string(o, "completion", line), label: label)
+                    return OutcomeExample(
+                        prompt: try string(o, "prompt", line), completion: try string(o, "completion", line), label: label)
                 })
         case .steps:
             let field = softLabels ? "soft_labels" : "labels"
             return .steps(
                 try lines.map { line, o in
-                    guard let steps = o["completions"] as? [String] else { throw fail(line, "field \"completions\" must be a list of step strings") }
-                    guard let raw = o[field] as? [Any] else { throw fail(line, "field \"\(field)\" must be a list with one label per step") }
+                    guard let steps = o["completions"] as? [String] else {
+                        throw fail(line, "field \"completions\" must be a list of step strings")
+                    }
+                    guard let raw = o[field] as? [Any] else {
+                        throw fail(line, "field \"\(field)\" must be a list with one label per step")
+                    }
                     let labels: [Double] = try raw.map { v in
                         if let b = v as? Bool { return b ? 1 : 0 }
                         guard let n = v as? NSNumber, (0...1).contains(n.doubleValue) else {

@@ -28,7 +28,8 @@ public struct RewardMetrics: Sendable, Codable, Equatable {
         let correct = zip(p, labels).filter { ($0 >= 0.5) == $1 }.count
         let loss = zip(p, labels).map { q, y in -log(Swift.max(1e-12, y ? q : 1 - q)) }.reduce(0, +) / Double(n)
         return RewardMetrics(
-            count: n, accuracy: Double(correct) / Double(n), rocAUC: rocAUC(p, labels), expectedCalibrationError: ece(p, labels, bins: bins),
+            count: n, accuracy: Double(correct) / Double(n), rocAUC: rocAUC(p, labels),
+            expectedCalibrationError: ece(p, labels, bins: bins),
             loss: loss)
     }
 

@@ -125,12 +125,15 @@ public struct RewardModelTrainer {
                     rejected: cut(encoder.outcomeIDs(prompt: $0.prompt, completion: $0.rejected)), margin: $0.margin)
             }
         case (.outcomes(let outcomes), .sequenceClassification):
-            rows = outcomes.map { .outcome(ids: cut(encoder.outcomeIDs(prompt: $0.prompt, completion: $0.completion)), label: $0.label ? 1 : 0) }
+            rows = outcomes.map {
+                .outcome(ids: cut(encoder.outcomeIDs(prompt: $0.prompt, completion: $0.completion)), label: $0.label ? 1 : 0)
+            }
         case (.steps(let examples), .tokenClassification):
             for (i, e) in examples.enumerated() {
                 guard e.completions.count == e.labels.count, !e.labels.isEmpty else {
                     throw TrainingError.invalidConfiguration(
-                        "step example \(i): \(e.completions.count) steps but \(e.labels.count) labels (need one label per step, at least one)")
+                        "step example \(i): \(e.completions.count) steps but \(e.labels.count) labels (need one label per step, at least one)"
+                    )
                 }
                 guard e.labels.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
                     throw TrainingError.invalidConfiguration("step example \(i): labels must be in [0, 1]")
@@ -142,7 +145,8 @@ public struct RewardModelTrainer {
             }
         case (_, let head):
             throw TrainingError.invalidConfiguration(
-                "the model's head is \(head); pairs and outcomes train a sequence classifier (--kind orm), steps a token classifier (--kind prm)")
+                "the model's head is \(head); pairs and outcomes train a sequence classifier (--kind orm), steps a token classifier (--kind prm)"
+            )
         }
         guard rows.count >= 1 else { throw TrainingError.invalidConfiguration("no reward-model examples") }
         let order = Pretrainer.permutation(count: rows.count, seed: configuration.training.seed ^ 0x5EED)
@@ -198,7 +202,10 @@ public struct RewardModelTrainer {
             let logits = model.sequenceLogits(ids).to(.float32).reshaped(-1)
             let p = logits.detached().sigmoid().toArray(Float.self)
             let right = zip(p, labels).filter { ($0 >= 0.5) == ($1 >= 0.5) }.count
-            return (RewardLoss.pointwise(logits: logits, labels: Tensor(labels, shape: [rows.count])), ["accuracy": Double(right) / Double(rows.count)])
+            return (
+                RewardLoss.pointwise(logits: logits, labels: Tensor(labels, shape: [rows.count])),
+                ["accuracy": Double(right) / Double(rows.count)]
+            )
         case .steps:
             let (logits, targets, mask) = stepTensors(rows)
             // Soft cross-entropy over the labelled positions; with 0/1 labels exactly TRL's token-classification loss.
@@ -224,7 +231,8 @@ public struct RewardModelTrainer {
         }
         let width = seqs.map(\.count).max()!
         let pad = model.configuration.padTokenId ?? 0
-        let input = Tensor(seqs.flatMap { ($0 + Array(repeating: pad, count: width - $0.count)).map(Int64.init) }, shape: [seqs.count, width])
+        let input = Tensor(
+            seqs.flatMap { ($0 + Array(repeating: pad, count: width - $0.count)).map(Int64.init) }, shape: [seqs.count, width])
         var target = [Float](repeating: 0, count: seqs.count * width)
         var mask = [Float](repeating: 0, count: seqs.count * width)
         for l in labelled {
@@ -308,7 +316,8 @@ public struct RewardModelTrainer {
             resume: resume,
             TrainingLoop.Hooks(
                 saveExtra: { dir in try RewardModel.writeSettings(settings, to: dir) },
-                step: { step in try TrainingLoop.accumulate(configuration.training, step: step) { s, m in loss(batch(step: s, micro: m)) } }))
+                step: { step in try TrainingLoop.accumulate(configuration.training, step: step) { s, m in loss(batch(step: s, micro: m)) } }
+            ))
         if last == configuration.training.steps, let metrics = evaluate() {
             try run.writeJSON(EvaluationRecord(step: last, heldOut: metrics), to: "eval.json")
             logger.info("held-out: accuracy \(metrics.accuracy), ROC AUC \(metrics.rocAUC.map { "\($0)" } ?? "-")")

@@ -37,8 +37,11 @@ struct ResumableJSONL {
                     done.insert(String(line))
                     continue
                 }
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let id = object["id"] as? String else {
-                    throw ValidationError("\(file.path):\(n + 1): not a JSON object with a string \"id\" (is this a file another command wrote?)")
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let id = object["id"] as? String
+                else {
+                    throw ValidationError(
+                        "\(file.path):\(n + 1): not a JSON object with a string \"id\" (is this a file another command wrote?)")
                 }
                 done.insert(id)
             }
@@ -75,11 +78,16 @@ extension RewardDataOptions {
         let engine = try modelOptions.loadEngine()
         let (task, all) = try await problems.load()
         let withAnswers = all.filter { $0.answer != nil }
-        guard !withAnswers.isEmpty else { throw ValidationError("none of the \(all.count) problems has a reference answer; \(label) needs them") }
+        guard !withAnswers.isEmpty else {
+            throw ValidationError("none of the \(all.count) problems has a reference answer; \(label) needs them")
+        }
         var output = try ResumableJSONL(out)
         let todo = withAnswers.enumerated().filter { !output.done.contains($0.element.id) }
         let builder = make(engine, task, sampling.parameters(defaults: engine.generationDefaults))
-        FileHandle.standardError.write(Data("\(label): \(todo.count) of \(withAnswers.count) problems to do (\(withAnswers.count - todo.count) already in \(out))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "\(label): \(todo.count) of \(withAnswers.count) problems to do (\(withAnswers.count - todo.count) already in \(out))\n"
+                    .utf8))
         let start = Date()
         var written = 0
         for (k, (index, problem)) in todo.enumerated() {
@@ -106,7 +114,9 @@ struct AnyEncodable: Encodable {
 struct PRMLabels: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prm-labels",
-        abstract: "Math-Shepherd step labels: sample solutions, cut them into steps, complete each step prefix N times, and label each step by whether (hard) or how often (soft) its completions reach the reference; writes TRL's PRMTrainer format (prompt, completions, labels) plus soft_labels.")
+        abstract:
+            "Math-Shepherd step labels: sample solutions, cut them into steps, complete each step prefix N times, and label each step by whether (hard) or how often (soft) its completions reach the reference; writes TRL's PRMTrainer format (prompt, completions, labels) plus soft_labels."
+    )
 
     @OptionGroup var options: RewardDataOptions
     @Option(name: .long, help: "Monte-Carlo completions from each step prefix.") var completionsPerStep = 4
@@ -136,7 +146,9 @@ struct PRMLabels: AsyncParsableCommand {
 struct Preferences: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preferences",
-        abstract: "Chosen/rejected pairs from verified vs failed samples of the same problem, in TRL's RewardTrainer/DPO format (prompt, chosen, rejected).")
+        abstract:
+            "Chosen/rejected pairs from verified vs failed samples of the same problem, in TRL's RewardTrainer/DPO format (prompt, chosen, rejected)."
+    )
 
     @OptionGroup var options: RewardDataOptions
     @Option(name: .long, help: "Also append every graded sample (prompt, completion, label) here, for pointwise outcome training.")

@@ -9,18 +9,26 @@ import PonderTraining
 struct TrainRM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-rm",
-        abstract: "Train an outcome (orm: Bradley–Terry on pairs, or pointwise on graded samples) or process (prm: per-step classification) reward model; checkpoints load in transformers.")
+        abstract:
+            "Train an outcome (orm: Bradley–Terry on pairs, or pointwise on graded samples) or process (prm: per-step classification) reward model; checkpoints load in transformers."
+    )
 
     enum Objective: String, ExpressibleByArgument { case pairs, pointwise }
 
     @Option(name: .long, help: "Base model directory (a language model: its decoder gets a new head) or a reward model to keep training.")
     var model: String
     @Option(name: .long, help: "orm (outcome reward model) or prm (process reward model).") var kind: RewardModelKind
-    @Option(name: .long, help: "JSONL data: pairs (prompt, chosen, rejected) or graded samples (prompt, completion, label) for orm; steps (prompt, completions, labels) for prm.")
+    @Option(
+        name: .long,
+        help:
+            "JSONL data: pairs (prompt, chosen, rejected) or graded samples (prompt, completion, label) for orm; steps (prompt, completions, labels) for prm."
+    )
     var data: String
-    @Option(name: .long, help: "orm only: pairs (Bradley–Terry, TRL's RewardTrainer) or pointwise (binary cross-entropy on graded samples).")
+    @Option(
+        name: .long, help: "orm only: pairs (Bradley–Terry, TRL's RewardTrainer) or pointwise (binary cross-entropy on graded samples).")
     var objective: Objective = .pairs
-    @Flag(name: .long, help: "prm only: train on the soft Monte-Carlo labels (soft_labels) instead of the hard ones.") var softLabels = false
+    @Flag(name: .long, help: "prm only: train on the soft Monte-Carlo labels (soft_labels) instead of the hard ones.") var softLabels =
+        false
     @OptionGroup var options: RunOptions
     @OptionGroup var config: RewardModelTrainer.Configuration
 
@@ -38,7 +46,9 @@ struct TrainRM: AsyncParsableCommand {
             network = try base.withHead(head, padTokenId: pad, seed: config.training.seed)
         case let existing where existing.rewardKind == kind: network = base
         case let existing:
-            throw ValidationError("\(model) is a \(existing.rewardKind?.rawValue ?? "?") reward model; --kind \(kind.rawValue) needs a base model or a \(kind.rawValue)")
+            throw ValidationError(
+                "\(model) is a \(existing.rewardKind?.rawValue ?? "?") reward model; --kind \(kind.rawValue) needs a base model or a \(kind.rawValue)"
+            )
         }
         let layout: RewardData.Layout = kind == .process ? .steps : objective == .pairs ? .pairs : .outcomes
         let examples = try RewardData.read(URL(fileURLWithPath: data), layout: layout, softLabels: softLabels)
@@ -56,7 +66,9 @@ struct TrainRM: AsyncParsableCommand {
             let auc = metrics.rocAUC.map { String(format: "%.3f", $0) } ?? "-"
             let ece = metrics.expectedCalibrationError.map { String(format: "%.3f", $0) } ?? "-"
             FileHandle.standardError.write(
-                Data("held-out (\(metrics.count)): accuracy \(String(format: "%.3f", metrics.accuracy)), ROC AUC \(auc), ECE \(ece); \(options.run)/eval.json\n".utf8))
+                Data(
+                    "held-out (\(metrics.count)): accuracy \(String(format: "%.3f", metrics.accuracy)), ROC AUC \(auc), ECE \(ece); \(options.run)/eval.json\n"
+                        .utf8))
         }
     }
 }

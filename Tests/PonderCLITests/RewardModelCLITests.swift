@@ -76,17 +76,22 @@ final class RewardModelCLITests: XCTestCase {
         ])
         XCTAssertEqual(train.status, 0, train.stderr)
         let checkpoint = run.appendingPathComponent("checkpoints/step-2")
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint.appendingPathComponent("config.json"))) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint.appendingPathComponent("config.json"))) as! [String: Any]
         XCTAssertEqual(config["architectures"] as? [String], ["LlamaForTokenClassification"])
 
         // The question has no reference answer: only the reward model guides the search.
         let solve = try cli.ponder([
-            "solve", "--model", base, "--strategy", "beam", "--budget", "2", "--delimiter", ", ", "--max-tokens", "16", "--max-steps", "3", "--scorer",
+            "solve", "--model", base, "--strategy", "beam", "--budget", "2", "--delimiter", ", ", "--max-tokens", "16", "--max-steps", "3",
+            "--scorer",
             "prm:\(checkpoint.path)", "--step-aggregation", "min", "Compute 12+9-4+5.",
         ])
         XCTAssertEqual(solve.status, 0, solve.stderr)
         XCTAssertTrue(solve.stdout.contains("answer:"), solve.stdout)
-        let wrongKind = try cli.ponder(["solve", "--model", base, "--strategy", "best-of-n", "--budget", "1", "--max-tokens", "8", "--scorer", "orm:\(checkpoint.path)", "Compute 1+2."])
+        let wrongKind = try cli.ponder([
+            "solve", "--model", base, "--strategy", "best-of-n", "--budget", "1", "--max-tokens", "8", "--scorer", "orm:\(checkpoint.path)",
+            "Compute 1+2.",
+        ])
         XCTAssertNotEqual(wrongKind.status, 0)
         XCTAssertTrue(wrongKind.stderr.contains("prm:"), wrongKind.stderr)
         let missing = try cli.ponder(["solve", "--model", base, "--scorer", "orm:/nonexistent", "Compute 1+2."])
@@ -99,7 +104,8 @@ final class RewardModelCLITests: XCTestCase {
         let pairs = dir.appendingPathComponent("pairs.jsonl")
         let graded = dir.appendingPathComponent("graded.jsonl")
         let r = try cli.ponder([
-            "data", "preferences", "--model", base, "--task", "arithmetic", "--count", "3", "--samples", "4", "--max-tokens", "32", "--style", "plain",
+            "data", "preferences", "--model", base, "--task", "arithmetic", "--count", "3", "--samples", "4", "--max-tokens", "32",
+            "--style", "plain",
             "--seed", "1", "--out", pairs.path, "--outcomes", graded.path,
         ])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -40,7 +40,8 @@ final class RewardModelTests: XCTestCase {
     }
 
     func testLastNonPadPositionIsTransformers() {
-        XCTAssertEqual(CausalLM.lastNonPadPositions([[5, 6, 0, 0], [0, 0, 7, 8], [4, 0, 9, 0], [0, 0, 0, 0]], padTokenId: 0), [1, 3, 2, 0])
+        XCTAssertEqual(
+            CausalLM.lastNonPadPositions([[5, 6, 0, 0], [0, 0, 7, 8], [4, 0, 9, 0], [0, 0, 0, 0]], padTokenId: 0), [1, 3, 2, 0])
         XCTAssertEqual(CausalLM.lastNonPadPositions([[5, 6, 0]], padTokenId: nil), [2])
     }
 
@@ -53,7 +54,8 @@ final class RewardModelTests: XCTestCase {
             if ProcessInfo.processInfo.environment["PONDER_WRITE_FIXTURES"] == "1" {
                 try ModelDirectory.save(model, to: URL(fileURLWithPath: "/tmp/ponder-saved-rm/\(family)-\(kind)"))
             }
-            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
+            let config =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
             let prefix = ["tiny-llama": "Llama", "tiny-qwen2": "Qwen2", "tiny-qwen3": "Qwen3"][family]!
             let architecture = prefix + (kind == "orm" ? "ForSequenceClassification" : "ForTokenClassification")
             XCTAssertEqual(config["architectures"] as? [String], [architecture])
@@ -88,7 +90,8 @@ final class RewardModelTests: XCTestCase {
     }
 
     func testUnknownArchitectureIsNamed() {
-        let json = #"{"model_type": "llama", "architectures": ["LlamaForQuestionAnswering"], "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2}"#
+        let json =
+            #"{"model_type": "llama", "architectures": ["LlamaForQuestionAnswering"], "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2}"#
         XCTAssertThrowsError(try ModelConfiguration(json: Data(json.utf8), path: "x/config.json")) {
             XCTAssertTrue($0.localizedDescription.contains("LlamaForQuestionAnswering"), $0.localizedDescription)
         }

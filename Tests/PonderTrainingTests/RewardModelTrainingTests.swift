@@ -49,8 +49,11 @@ final class RewardModelParityTests: XCTestCase {
             }
             // The data path: TRL's tokenization (EOS appended) gives the same ids.
             for (i, p) in pairs.enumerated() {
-                XCTAssertEqual(encoder.outcomeIDs(prompt: p.prompt, completion: p.chosen), (c["chosen_ids"] as! [[Int]])[i], "\(name) chosen \(i)")
-                XCTAssertEqual(encoder.outcomeIDs(prompt: p.prompt, completion: p.rejected), (c["rejected_ids"] as! [[Int]])[i], "\(name) rejected \(i)")
+                XCTAssertEqual(
+                    encoder.outcomeIDs(prompt: p.prompt, completion: p.chosen), (c["chosen_ids"] as! [[Int]])[i], "\(name) chosen \(i)")
+                XCTAssertEqual(
+                    encoder.outcomeIDs(prompt: p.prompt, completion: p.rejected), (c["rejected_ids"] as! [[Int]])[i],
+                    "\(name) rejected \(i)")
             }
             var configuration = RewardModelTrainer.Configuration.defaults
             configuration.centerRewardsCoefficient = Self.info["center_rewards_coefficient"] as? Double
@@ -61,7 +64,8 @@ final class RewardModelParityTests: XCTestCase {
             loss.backward()
             XCTAssertEqual(loss.item(), c["loss"] as! Double, accuracy: 1e-5, name)
             for key in Self.gradKeys {
-                XCTAssertLessThanOrEqual(relativeError(network.parameters[key]!.grad!, Self.tensors["\(name).grad.\(key)"]!), 1e-4, "\(name) \(key)")
+                XCTAssertLessThanOrEqual(
+                    relativeError(network.parameters[key]!.grad!, Self.tensors["\(name).grad.\(key)"]!), 1e-4, "\(name) \(key)")
             }
         }
     }
@@ -101,7 +105,9 @@ final class RewardModelParityTests: XCTestCase {
         let expected = (log1p(exp(-2.0)) + log1p(exp(2.0))) / 2 + 0.1 * 2
         XCTAssertEqual(RewardLoss.bradleyTerry(chosen: c, rejected: r, centerRewardsCoefficient: 0.1).item(), expected, accuracy: 1e-6)
         // Large differences stay finite.
-        XCTAssertEqual(RewardLoss.bradleyTerry(chosen: Tensor([Float(-200)], shape: [1]), rejected: Tensor([Float(0)], shape: [1])).item(), 200, accuracy: 1e-3)
+        XCTAssertEqual(
+            RewardLoss.bradleyTerry(chosen: Tensor([Float(-200)], shape: [1]), rejected: Tensor([Float(0)], shape: [1])).item(), 200,
+            accuracy: 1e-3)
         let bce = RewardLoss.pointwise(logits: Tensor([Float(0), 3], shape: [2]), labels: Tensor([Float(1), 0], shape: [2])).item()
         XCTAssertEqual(bce, (log(2.0) + log1p(exp(3.0))) / 2, accuracy: 1e-6)
     }
@@ -130,7 +136,9 @@ final class ArithmeticRollouts: RolloutSource, @unchecked Sendable {
         lock.withLock { self.requests += requests }
         return requests.map { r in
             let texts = (0..<r.parameters.n).map { k -> String in
-                if r.continuation.isEmpty { return k % 2 == 0 ? "2 + 3 = 5\n\nso it is 5\n\n<answer>5</answer>" : "2 + 3 = 6\n\n<answer>6</answer>" }
+                if r.continuation.isEmpty {
+                    return k % 2 == 0 ? "2 + 3 = 5\n\nso it is 5\n\n<answer>5</answer>" : "2 + 3 = 6\n\n<answer>6</answer>"
+                }
                 if r.continuation.contains("= 6") { return "<answer>6</answer>" }
                 return k % 2 == 0 ? "<answer>5</answer>" : "<answer>4</answer>"
             }
@@ -164,7 +172,8 @@ final class RewardDataTests: XCTestCase {
         let url = temporaryDirectory("prm-data").appendingPathComponent("steps.jsonl")
         let lines = try records.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
-        guard case .steps(let hard) = try RewardData.read(url, layout: .steps), case .steps(let soft) = try RewardData.read(url, layout: .steps, softLabels: true)
+        guard case .steps(let hard) = try RewardData.read(url, layout: .steps),
+            case .steps(let soft) = try RewardData.read(url, layout: .steps, softLabels: true)
         else { return XCTFail("not steps") }
         XCTAssertEqual(hard[0].labels, [1, 1, 1])
         XCTAssertEqual(soft[0].labels, [0.5, 0.5, 1])
@@ -194,9 +203,13 @@ final class RewardDataTests: XCTestCase {
     func testBadDataFilesNameTheLine() throws {
         let url = temporaryDirectory("rm-bad").appendingPathComponent("steps.jsonl")
         try #"{"prompt": "q", "completions": ["a", "b"], "labels": [true]}"#.write(to: url, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try RewardData.read(url, layout: .steps)) { XCTAssertTrue($0.localizedDescription.contains(":1"), $0.localizedDescription) }
+        XCTAssertThrowsError(try RewardData.read(url, layout: .steps)) {
+            XCTAssertTrue($0.localizedDescription.contains(":1"), $0.localizedDescription)
+        }
         try #"{"prompt": "q", "chosen": "a"}"#.write(to: url, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try RewardData.read(url, layout: .pairs)) { XCTAssertTrue($0.localizedDescription.contains("rejected"), $0.localizedDescription) }
+        XCTAssertThrowsError(try RewardData.read(url, layout: .pairs)) {
+            XCTAssertTrue($0.localizedDescription.contains("rejected"), $0.localizedDescription)
+        }
     }
 }
 
@@ -232,7 +245,11 @@ final class RewardModelTrainingTests: XCTestCase {
         let trainer = try RewardModelTrainer(configuration: configuration(steps: 30), model: network, encoder: encoder, data: .pairs(pairs))
         let before = trainer.evaluate()!
         let run = try RunDirectory(temporaryDirectory("orm-run"))
-        let last = try await trainer.train(run: run, tokenizerFiles: [fixtureModel.appendingPathComponent("tokenizer.json"), fixtureModel.appendingPathComponent("tokenizer_config.json")])
+        let last = try await trainer.train(
+            run: run,
+            tokenizerFiles: [
+                fixtureModel.appendingPathComponent("tokenizer.json"), fixtureModel.appendingPathComponent("tokenizer_config.json"),
+            ])
         XCTAssertEqual(last, 30)
         let after = trainer.evaluate()!
         XCTAssertEqual(after.accuracy, 1, "held-out pairs ordered (before: \(before.accuracy))")
@@ -243,7 +260,8 @@ final class RewardModelTrainingTests: XCTestCase {
         let loaded = try RewardModel.load(checkpoint)
         XCTAssertEqual(loaded.kind, .outcome)
         let scorer = RewardModelScorer(model: loaded)
-        let context = ScoringContext(problem: Problem(id: "new", prompt: "what is 40 + 1?", answer: nil), prompt: .text("Question 40: what is 40 + 1? "))
+        let context = ScoringContext(
+            problem: Problem(id: "new", prompt: "what is 40 + 1?", answer: nil), prompt: .text("Question 40: what is 40 + 1? "))
         let scores = try await scorer.scoreOutcomes(["The answer is wrong.", "The answer is right."], in: context).scores
         XCTAssertGreaterThan(scores[1], scores[0])
     }
@@ -257,9 +275,14 @@ final class RewardModelTrainingTests: XCTestCase {
                 : StepExample(prompt: "Question \(i)\n", completions: ["good step", "bad step", "good step"], labels: [1, 0, 0])
         }
         let network = try tinyBase().withHead(.tokenClassification(labels: 2, bias: true), padTokenId: 0, seed: 1)
-        let trainer = try RewardModelTrainer(configuration: configuration(steps: 30), model: network, encoder: encoder, data: .steps(examples))
+        let trainer = try RewardModelTrainer(
+            configuration: configuration(steps: 30), model: network, encoder: encoder, data: .steps(examples))
         let run = try RunDirectory(temporaryDirectory("prm-run"))
-        _ = try await trainer.train(run: run, tokenizerFiles: [fixtureModel.appendingPathComponent("tokenizer.json"), fixtureModel.appendingPathComponent("tokenizer_config.json")])
+        _ = try await trainer.train(
+            run: run,
+            tokenizerFiles: [
+                fixtureModel.appendingPathComponent("tokenizer.json"), fixtureModel.appendingPathComponent("tokenizer_config.json"),
+            ])
         let metrics = trainer.evaluate()!
         XCTAssertGreaterThan(metrics.rocAUC ?? 0, 0.9)
         let loaded = try RewardModel.load(run.checkpoints().last!.url)
@@ -268,10 +291,14 @@ final class RewardModelTrainingTests: XCTestCase {
         let context = ScoringContext(problem: Problem(id: "new", prompt: "Question 99", answer: nil), prompt: .text("Question 99\n"))
         for aggregation in [StepAggregation.min, .product, .mean] {
             let scorer = RewardModelScorer(model: loaded, delimiter: "\n\n", aggregation: aggregation)
-            let scores = try await scorer.scoreOutcomes(["good step\n\ngood step\n\ngood step", "good step\n\nbad step\n\ngood step"], in: context).scores
+            let scores = try await scorer.scoreOutcomes(
+                ["good step\n\ngood step\n\ngood step", "good step\n\nbad step\n\ngood step"], in: context
+            ).scores
             XCTAssertGreaterThan(scores[0], scores[1], "\(aggregation)")
         }
-        let prefixScores = try await RewardModelScorer(model: loaded).scorePrefixes(["good step\n\n", "good step\n\nbad step\n\n"], in: context).scores
+        let prefixScores = try await RewardModelScorer(model: loaded).scorePrefixes(
+            ["good step\n\n", "good step\n\nbad step\n\n"], in: context
+        ).scores
         XCTAssertGreaterThan(prefixScores[0], prefixScores[1])
     }
 }
@@ -282,7 +309,8 @@ extension RewardModelTrainingTests {
         let tokenizer = try Tokenizer.load(directory: fixtureModel)
         let encoder = RewardEncoder(tokenizer: tokenizer, endText: nil, stepSeparator: "\n")
         let examples = (0..<12).map { i in
-            StepExample(prompt: "Question \(i)\n", completions: ["step \(i)", i % 3 == 0 ? "bad" : "good"], labels: [1, i % 3 == 0 ? 0 : 0.75])
+            StepExample(
+                prompt: "Question \(i)\n", completions: ["step \(i)", i % 3 == 0 ? "bad" : "good"], labels: [1, i % 3 == 0 ? 0 : 0.75])
         }
         func trainer(steps: Int) throws -> RewardModelTrainer {
             var c = configuration(steps: steps)
@@ -295,7 +323,9 @@ extension RewardModelTrainingTests {
         _ = try await straight.train(run: try RunDirectory(temporaryDirectory("rm-straight")))
         let dir = temporaryDirectory("rm-resumed")
         let interrupt = InterruptFlag()
-        let stopped = try await trainer(steps: 4).train(run: try RunDirectory(dir), interrupt: interrupt) { if $0.step == 2 { interrupt.set() } }
+        let stopped = try await trainer(steps: 4).train(run: try RunDirectory(dir), interrupt: interrupt) {
+            if $0.step == 2 { interrupt.set() }
+        }
         XCTAssertEqual(stopped, 2)
         let resumed = try trainer(steps: 4)
         let last = try await resumed.train(run: try RunDirectory(dir), resume: true)
