@@ -176,8 +176,8 @@ public struct ModelConfiguration: Sendable, Equatable {
         d["model_type"] = family.rawValue
         d["architectures"] = [["llama": "Llama", "qwen2": "Qwen2", "qwen3": "Qwen3"][family.rawValue]! + head.architectureSuffix]
         if let padTokenId { d["pad_token_id"] = padTokenId }
-        for key in ["num_labels", "id2label", "label2id", "token_classification_bias"] { d.removeValue(forKey: key) }
         if let labels = head.labelCount {
+            for key in ["num_labels", "id2label", "label2id", "token_classification_bias"] { d.removeValue(forKey: key) }
             let names = labelNames ?? (0..<labels).map { "LABEL_\($0)" }
             d["id2label"] = Dictionary(uniqueKeysWithValues: names.enumerated().map { (String($0.offset), $0.element) })
             d["label2id"] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
