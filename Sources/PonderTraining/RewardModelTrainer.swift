@@ -107,13 +107,31 @@ public struct RewardModelTrainer {
     let heldOut: [Row]
 
     /// Encodes `data` for `model` (which must have the head the data trains: a sequence classifier for pairs and
-    /// outcomes, a token classifier for steps) and splits off the held-out examples by the seed.
-    public init(configuration: Configuration, model: CausalLM, encoder: RewardEncoder, data: RewardData) throws {
+    /// outcomes, a token classifier for steps). The held-out examples are `evalData` when given (use problems the
+    /// training data does not contain), else a seeded `evalFraction` of `data`.
+    public init(configuration: Configuration, model: CausalLM, encoder: RewardEncoder, data: RewardData, evalData: RewardData? = nil) throws
+    {
         try configuration.validate()
         self.configuration = configuration.resolved
         self.model = model
         self.encoder = encoder
-        let cut = { (ids: [Int]) in Array(ids.prefix(configuration.maxLength)) }
+        let rows = try Self.encode(data, model: model, encoder: encoder, maxLength: configuration.maxLength)
+        guard rows.count >= 1 else { throw TrainingError.invalidConfiguration("no reward-model examples") }
+        if let evalData {
+            heldOut = try Self.encode(evalData, model: model, encoder: encoder, maxLength: configuration.maxLength)
+            train = rows
+        } else {
+            let order = Pretrainer.permutation(count: rows.count, seed: configuration.training.seed ^ 0x5EED)
+            let held = rows.count >= 2 ? Int((Double(rows.count) * configuration.evalFraction).rounded()) : 0
+            heldOut = order.prefix(held).map { rows[$0] }
+            train = order.dropFirst(held).map { rows[$0] }
+        }
+        guard !train.isEmpty else { throw TrainingError.invalidConfiguration("evalFraction leaves no training examples") }
+    }
+
+    /// Token ids and labels of `data`, cut to `maxLength` tokens.
+    static func encode(_ data: RewardData, model: CausalLM, encoder: RewardEncoder, maxLength: Int) throws -> [Row] {
+        let cut = { (ids: [Int]) in Array(ids.prefix(maxLength)) }
         var rows: [Row] = []
         switch (data, model.configuration.head) {
         case (.pairs(let pairs), .sequenceClassification):
@@ -139,7 +157,7 @@ public struct RewardModelTrainer {
                     throw TrainingError.invalidConfiguration("step example \(i): labels must be in [0, 1]")
                 }
                 let (ids, ends) = encoder.stepIDs(prompt: e.prompt, steps: e.completions)
-                let kept = ends.indices.filter { ends[$0] < configuration.maxLength }
+                let kept = ends.indices.filter { ends[$0] < maxLength }
                 guard !kept.isEmpty else { continue }  // TRL truncates too: a row with no labelled step is skipped
                 rows.append(.steps(ids: cut(ids), ends: kept.map { ends[$0] }, labels: kept.map { e.labels[$0] }))
             }
@@ -148,12 +166,7 @@ public struct RewardModelTrainer {
                 "the model's head is \(head); pairs and outcomes train a sequence classifier (--kind orm), steps a token classifier (--kind prm)"
             )
         }
-        guard rows.count >= 1 else { throw TrainingError.invalidConfiguration("no reward-model examples") }
-        let order = Pretrainer.permutation(count: rows.count, seed: configuration.training.seed ^ 0x5EED)
-        let held = rows.count >= 2 ? Int((Double(rows.count) * configuration.evalFraction).rounded()) : 0
-        heldOut = order.prefix(held).map { rows[$0] }
-        train = order.dropFirst(held).map { rows[$0] }
-        guard !train.isEmpty else { throw TrainingError.invalidConfiguration("evalFraction leaves no training examples") }
+        return rows
     }
 
     /// Training rows of micro-batch (step, micro), in a seeded order per epoch.

@@ -29,6 +29,12 @@ struct TrainRM: AsyncParsableCommand {
     var objective: Objective = .pairs
     @Flag(name: .long, help: "prm only: train on the soft Monte-Carlo labels (soft_labels) instead of the hard ones.") var softLabels =
         false
+    @Option(
+        name: .long,
+        help:
+            "Held-out JSONL in the same layout (problems the training data does not contain) for eval.json; without it, --eval-fraction of --data."
+    )
+    var evalData: String?
     @OptionGroup var options: RunOptions
     @OptionGroup var config: RewardModelTrainer.Configuration
 
@@ -54,7 +60,9 @@ struct TrainRM: AsyncParsableCommand {
         let examples = try RewardData.read(URL(fileURLWithPath: data), layout: layout, softLabels: softLabels)
         let endText = tokenizer.specialTokenIDs.eos.first.flatMap { tokenizer.token(for: $0) }
         let encoder = RewardEncoder(tokenizer: tokenizer, endText: endText, stepSeparator: config.stepSeparator)
-        let trainer = try RewardModelTrainer(configuration: config, model: network, encoder: encoder, data: examples)
+        // Held-out labels are always the hard ones: metrics ask whether the model tells right steps from wrong.
+        let heldOut = try evalData.map { try RewardData.read(URL(fileURLWithPath: $0), layout: layout) }
+        let trainer = try RewardModelTrainer(configuration: config, model: network, encoder: encoder, data: examples, evalData: heldOut)
         let bar = ProgressBar(keys: ["loss", "accuracy", "grad_norm", "learning_rate"], every: 10)
         let run = try options.directory
         let last = try await trainer.train(

@@ -335,3 +335,17 @@ extension RewardModelTrainingTests {
         }
     }
 }
+
+extension RewardModelTrainingTests {
+    func testHeldOutDataReplacesTheSplit() throws {
+        let tokenizer = try Tokenizer.load(directory: fixtureModel)
+        let encoder = RewardEncoder(tokenizer: tokenizer, endText: nil)
+        let train = (0..<8).map { StepExample(prompt: "Q\($0)\n", completions: ["a", "b"], labels: [1, 0]) }
+        let heldOut = [StepExample(prompt: "H\n", completions: ["a", "b", "c"], labels: [1, 0, 1])]
+        let network = try tinyBase().withHead(.tokenClassification(labels: 2, bias: true), padTokenId: 0, seed: 1)
+        let trainer = try RewardModelTrainer(
+            configuration: configuration(steps: 1), model: network, encoder: encoder, data: .steps(train), evalData: .steps(heldOut))
+        XCTAssertEqual(trainer.train.count, 8, "all of --data trains")
+        XCTAssertEqual(trainer.evaluate()?.count, 3, "the three held-out steps are scored")
+    }
+}
