@@ -349,3 +349,21 @@ extension RewardModelTrainingTests {
         XCTAssertEqual(trainer.evaluate()?.count, 3, "the three held-out steps are scored")
     }
 }
+
+extension RewardModelTrainingTests {
+    /// The bundled PRM (docs/RECIPES.md) loads as a process model and ranks a worked chain above a bare guess.
+    func testBundledProcessRewardModel() async throws {
+        let dir = fixtureModel.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Models/ponder-tiny-prm")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path), "\(dir.path) is absent")
+        let model = try RewardModel.load(dir)
+        XCTAssertEqual(model.kind, .process)
+        let prompt = "Think in <think></think>, answer in <answer></answer>.\nCompute 41+12+7+14.\n"
+        let context = ScoringContext(problem: Problem(id: "q", prompt: "Compute 41+12+7+14.", answer: nil), prompt: .text(prompt))
+        let scorer = RewardModelScorer(model: model, delimiter: ", ", aggregation: .min)
+        let scores = try await scorer.scoreOutcomes(
+            ["<think>41+12=53, 53+7=60, 60+14=74</think><answer>74</answer>", "Answer: 71"], in: context
+        ).scores
+        XCTAssertGreaterThan(scores[0], scores[1], "\(scores)")
+    }
+}
