@@ -256,7 +256,8 @@ public struct RewardModelTrainer {
     }
 
     /// Metrics of the model on the held-out rows (or `rows`): accuracy, ROC AUC and calibration of the probability of
-    /// "correct" (for pairs: chosen rows labelled 1, rejected 0, and accuracy = r_chosen > r_rejected).
+    /// "correct" (for pairs: σ(reward) with chosen rows labelled 1 and rejected 0; accuracy = r_chosen > r_rejected and
+    /// loss = mean −log σ(r_chosen − r_rejected), without margin or centring).
     public func evaluate() -> RewardMetrics? { heldOut.isEmpty ? nil : evaluate(heldOut) }
 
     func evaluate(_ rows: [Row]) -> RewardMetrics {
@@ -269,14 +270,16 @@ public struct RewardModelTrainer {
                 let chunk = Array(rows[start..<Swift.min(rows.count, start + configuration.batchSize)])
                 switch chunk[0] {
                 case .pair:
-                    let (loss, metrics) = self.loss(chunk)
-                    pairLoss += loss.item() * Double(chunk.count)
-                    pairWins += Int((metrics["accuracy"]! * Double(chunk.count)).rounded())
                     var texts: [[Int]] = []
                     for case .pair(let c, let r, _) in chunk { texts += [c, r] }
-                    let q = model.sequenceLogits(texts).to(.float32).reshaped(-1).sigmoid().toArray(Float.self)
-                    for (i, v) in q.enumerated() {
-                        p.append(Double(v))
+                    let rewards = model.sequenceLogits(texts).to(.float32).reshaped(-1).toArray(Float.self).map(Double.init)  // c0, r0, c1, …
+                    for k in stride(from: 0, to: rewards.count, by: 2) {
+                        let d = rewards[k] - rewards[k + 1]
+                        if d > 0 { pairWins += 1 }
+                        pairLoss += Swift.max(-d, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(d)))  // −log σ(d)
+                    }
+                    for (i, r) in rewards.enumerated() {
+                        p.append(1 / (1 + Foundation.exp(-r)))
                         y.append(i % 2 == 0)
                     }
                 case .outcome:

@@ -17,8 +17,10 @@ struct RewardDataOptions: ParsableArguments {
     func validate() throws { if samples < 1 { throw ValidationError("--samples must be at least 1") } }
 }
 
-/// An append-only JSONL output that remembers which problems are done (in the records, and in `OUT.done` for
-/// problems that gave no record), so a rerun continues where the last one stopped.
+/// An append-only JSONL output that remembers which problems are done: `OUT.done` lists a problem's id once all its
+/// records are written (problems that gave none included), so a rerun continues where the last one stopped. Records
+/// of a problem cut off mid-way (and a cut-off last line) are dropped when the file is reopened, so that problem is
+/// redone whole.
 struct ResumableJSONL {
     let url: URL
     let doneURL: URL
@@ -27,29 +29,35 @@ struct ResumableJSONL {
     init(_ path: String) throws {
         url = URL(fileURLWithPath: path)
         doneURL = URL(fileURLWithPath: path + ".done")
-        for file in [url, doneURL] where FileManager.default.fileExists(atPath: file.path) {
-            let text: String
-            do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+        func read(_ file: URL) throws -> String? {
+            guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+            do { return try String(contentsOf: file, encoding: .utf8) } catch {
                 throw ValidationError("\(file.path): cannot read (\(error.localizedDescription))")
             }
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-                if file == doneURL {
-                    done.insert(String(line))
-                    continue
-                }
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    let id = object["id"] as? String
-                else {
-                    throw ValidationError(
-                        "\(file.path):\(n + 1): not a JSON object with a string \"id\" (is this a file another command wrote?)")
-                }
-                done.insert(id)
+        }
+        // Only newline-terminated lines count: the last one may have been cut off.
+        func completeLines(_ text: String) -> [Substring] {
+            text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().filter { !$0.isEmpty }
+        }
+        if let text = try read(doneURL) { done = Set(completeLines(text).map(String.init)) }
+        guard let text = try read(url) else { return }
+        var kept: [Substring] = []
+        for (n, line) in completeLines(text).enumerated() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let id = object["id"] as? String
+            else {
+                throw ValidationError(
+                    "\(url.path):\(n + 1): not a JSON object with a string \"id\" (is this a file another command wrote?)")
             }
+            if done.contains(id) { kept.append(line) }
+        }
+        let cleaned = kept.map { $0 + "\n" }.joined()
+        if cleaned != text {
+            try Data(cleaned.utf8).write(to: url, options: .atomic)
+            FileHandle.standardError.write(Data("\(url.path): dropped the records of an unfinished problem; it is redone\n".utf8))
         }
     }
 
-    /// Appends `records` then marks `id` done (each line flushed as written; a cut-off last line is rewritten by the
-    /// rerun, which skips only ids recorded whole).
+    /// Appends `records`, then marks `id` done.
     mutating func append(_ records: [some Encodable], id: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -68,6 +68,20 @@ final class RewardModelCLITests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stderr.contains("0 of 2 problems to do"), "a rerun resumes: \(again.stderr)")
         XCTAssertEqual(try lines(steps).count, records.count)
+        // A run killed while writing the last problem: its id never reached OUT.done and a line was cut off.
+        let doneURL = URL(fileURLWithPath: steps.path + ".done")
+        let ids = try String(contentsOf: doneURL, encoding: .utf8).split(separator: "\n")
+        try (ids.dropLast().joined(separator: "\n") + "\n").write(to: doneURL, atomically: true, encoding: .utf8)
+        let handle = try FileHandle(forWritingTo: steps)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"id": "cut"#.utf8))
+        try handle.close()
+        let resumed = try cli.ponder(data)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("1 of 2 problems to do"), resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("dropped the records of an unfinished problem"), resumed.stderr)
+        XCTAssertEqual(
+            try lines(steps).count, records.count, "the unfinished problem is redone whole, the same seeds giving the same records")
 
         let run = dir.appendingPathComponent("run")
         let train = try cli.ponder([
