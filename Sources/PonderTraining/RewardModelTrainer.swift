@@ -77,6 +77,12 @@ public struct RewardModelTrainer {
         public var centerRewardsCoefficient: Double?
         @Option(name: .long, help: "Text appended after each step (TRL's step_separator).") public var stepSeparator = "\n"
         @Option(name: .long, help: "Fraction of the examples held out for the metrics in eval.json.") public var evalFraction = 0.1
+        @Option(
+            name: .long,
+            help:
+                "Dropout on the hidden states before a process model's score head while training (transformers' *ForTokenClassification default, 0.1)."
+        )
+        public var classifierDropout = 0.1
 
         public init() {}
 
@@ -87,6 +93,9 @@ public struct RewardModelTrainer {
             if batchSize < 1 { throw TrainingError.invalidConfiguration("batchSize = \(batchSize) must be at least 1") }
             if maxLength < 2 { throw TrainingError.invalidConfiguration("maxLength = \(maxLength) must be at least 2") }
             if stepSeparator.isEmpty { throw TrainingError.invalidConfiguration("stepSeparator must not be empty") }
+            if !(classifierDropout >= 0 && classifierDropout < 1) {
+                throw TrainingError.invalidConfiguration("classifierDropout = \(classifierDropout) must be in [0, 1)")
+            }
             if !(evalFraction >= 0 && evalFraction < 1) {
                 throw TrainingError.invalidConfiguration("evalFraction = \(evalFraction) must be in [0, 1)")
             }
@@ -178,8 +187,8 @@ public struct RewardModelTrainer {
         }
     }
 
-    /// The loss of `rows` (all of one kind) and its metrics.
-    func loss(_ rows: [Row]) -> (Tensor, [String: Double]) {
+    /// The loss of `rows` (all of one kind) and its metrics; `training` applies the classifier dropout.
+    func loss(_ rows: [Row], training: Bool = true) -> (Tensor, [String: Double]) {
         switch rows[0] {
         case .pair:
             var chosen: [[Int]] = []
@@ -220,7 +229,7 @@ public struct RewardModelTrainer {
                 ["accuracy": Double(right) / Double(rows.count)]
             )
         case .steps:
-            let (logits, targets, mask) = stepTensors(rows)
+            let (logits, targets, mask) = stepTensors(rows, training: training)
             // Soft cross-entropy over the labelled positions; with 0/1 labels exactly TRL's token-classification loss.
             let logp = logits.logSoftmax(axis: -1)
             let mixed = targets * logp.select(axis: -1, index: 1) + (1.0 - targets) * logp.select(axis: -1, index: 0)
@@ -234,8 +243,9 @@ public struct RewardModelTrainer {
         }
     }
 
-    /// For step rows: logits (B, T, labels) in float32, soft targets (B, T) and the labelled-position mask (B, T).
-    func stepTensors(_ rows: [Row]) -> (Tensor, Tensor, Tensor) {
+    /// For step rows: logits (B, T, labels) in float32, soft targets (B, T) and the labelled-position mask (B, T);
+    /// `training` applies dropout to the hidden states before the head, as `*ForTokenClassification` does.
+    func stepTensors(_ rows: [Row], training: Bool) -> (Tensor, Tensor, Tensor) {
         var seqs: [[Int]] = []
         var labelled: [(row: Int, position: Int, label: Double)] = []
         for case .steps(let ids, let ends, let labels) in rows {
@@ -252,7 +262,9 @@ public struct RewardModelTrainer {
             target[l.row * width + l.position] = Float(l.label)
             mask[l.row * width + l.position] = 1
         }
-        return (model(input).to(.float32), Tensor(target, shape: [seqs.count, width]), Tensor(mask, shape: [seqs.count, width]))
+        let dropout = training ? configuration.classifierDropout : 0
+        let logits = dropout > 0 ? model.logits(model.hiddenStates(input).dropout(dropout, training: true)) : model(input)
+        return (logits.to(.float32), Tensor(target, shape: [seqs.count, width]), Tensor(mask, shape: [seqs.count, width]))
     }
 
     /// Metrics of the model on the held-out rows (or `rows`): accuracy, ROC AUC and calibration of the probability of
@@ -290,7 +302,7 @@ public struct RewardModelTrainer {
                     }
                     p += model.sequenceLogits(ids).to(.float32).reshaped(-1).sigmoid().toArray(Float.self).map(Double.init)
                 case .steps:
-                    let (logits, targets, mask) = stepTensors(chunk)
+                    let (logits, targets, mask) = stepTensors(chunk, training: false)
                     let q = logits.softmax(axis: -1).select(axis: -1, index: 1).toArray(Float.self)
                     let m = mask.toArray(Float.self)
                     let t = targets.toArray(Float.self)
@@ -332,7 +344,11 @@ public struct RewardModelTrainer {
             resume: resume,
             TrainingLoop.Hooks(
                 saveExtra: { dir in try RewardModel.writeSettings(settings, to: dir) },
-                step: { step in try TrainingLoop.accumulate(configuration.training, step: step) { s, m in loss(batch(step: s, micro: m)) } }
+                step: { step in
+                    // Dropout draws from the global generator: seeded per step, so a resumed run draws the same masks.
+                    Torch.manualSeed(configuration.training.seed &+ UInt64(step))
+                    return try TrainingLoop.accumulate(configuration.training, step: step) { s, m in loss(batch(step: s, micro: m)) }
+                }
             ))
         if last == configuration.training.steps, let metrics = evaluate() {
             try run.writeJSON(EvaluationRecord(step: last, heldOut: metrics), to: "eval.json")

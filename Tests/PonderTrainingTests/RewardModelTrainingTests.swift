@@ -87,6 +87,7 @@ final class RewardModelParityTests: XCTestCase {
         }
         var configuration = RewardModelTrainer.Configuration.defaults
         configuration.evalFraction = 0
+        configuration.classifierDropout = 0  // the oracle ran in eval mode
         let network = try model(.tokenClassification(labels: 2, bias: true), "prm")
         let trainer = try RewardModelTrainer(configuration: configuration, model: network, encoder: encoder, data: .steps(examples))
         let (loss, _) = trainer.loss(trainer.train)
@@ -347,13 +348,20 @@ extension RewardModelTrainingTests {
             configuration: configuration(steps: 1), model: network, encoder: encoder, data: .steps(train), evalData: .steps(heldOut))
         XCTAssertEqual(trainer.train.count, 8, "all of --data trains")
         XCTAssertEqual(trainer.evaluate()?.count, 3, "the three held-out steps are scored")
+        // transformers' classifier dropout (0.1) acts in training only.
+        let (dropped, _) = withNoGrad { trainer.loss(trainer.train, training: true) }
+        let (plain, _) = withNoGrad { trainer.loss(trainer.train, training: false) }
+        let (again, _) = withNoGrad { trainer.loss(trainer.train, training: false) }
+        XCTAssertNotEqual(dropped.item(), plain.item())
+        XCTAssertEqual(plain.item(), again.item())
     }
 }
 
 extension RewardModelTrainingTests {
     /// The bundled PRM (docs/RECIPES.md) loads as a process model and ranks a worked chain above a bare guess.
     func testBundledProcessRewardModel() async throws {
-        let dir = fixtureModel.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = fixtureModel.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Models/ponder-tiny-prm")
         try XCTSkipUnless(FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path), "\(dir.path) is absent")
         let model = try RewardModel.load(dir)
