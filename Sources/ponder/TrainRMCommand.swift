@@ -53,7 +53,7 @@ struct TrainRM: AsyncParsableCommand {
         case let existing where existing.rewardKind == kind: network = base
         case let existing:
             throw ValidationError(
-                "\(model) is a \(existing.rewardKind?.rawValue ?? "?") reward model; --kind \(kind.rawValue) needs a base model or a \(kind.rawValue)"
+                "\(model) is a \(existing.rewardKind?.rawValue ?? "?") reward model; --kind \(kind.rawValue) starts from a language model or continues a \(kind.rawValue) reward model"
             )
         }
         let layout: RewardData.Layout = kind == .process ? .steps : objective == .pairs ? .pairs : .outcomes
