@@ -169,7 +169,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers"]),
-        .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks", "PonderSearch"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20
 )

@@ -164,7 +164,7 @@ public struct AllocatorFit: Sendable {
             probeSamples: probeSamples, levels: levels,
             source: [
                 "fitted": "yes", "model": model.name, "task": task.name, "validationProblems": "\(problems.count)",
-                "scorer": configuration.scorer.rawValue,
+                "scorer": configuration.scorer.description,
                 "candidates": candidates.map { "\($0.strategy.rawValue):\($0.budget)" }.joined(separator: ","),
             ])
         return (policy, reports)

@@ -19,6 +19,7 @@ public final class CausalLM: @unchecked Sendable {
     private var embed: Tensor
     private var finalNorm: Tensor
     private var head: Tensor
+    private var headBias: Tensor?
     /// Low-rank adapters added to the projections, when attached (see ``LoRA``).
     public internal(set) var adapters: LoRA?
 
@@ -45,7 +46,8 @@ public final class CausalLM: @unchecked Sendable {
             guard t.shape == shape else { throw ModelError.weightShape(path: path, key: key, expected: shape, found: t.shape) }
         }
         let known = Set(shapes.map(\.key))
-        if configuration.tieWordEmbeddings { parameters[ModelKey.head] = nil }  // some tied checkpoints still store it
+        // Some tied checkpoints still store the output head; a classifier has none.
+        if configuration.tieWordEmbeddings || configuration.head != .languageModel { parameters[ModelKey.head] = nil }
         let extra = parameters.keys.filter { !known.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") }
         guard extra.isEmpty else { throw ModelError.unexpectedWeights(path: path, keys: extra) }
         let target = dtype ?? parameters[ModelKey.embedding]!.dtype
@@ -68,7 +70,10 @@ public final class CausalLM: @unchecked Sendable {
         let p = parameters
         embed = p[ModelKey.embedding]!
         finalNorm = p[ModelKey.finalNorm]!
-        head = configuration.tieWordEmbeddings ? embed : p[ModelKey.head]!
+        switch configuration.head {
+        case .languageModel: (head, headBias) = (configuration.tieWordEmbeddings ? embed : p[ModelKey.head]!, nil)
+        case .sequenceClassification, .tokenClassification: (head, headBias) = (p[ModelKey.score]!, p[ModelKey.scoreBias])
+        }
         layers = (0..<configuration.layerCount).map { i in LayerWeights { p[ModelKey.layer(i) + $0.key] } }
     }
 
@@ -143,10 +148,11 @@ public final class CausalLM: @unchecked Sendable {
         return scores.softmax(axis: -1).to(v.dtype).matmul(v).reshaped(b, h, 1, d)
     }
 
-    /// Output logits for hidden states (…, C) → (…, V).
-    public func logits(_ hidden: Tensor) -> Tensor { linear(hidden, weight: head) }
+    /// Output logits for hidden states (…, C) → (…, V), or (…, labels) for a classifier head (see ``ModelHead``).
+    public func logits(_ hidden: Tensor) -> Tensor { linear(hidden, weight: head, bias: headBias) }
 
-    /// Logits (B, T, V) for token ids (B, T); see `hiddenStates` for the arguments.
+    /// Logits (B, T, V) for token ids (B, T) — (B, T, labels) for a classifier head; see `hiddenStates` for the
+    /// arguments.
     public func callAsFunction(_ ids: Tensor, positions: Tensor? = nil, cache: KVCache? = nil, mask: Tensor? = nil) -> Tensor {
         logits(hiddenStates(ids, positions: positions, cache: cache, mask: mask))
     }

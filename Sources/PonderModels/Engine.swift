@@ -204,6 +204,11 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// Loads a Hugging Face model directory (config, weights, tokenizer, optional chat template and generation config).
     public static func load(_ directory: URL, options: Options = Options()) throws -> Engine {
         let model = try ModelDirectory.load(directory, dtype: options.dtype)
+        if let kind = model.configuration.head.rewardKind {
+            throw ModelError.invalidField(
+                path: directory.appendingPathComponent("config.json").path, field: "architectures",
+                reason: "names a reward model (\(kind.rawValue)), which scores text and cannot generate; pass it as --scorer \(kind.rawValue):\(directory.path)")
+        }
         return try Engine(model: model, directory: directory, chat: true, options: options)
     }
 

@@ -41,6 +41,12 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var eosTokenIds: [Int]
     /// The dtype the weights were saved in (`torch_dtype` / `dtype`), if stated.
     public var savedDType: String?
+    /// What reads the final hidden states: a language-model head, or a reward model's classifier (`architectures`).
+    public var head: ModelHead = .languageModel
+    /// The padding token (`pad_token_id`): a sequence classifier reads each row at its last token that is not this.
+    public var padTokenId: Int?
+    /// Classifier label names by index (`id2label`); `nil` writes transformers' `LABEL_i`.
+    public var labelNames: [String]?
     /// The file's bytes, so `jsonObject()` can write back keys Ponder does not model.
     var rawJSON: Data?
 
@@ -50,7 +56,7 @@ public struct ModelConfiguration: Sendable, Equatable {
             && a.keyValueHeadCount == b.keyValueHeadCount && a.headDimension == b.headDimension && a.rmsNormEps == b.rmsNormEps
             && a.ropeTheta == b.ropeTheta && a.ropeScaling == b.ropeScaling && a.maxPositionEmbeddings == b.maxPositionEmbeddings
             && a.tieWordEmbeddings == b.tieWordEmbeddings && a.attentionBias == b.attentionBias && a.queryKeyNorm == b.queryKeyNorm
-            && a.bosTokenId == b.bosTokenId && a.eosTokenIds == b.eosTokenIds
+            && a.bosTokenId == b.bosTokenId && a.eosTokenIds == b.eosTokenIds && a.head == b.head && a.padTokenId == b.padTokenId
     }
 
     /// A configuration built in code (for models Ponder creates and pretrains).
@@ -126,6 +132,11 @@ public struct ModelConfiguration: Sendable, Equatable {
         }
         bosTokenId = try r.optional("bos_token_id")
         eosTokenIds = try r.intOrList("eos_token_id")
+        padTokenId = try r.optional("pad_token_id")
+        head = try ModelHead.read(r)
+        if let id2label: [String: Any] = try r.optional("id2label"), head.labelCount == id2label.count {
+            labelNames = (0..<id2label.count).map { id2label[String($0)] as? String ?? "LABEL_\($0)" }
+        }
         let torchDType: String? = try r.optional("torch_dtype")
         let dtypeName: String? = try r.optional("dtype")
         savedDType = torchDType ?? dtypeName
@@ -163,7 +174,16 @@ public struct ModelConfiguration: Sendable, Equatable {
     public func jsonObject() -> [String: Any] {
         var d = rawJSON.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
         d["model_type"] = family.rawValue
-        d["architectures"] = [["llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"][family.rawValue]!]
+        d["architectures"] = [["llama": "Llama", "qwen2": "Qwen2", "qwen3": "Qwen3"][family.rawValue]! + head.architectureSuffix]
+        if let padTokenId { d["pad_token_id"] = padTokenId }
+        if let labels = head.labelCount {
+            for key in ["num_labels", "id2label", "label2id", "token_classification_bias"] { d.removeValue(forKey: key) }
+            let names = labelNames ?? (0..<labels).map { "LABEL_\($0)" }
+            d["id2label"] = Dictionary(uniqueKeysWithValues: names.enumerated().map { (String($0.offset), $0.element) })
+            d["label2id"] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
+            d["num_labels"] = labels
+            if case .tokenClassification(_, false) = head { d["token_classification_bias"] = false }
+        }
         d["vocab_size"] = vocabularySize
         d["hidden_size"] = hiddenSize
         d["intermediate_size"] = intermediateSize

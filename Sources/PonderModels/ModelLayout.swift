@@ -62,7 +62,13 @@ extension ModelConfiguration {
             for p in LayerParameter.allCases { if let shape = p.shape(self) { out.append((ModelKey.layer(i) + p.key, shape)) } }
         }
         out.append((ModelKey.finalNorm, [hiddenSize]))
-        if !tieWordEmbeddings { out.append((ModelKey.head, [vocabularySize, hiddenSize])) }
+        switch head {
+        case .languageModel: if !tieWordEmbeddings { out.append((ModelKey.head, [vocabularySize, hiddenSize])) }
+        case .sequenceClassification(let labels): out.append((ModelKey.score, [labels, hiddenSize]))
+        case .tokenClassification(let labels, let bias):
+            out.append((ModelKey.score, [labels, hiddenSize]))
+            if bias { out.append((ModelKey.scoreBias, [labels])) }
+        }
         return out
     }
 

@@ -26,6 +26,10 @@ public enum ScorerName: String, Sendable, CaseIterable, ExpressibleByArgument {
     case oracle
     /// Monte-Carlo rollouts verified against the reference answer (Math-Shepherd's label): an upper bound.
     case monteCarloOracle = "monte-carlo-oracle"
+    /// A trained outcome reward model (`orm:DIR`).
+    case outcomeModel = "orm"
+    /// A trained process reward model (`prm:DIR`), its step scores combined by `--step-aggregation`.
+    case processModel = "prm"
 
     /// Whether the scorer reads reference answers (its results are upper bounds, never a default).
     public var isOracle: Bool { self == .oracle || self == .monteCarloOracle }
@@ -42,9 +46,11 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
     @Option(
         name: .long,
         help:
-            "vote (reference-free self-consistency; the default), judge (the model rates), oracle or monte-carlo-oracle (read the answer key: upper bounds only)."
+            "vote (reference-free self-consistency; the default), judge (the model rates), orm:DIR or prm:DIR (a reward model trained by `ponder train-rm`), oracle or monte-carlo-oracle (read the answer key: upper bounds only)."
     )
-    public var scorer: ScorerName = .vote
+    public var scorer: ScorerChoice = .vote
+    @Option(name: .long, help: "How a process reward model's step scores make a solution's score: last, min, product or mean.")
+    public var stepAggregation: StepAggregation = .last
     @Option(name: .long, help: "Rollouts per prefix for Monte-Carlo process scores (vote, monte-carlo-oracle).") public var rollouts = 4
     @Option(name: .long, help: "Text that ends a reasoning step.") public var delimiter = "\n\n"
     @Option(name: .long, help: "Most steps of a beam or MCTS path.") public var maxSteps = 12
@@ -65,20 +71,21 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
     }
 
     /// Whether strategy `name` under this configuration reads the answer key: its accuracy is an upper bound.
-    public func isUpperBound(_ name: StrategyName) -> Bool { usesScorer(name) && scorer.isOracle }
+    public func isUpperBound(_ name: StrategyName) -> Bool { usesScorer(name) && scorer.name.isOracle }
 
     /// The name a report gives strategy `name`: the strategy's own, with its scorer when it uses one, marked
     /// "upper bound" when that scorer is an oracle (e.g. `best-of-n [oracle, upper bound]`).
     public func label(_ name: StrategyName, strategyName: String) -> String {
         guard usesScorer(name) else { return strategyName }
-        return "\(strategyName) [\(scorer.rawValue)\(scorer.isOracle ? ", upper bound" : "")]"
+        return "\(strategyName) [\(scorer.name.rawValue)\(scorer.name.isOracle ? ", upper bound" : "")]"
     }
 
     /// The scorer by name for `model`; oracles grade against `references`.
     public func makeScorer(model: any LanguageModel, references: ReferenceAnswers) -> any Scorer {
         var parameters = sampling.parameters(defaults: model.generationDefaults)
         parameters.n = 1
-        switch scorer {
+        switch scorer.name {
+        case .outcomeModel, .processModel: return scorer.rewardModelScorer(delimiter: delimiter, aggregation: stepAggregation)!
         case .vote: return MonteCarloScorer(model: model, rollouts: rollouts, target: .majority, parameters: parameters)
         case .judge: return JudgeScorer(model: model, parameters: .greedy(maxTokens: judgeTokens))
         case .oracle: return OracleScorer(references: references)
@@ -143,5 +150,6 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
         if maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
         if rollouts < 1 { throw ValidationError("--rollouts must be at least 1") }
         if judgeTokens < 1 { throw ValidationError("--judge-tokens must be at least 1") }
+        try scorer.validate()
     }
 }

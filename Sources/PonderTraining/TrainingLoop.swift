@@ -10,14 +10,14 @@ import Torch
 /// Settings shared by every trainer; each knob is a flag of every training command (see `ConfigurationFile`).
 public struct TrainingOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Optimizer steps to run in total.") public var steps = 100
-    @Option(name: .long, help: "Peak learning rate (default: 3e-4 for pretraining and SFT; 1e-6 for GRPO, TRL's).")
+    @Option(name: .long, help: "Peak learning rate (default: 3e-4 for pretraining and SFT; 1e-6 for GRPO and 1e-4 for reward models, TRL's).")
     public var learningRate: Double?
     @Option(name: .long, help: "Linear warmup steps from 0.") public var warmupSteps = 0
     @Option(name: .long, help: "Decay after warmup: constant, linear or cosine.") public var decay: LearningRateSchedule.Decay = .cosine
     @Option(name: .long, help: "The final learning rate as a fraction of the peak.") public var minimumLearningRateRatio = 0.1
     @Option(name: .long, help: "Decoupled (AdamW) weight decay.") public var weightDecay = 0.0
     @Option(name: .long, help: "Adam beta1.") public var beta1 = 0.9
-    @Option(name: .long, help: "Adam beta2 (default: 0.95 for pretraining and SFT; 0.999 for GRPO, TRL's).") public var beta2: Double?
+    @Option(name: .long, help: "Adam beta2 (default: 0.95 for pretraining and SFT; 0.999 for GRPO and reward models, TRL's).") public var beta2: Double?
     @Option(name: .long, help: "Global gradient-norm limit (0 disables clipping).") public var maxGradNorm = 1.0
     @Option(name: .long, help: "Micro-batches accumulated per optimizer step (pretraining and SFT).")
     public var gradientAccumulationSteps = 1

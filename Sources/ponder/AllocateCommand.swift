@@ -50,9 +50,9 @@ struct AllocateFit: AsyncParsableCommand {
         if probe < 1 { throw ValidationError("--probe must be at least 1") }
         if bins < 1 { throw ValidationError("--bins must be at least 1") }
         if candidates.contains(.allocator) { throw ValidationError("--candidates: allocator cannot be its own candidate") }
-        if search.scorer.isOracle {
+        if search.scorer.name.isOracle {
             throw ValidationError(
-                "--scorer \(search.scorer.rawValue) reads the answer key, which the policy will not have at inference; use vote or judge")
+                "--scorer \(search.scorer.description) reads the answer key, which the policy will not have at inference; use vote or judge")
         }
     }
 

@@ -3,9 +3,15 @@ import Foundation
 import PonderCore
 import PonderTasks
 
-struct DataCommand: ParsableCommand {
+struct DataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Write synthetic verifiable data: a base-model pretraining corpus, problems, or teacher SFT traces.")
+        commandName: "data", abstract: "Write training data: synthetic corpora, problems and SFT traces, or reward-model data from a model's samples.",
+        subcommands: [SyntheticData.self, PRMLabels.self, Preferences.self], defaultSubcommand: SyntheticData.self)
+}
+
+struct SyntheticData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synthetic", abstract: "Write synthetic verifiable data: a base-model pretraining corpus, problems, or teacher SFT traces (the default: `ponder data corpus …`).")
 
     enum Kind: String, ExpressibleByArgument { case corpus, problems, sft }
 

@@ -28,7 +28,7 @@ struct Solve: AsyncParsableCommand {
         if budget < 1 { throw ValidationError("--budget must be at least 1") }
         if search.isUpperBound(strategy), answer == nil {
             throw ValidationError(
-                "--scorer \(search.scorer.rawValue) reads the reference answer: give --answer, or use a reference-free scorer (vote, judge)"
+                "--scorer \(search.scorer.description) reads the reference answer: give --answer, or use a reference-free scorer (vote, judge)"
             )
         }
     }
@@ -41,7 +41,7 @@ struct Solve: AsyncParsableCommand {
         let references = ReferenceAnswers(answer == nil ? [] : [problem])
         let result = try await search.strategy(strategy, budget: budget, model: engine, references: references).run(
             question: problem.question, prompt: task.prompt(for: problem), model: engine)
-        let bound = search.isUpperBound(strategy) ? "  (upper bound: --scorer \(search.scorer.rawValue) read the reference answer)" : ""
+        let bound = search.isUpperBound(strategy) ? "  (upper bound: --scorer \(search.scorer.description) read the reference answer)" : ""
         print("answer: \(result.answer ?? "(none)")\(bound)")
         if answer != nil {
             let verdict = try await task.grade(task.completion(answering: result.answer ?? ""), problem: problem)
