@@ -82,7 +82,12 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
 
     /// The scorer by name for `model`; oracles grade against `references`.
     public func makeScorer(model: any LanguageModel, references: ReferenceAnswers) -> any Scorer {
-        var parameters = sampling.parameters(defaults: model.generationDefaults)
+        makeScorer(model: model, references: references, parameters: sampling.parameters(defaults: model.generationDefaults))
+    }
+
+    /// The scorer by name for `model`, its rollouts sampled with `parameters`; oracles grade against `references`.
+    public func makeScorer(model: any LanguageModel, references: ReferenceAnswers, parameters: SamplingParameters) -> any Scorer {
+        var parameters = parameters
         parameters.n = 1
         switch scorer.name {
         case .outcomeModel, .processModel: return scorer.rewardModelScorer(delimiter: delimiter, aggregation: stepAggregation)!
@@ -100,10 +105,19 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
     public func strategy(
         _ name: StrategyName, budget: Int, model: any LanguageModel, references: ReferenceAnswers = ReferenceAnswers([])
     ) throws -> any SearchStrategy {
-        var parameters = sampling.parameters(defaults: model.generationDefaults)
+        try strategy(name, budget: budget, model: model, parameters: sampling.parameters(defaults: model.generationDefaults), references: references)
+    }
+
+    /// The strategy `name` at `budget`, sampling with `parameters` (their `n` is ignored: the budget sets the number
+    /// of samples) instead of the sampling flags: how a server applies one request's settings.
+    public func strategy(
+        _ name: StrategyName, budget: Int, model: any LanguageModel, parameters: SamplingParameters,
+        references: ReferenceAnswers = ReferenceAnswers([])
+    ) throws -> any SearchStrategy {
+        var parameters = parameters
         parameters.n = 1
         let steps = StepRules(delimiter: delimiter)
-        let scorer = makeScorer(model: model, references: references)
+        let scorer = makeScorer(model: model, references: references, parameters: parameters)
         switch name {
         case .cot: return ChainOfThought(parameters: parameters)
         case .selfConsistency: return SelfConsistency(samples: budget, batchSize: Swift.min(budget, 8), parameters: parameters)
@@ -139,9 +153,12 @@ public struct SearchConfiguration: ParsableArguments, Sendable {
                 policy = .unfitted(budget: budget)
             }
             let configuration = self
+            let sampling = parameters
             return ComputeOptimalAllocator(
                 policy: policy, budget: budget, parameters: parameters,
-                strategies: { name, n in try configuration.strategy(name, budget: n, model: model, references: references) })
+                strategies: { name, n in
+                    try configuration.strategy(name, budget: n, model: model, parameters: sampling, references: references)
+                })
         }
     }
 

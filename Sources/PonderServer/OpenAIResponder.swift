@@ -213,18 +213,18 @@ public struct OpenAIResponder: HTTPResponder {
 
     func runStrategy(_ spec: StrategySpec, parsed: APIRequest, request: CompletionRequest) async throws -> [SearchResult] {
         let engine = server.engine
-        let strategy = spec.strategy(parameters: request.parameters, model: engine)
-        let question: String
+        let strategy = try spec.strategy(parameters: request.parameters, model: engine)
+        let text: String
         switch parsed.prompt {
-        case .text(let s): question = s
-        case .chat(let messages): question = messages.last { $0.role == .user }?.content ?? messages.last?.content ?? ""
+        case .text(let s): text = s
+        case .chat(let messages): text = messages.last { $0.role == .user }?.content ?? messages.last?.content ?? ""
         }
-        let problem = Problem(id: "request", prompt: question, answer: nil)
+        let question = Question(id: "request", prompt: text)
         let prompt = request.prompt
         do {
             return try await withThrowingTaskGroup(of: (Int, SearchResult).self) { group in
                 for i in 0..<request.parameters.n {
-                    group.addTask { (i, try await strategy.run(problem: problem, prompt: prompt, model: engine)) }
+                    group.addTask { (i, try await strategy.run(question: question, prompt: prompt, model: engine)) }
                 }
                 var results = [SearchResult?](repeating: nil, count: request.parameters.n)
                 for try await (i, r) in group { results[i] = r }
@@ -410,7 +410,7 @@ struct ResponseShape: Sendable {
             switch c.stop {
             case .stopString(let s): choice["stop_reason"] = s
             case .endOfSequence(let token): choice["stop_reason"] = token
-            case .length: choice["stop_reason"] = NSNull()
+            case .length, .lowConfidence: choice["stop_reason"] = NSNull()
             }
             let strings = tokenStrings(c)
             let logprobs = c.logprobs ?? []

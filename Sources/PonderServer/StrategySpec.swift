@@ -7,7 +7,7 @@ import PonderTokenizers
 /// It comes from the body field `"ponder": {"strategy": "self-consistency", "n": 8, ...}` or from a model-name prefix
 /// (`self-consistency-8/ponder-tiny-base`, as optillm routes). Settings live in the request only, never in shared
 /// state. Only reference-free scoring is offered: a server never has the answer key, so the scorer of the scored
-/// strategies (best-of-n, beam, dvts, mcts, allocator) is the model itself as judge (``JudgeScorer``).
+/// strategies (best-of-n, beam, dvts, mcts, allocator) is `vote` (answer agreement) unless the request asks for `judge`.
 public struct StrategySpec: Sendable, Hashable {
     /// The strategy.
     public var name: StrategyName
@@ -23,6 +23,8 @@ public struct StrategySpec: Sendable, Hashable {
     public var iterationsPerUnit: Int
     /// Token budget per unit of the compute-optimal allocator.
     public var tokenBudget: Int
+    /// The reference-free scorer of the scored strategies: `vote` (answer agreement, the default) or `judge`.
+    public var scorer: ScorerChoice = .vote
 
     /// Most budget one request may ask for.
     public static let maxBudget = 64
@@ -68,9 +70,13 @@ public struct StrategySpec: Sendable, Hashable {
                 "ponder.strategy", "ponder.strategy = \(raw): use one of \(StrategyName.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var spec = StrategySpec(name: name)
-        if let scorer = try field("scorer", { try f.string($0) }), scorer != "judge" {
-            throw APIError.invalid(
-                "ponder.scorer", "ponder.scorer = \(scorer): the server offers only the reference-free scorer judge (the model rates solutions)")
+        if let scorer = try field("scorer", { try f.string($0) }) {
+            guard scorer == "vote" || scorer == "judge" else {
+                throw APIError.invalid(
+                    "ponder.scorer",
+                    "ponder.scorer = \(scorer): the server offers the reference-free scorers vote (answer agreement) and judge (the model rates solutions)")
+            }
+            spec.scorer = ScorerChoice(argument: scorer)!
         }
         func bounded(_ key: String, _ lo: Int, _ hi: Int) throws -> Int? {
             guard let v = try field(key, { try f.int($0) }) else { return nil }
@@ -108,33 +114,19 @@ public struct StrategySpec: Sendable, Hashable {
         return (nil, modelName)
     }
 
-    /// The strategy, sampling with `parameters` (its `n` is ignored: the budget sets the number of samples).
-    public func strategy(parameters: SamplingParameters, model: any LanguageModel) -> any SearchStrategy {
+    /// The strategy, sampling with `parameters` (its `n` is ignored: the budget sets the number of samples), built
+    /// by PonderSearch's ``SearchConfiguration`` exactly as `ponder solve` builds it, with no answer key.
+    public func strategy(parameters: SamplingParameters, model: any LanguageModel) throws -> any SearchStrategy {
         var parameters = parameters
-        parameters.n = 1
         parameters.logprobs = false
-        let steps = StepRules(delimiter: delimiter)
+        var configuration = SearchConfiguration()
+        configuration.expansions = expansions
+        configuration.maxSteps = maxSteps
+        configuration.delimiter = delimiter
+        configuration.iterationsPerUnit = iterationsPerUnit
+        configuration.scorer = scorer
         // The judge rates greedily and writes at most as many tokens as the request allows a sample (at most 512).
-        let scorer = JudgeScorer(model: model, parameters: .greedy(maxTokens: Swift.min(512, parameters.maxTokens)))
-        switch name {
-        case .cot: return ChainOfThought(parameters: parameters)
-        case .selfConsistency: return SelfConsistency(samples: budget, batchSize: Swift.min(budget, 8), parameters: parameters)
-        case .bestOfN: return BestOfN(samples: budget, batchSize: budget, scorer: scorer, parameters: parameters)
-        case .confidence:
-            return ConfidenceVoting(traces: budget, batchSize: Swift.min(budget, 8), measure: .lowestGroup(size: 8), parameters: parameters)
-        case .beam:
-            return BeamSearch(beams: budget, expansions: expansions, maxSteps: maxSteps, scorer: scorer, steps: steps, parameters: parameters)
-        case .dvts:
-            let subtree = BeamSearch(beams: 1, expansions: expansions, maxSteps: maxSteps, scorer: scorer, steps: steps, parameters: parameters)
-            return DiverseVerifierTreeSearch(budget: Swift.max(budget, expansions), width: expansions, subtree: subtree)
-        case .mcts:
-            return MonteCarloTreeSearch(
-                iterations: budget * iterationsPerUnit, expansions: expansions, maxDepth: maxSteps, scorer: scorer, steps: steps,
-                parameters: parameters)
-        case .selfRefine: return SelfRefine(rounds: Swift.max(1, budget / 4), critic: .model, parameters: parameters)
-        case .budget:
-            return BudgetForcing(budget: ThinkingBudget(maxThinkingTokens: 16 * budget), parameters: parameters, answerTokens: parameters.maxTokens)
-        case .allocator: return ComputeOptimalAllocator(tokenBudget: tokenBudget * budget, scorer: scorer, parameters: parameters)
-        }
+        configuration.judgeTokens = Swift.max(1, Swift.min(512, parameters.maxTokens))
+        return try configuration.strategy(name, budget: budget, model: model, parameters: parameters)
     }
 }

@@ -34,7 +34,7 @@ final class TableRewardModel: RewardScoring, @unchecked Sendable {
 
 final class RewardModelScorerTests: XCTestCase {
     // The problem has no reference: reward-model scorers never need one.
-    let context = ScoringContext(problem: Problem(id: "q", prompt: "Compute 2+3.", answer: nil), prompt: .text("Q: Compute 2+3.\n"))
+    let context = ScoringContext(question: Question(id: "q", prompt: "Compute 2+3."), prompt: .text("Q: Compute 2+3.\n"))
 
     func testProcessScoresAggregateStepsAsSearchAndLearn() async throws {
         let model = TableRewardModel(kind: .process, table: ["a": 0.9, "b": 0.2, "c": 0.6])

@@ -155,7 +155,16 @@ struct ServerTests {
         async let b = http(
             .POST, s.base + "/v1/chat/completions",
             json: ["model": "best-of-n-3/\(Self.model)", "messages": messages, "max_tokens": 24, "seed": 2])
-        let (ra, rb) = try await (a, b)
+        async let c = http(
+            .POST, s.base + "/v1/chat/completions",
+            json: [
+                "model": Self.model, "messages": messages, "max_tokens": 24, "seed": 3,
+                "ponder": ["strategy": "best-of-n", "n": 2, "scorer": "judge"],
+            ])
+        let (ra, rb, rc) = try await (a, b, c)
+        #expect(rc.status == 200, "\(rc.body)")
+        let pc = rc.json["ponder"] as? [String: Any] ?? [:]
+        #expect(pc["strategy"] as? String == "best-of-n" && pc["budget"] as? Int == 2)
         #expect(ra.status == 200, "\(ra.body)")
         #expect(rb.status == 200, "\(rb.body)")
         let pa = ra.json["ponder"] as? [String: Any] ?? [:]
@@ -165,9 +174,11 @@ struct ServerTests {
         #expect(pa["candidates"] as? [Int] == [4])
         #expect(pb["candidates"] as? [Int] == [3])
         #expect(rb.json["model"] as? String == "best-of-n-3/\(Self.model)")
-        // Best-of-n's judge calls are counted; self-consistency spends nothing on scoring.
+        // The judge's calls are counted; self-consistency and best-of-n by vote (answer agreement over finished
+        // samples) spend nothing on scoring.
         #expect(pa["scoring_tokens"] as? Int == 0)
-        #expect((pb["scoring_tokens"] as? Int ?? 0) > 0)
+        #expect(pb["scoring_tokens"] as? Int == 0)
+        #expect((pc["scoring_tokens"] as? Int ?? 0) > 0)
         for r in [ra, rb] {
             let usage = r.json["usage"] as? [String: Any] ?? [:]
             let note = r.json["ponder"] as? [String: Any] ?? [:]

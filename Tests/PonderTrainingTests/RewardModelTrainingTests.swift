@@ -262,7 +262,7 @@ final class RewardModelTrainingTests: XCTestCase {
         XCTAssertEqual(loaded.kind, .outcome)
         let scorer = RewardModelScorer(model: loaded)
         let context = ScoringContext(
-            problem: Problem(id: "new", prompt: "what is 40 + 1?", answer: nil), prompt: .text("Question 40: what is 40 + 1? "))
+            question: Question(id: "new", prompt: "what is 40 + 1?"), prompt: .text("Question 40: what is 40 + 1? "))
         let scores = try await scorer.scoreOutcomes(["The answer is wrong.", "The answer is right."], in: context).scores
         XCTAssertGreaterThan(scores[1], scores[0])
     }
@@ -289,7 +289,7 @@ final class RewardModelTrainingTests: XCTestCase {
         let loaded = try RewardModel.load(run.checkpoints().last!.url)
         XCTAssertEqual(loaded.kind, .process)
         XCTAssertEqual(loaded.encoder.stepSeparator, "\n", "reward_model.json carries the separator")
-        let context = ScoringContext(problem: Problem(id: "new", prompt: "Question 99", answer: nil), prompt: .text("Question 99\n"))
+        let context = ScoringContext(question: Question(id: "new", prompt: "Question 99"), prompt: .text("Question 99\n"))
         for aggregation in [StepAggregation.min, .product, .mean] {
             let scorer = RewardModelScorer(model: loaded, delimiter: "\n\n", aggregation: aggregation)
             let scores = try await scorer.scoreOutcomes(
@@ -367,7 +367,7 @@ extension RewardModelTrainingTests {
         let model = try RewardModel.load(dir)
         XCTAssertEqual(model.kind, .process)
         let prompt = "Think in <think></think>, answer in <answer></answer>.\nCompute 41+12+7+14.\n"
-        let context = ScoringContext(problem: Problem(id: "q", prompt: "Compute 41+12+7+14.", answer: nil), prompt: .text(prompt))
+        let context = ScoringContext(question: Question(id: "q", prompt: "Compute 41+12+7+14."), prompt: .text(prompt))
         let scorer = RewardModelScorer(model: model, delimiter: ", ", aggregation: .min)
         let scores = try await scorer.scoreOutcomes(
             ["<think>41+12=53, 53+7=60, 60+14=74</think><answer>74</answer>", "Answer: 71"], in: context
