@@ -65,7 +65,8 @@ struct Complex: Sendable, Hashable, CustomStringConvertible {
         if im == 0, e.im == 0, re < 0, e.re != e.re.rounded() {
             // Real odd roots of negative numbers: (-8)^(1/3) = -2, matching how answers are written.
             let inv = 1 / e.re
-            if abs(inv - inv.rounded()) < 1e-12, Int(inv.rounded()) % 2 != 0 {
+            // (A tiny exponent gives a root index past Int's range: not an odd root, and no trap converting it.)
+            if abs(inv) < 1e15, abs(inv - inv.rounded()) < 1e-12, Int(inv.rounded()) % 2 != 0 {
                 return Complex(-Foundation.pow(-re, e.re))
             }
         }

@@ -58,6 +58,16 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(20))
     }
 
+    /// Found by fuzzing (`scripts/fuzz`, target math): a negative base to a tiny fractional power made the odd-root
+    /// check convert a root index past Int.max to Int, a trap.
+    @Test func negativeBaseToATinyPowerDoesNotTrap() {
+        let eq = MathEquivalence()
+        for gold in ["(-2)^{10^{-19}}", "(-8)^{0.0000000000000000001}", "(-x)^{1e-300}"] {
+            let v = eq.compare(gold: gold, prediction: "1")
+            #expect([.equivalent, .notEquivalent, .unknown].contains(v.outcome), "\(gold): \(v)")
+        }
+    }
+
     @Test func mutatedCompletionsNeverCrash() throws {
         var rng = SplitMix64(seed: 2)
         let cases = try LabelledCase.load()
