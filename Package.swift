@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "PonderServer",
             dependencies: [
-                "PonderCore", "PonderModels", "PonderTokenizers", "PonderSearch", "PonderVerifiers",
+                "PonderCore", "PonderModels", "PonderTokenizers", "PonderSearch", "PonderVerifiers", "PonderConfiguration",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import PonderConfiguration
 import PonderCore
 import PonderSearch
 import PonderTokenizers
@@ -119,7 +120,7 @@ public struct StrategySpec: Sendable, Hashable {
     public func strategy(parameters: SamplingParameters, model: any LanguageModel) throws -> any SearchStrategy {
         var parameters = parameters
         parameters.logprobs = false
-        var configuration = SearchConfiguration()
+        var configuration = SearchConfiguration.defaults
         configuration.expansions = expansions
         configuration.maxSteps = maxSteps
         configuration.delimiter = delimiter
