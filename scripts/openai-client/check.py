@@ -161,8 +161,15 @@ def _():
     assert r.usage.completion_tokens >= p["generated_tokens"]
     r = client.chat.completions.create(model=f"best-of-n-3/{MODEL}", messages=messages(), max_tokens=24, seed=2)
     p = r.model_extra["ponder"]
-    assert p["strategy"] == "best-of-n" and p["candidates"] == [3] and p["scoring_tokens"] > 0, p
+    # The default scorer is vote (answer agreement over the finished samples): nothing spent on scoring.
+    assert p["strategy"] == "best-of-n" and p["candidates"] == [3] and p["scoring_tokens"] == 0, p
     assert r.model == f"best-of-n-3/{MODEL}"
+    # The judge scorer on request: its calls are counted as scoring tokens.
+    r = client.chat.completions.create(
+        model=MODEL, messages=messages(), max_tokens=24, seed=3,
+        extra_body={"ponder": {"strategy": "best-of-n", "n": 2, "scorer": "judge"}})
+    p = r.model_extra["ponder"]
+    assert p["strategy"] == "best-of-n" and p["candidates"] == [2] and p["scoring_tokens"] > 0, p
 
 
 @check("BadRequestError for invalid fields (naming the field)")
