@@ -7,31 +7,16 @@ final class CLITests: XCTestCase {
         .deletingLastPathComponent()
     static let fixtureModel = repository.appendingPathComponent("Tests/PonderModelsTests/Fixtures/tiny-qwen3")
 
-    var binary: URL {
-        var dir = Bundle.main.bundleURL
-        if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("ponder")
-    }
+    /// The built executable; running it is `PonderBinary`'s job (shared with the distributed tests).
+    let runner = PonderBinary()
+    var binary: URL { runner.binary }
 
     func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        return (p, out, err)
+        try runner.launch(arguments, environment: environment)
     }
 
     func ponder(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let (p, out, err) = try launch(arguments, environment: environment)
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try runner.ponder(arguments, environment: environment)
     }
 
     override func setUpWithError() throws {
