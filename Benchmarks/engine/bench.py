@@ -1,7 +1,11 @@
 """transformers side of Benchmarks/engine, and the maker of its random-weight model directories.
 
   python bench.py make DIR          write DIR/tiny and DIR/qwen2.5-0.5b-shape (random weights, float32)
-  python bench.py run DIR [--quick] time prefill and decode with transformers, one JSON object per line
+  python bench.py run DIR [--quick] [--reps N] [--only MODEL/DTYPE/BATCH]
+                                    time prefill and decode with transformers, one JSON object per line
+
+Prefill is timed as generate() runs it: one forward over the prompts that computes logits for the last position
+only (logits_to_keep=1), as Ponder's Generator does; decode is generate()'s time minus that prefill.
 """
 import json
 import sys
@@ -27,35 +31,47 @@ def make(root):
         print("made", name, flush=True)
 
 
-def run(root, quick):
+def run(root, quick, reps, only=None):
     for name in SHAPES:
         for dtype in (torch.bfloat16, torch.float32):
+            if only and not only.startswith(f"{name}/{str(dtype).removeprefix('torch.')}/"):
+                continue
             model = Qwen2ForCausalLM.from_pretrained(f"{root}/{name}", dtype=dtype).eval()
             big = name != "tiny"
             prompt, new = (64, 32) if big else (128, 64)
             for batch in (1, 32):
                 if quick and (big or batch == 32):
                     continue
+                if only and only != f"{name}/{str(dtype).removeprefix('torch.')}/{batch}":
+                    continue
                 ids = torch.randint(0, SHAPES[name]["vocab_size"], (batch, prompt), generator=torch.Generator().manual_seed(1))
                 best_prefill, best_decode = float("inf"), float("inf")
+                cpu_prefill, cpu_decode = float("inf"), float("inf")  # CPU seconds of the process, all threads
                 with torch.inference_mode():
                     model(ids[:, :8])  # warm-up
-                    for _ in range(1 if big else 5):  # best of several repetitions, as the Swift side does
-                        start = time.perf_counter()
-                        model(ids, use_cache=True)
-                        prefill = time.perf_counter() - start
-                        start = time.perf_counter()
+                    for _ in range(reps or (1 if big else 5)):  # best of several repetitions, as the Swift side does
+                        start, cpu = time.perf_counter(), time.process_time()
+                        model(ids, use_cache=True, logits_to_keep=1)
+                        prefill, prefill_cpu = time.perf_counter() - start, time.process_time() - cpu
+                        start, cpu = time.perf_counter(), time.process_time()
                         model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
                                        do_sample=False, pad_token_id=0)
-                        total = time.perf_counter() - start
+                        total, total_cpu = time.perf_counter() - start, time.process_time() - cpu
                         best_prefill = min(best_prefill, prefill)
                         best_decode = min(best_decode, max(total - prefill, 1e-9))
+                        cpu_prefill = min(cpu_prefill, prefill_cpu)
+                        cpu_decode = min(cpu_decode, max(total_cpu - prefill_cpu, 1e-9))
                 prefill = best_prefill
                 print(json.dumps({"model": name, "dtype": str(dtype).removeprefix("torch."), "batch": batch,
+                                  "prompt": prompt, "new": new, "prefill_seconds": prefill,
+                                  "decode_seconds": best_decode, "prefill_cpu_seconds": cpu_prefill,
+                                  "decode_cpu_seconds": cpu_decode, "threads": torch.get_num_threads(),
                                   "prefill_tps": batch * prompt / prefill,
                                   "decode_tps": batch * (new - 1) / best_decode}), flush=True)
 
 
 if __name__ == "__main__":
     torch.set_num_threads(torch.get_num_threads())
-    {"make": lambda: make(sys.argv[2]), "run": lambda: run(sys.argv[2], "--quick" in sys.argv)}[sys.argv[1]]()
+    reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else None
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    {"make": lambda: make(sys.argv[2]), "run": lambda: run(sys.argv[2], "--quick" in sys.argv, reps, only)}[sys.argv[1]]()

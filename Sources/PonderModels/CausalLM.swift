@@ -92,6 +92,18 @@ public final class CausalLM: @unchecked Sendable {
     ///   - mask: boolean (B, 1, T, S) attention mask over all S = cached + new columns (true = attend); `nil`
     ///     means plain causal attention.
     public func hiddenStates(_ ids: Tensor, positions: Tensor? = nil, cache: KVCache? = nil, mask: Tensor? = nil) -> Tensor {
+        rmsNorm(residualStream(ids, positions: positions, cache: cache, mask: mask), weight: finalNorm, eps: configuration.rmsNormEps)
+    }
+
+    /// Next-token logits (B, V) of the last position of each row, in the compute dtype: the final norm and the
+    /// output head run on that position alone (what generation needs; see `hiddenStates` for the arguments).
+    public func lastLogits(_ ids: Tensor, positions: Tensor? = nil, cache: KVCache? = nil, mask: Tensor? = nil) -> Tensor {
+        let x = residualStream(ids, positions: positions, cache: cache, mask: mask)  // (B, T, C)
+        return logits(rmsNorm(x.select(axis: 1, index: x.size(1) - 1), weight: finalNorm, eps: configuration.rmsNormEps))
+    }
+
+    /// The decoder's output (B, T, C) before the final norm.
+    private func residualStream(_ ids: Tensor, positions: Tensor?, cache: KVCache?, mask: Tensor?) -> Tensor {
         let (b, t) = (ids.size(0), ids.size(1))
         let start = cache?.length ?? 0
         let pos = positions ?? (Tensor.arange(start, start + t).unsqueezed(axis: 0).expanded([b, t]))
@@ -131,7 +143,7 @@ public final class CausalLM: @unchecked Sendable {
             x = x + project(project(m, w.gate, nil, .gate).silu() * project(m, w.up, nil, .up), w.down, nil, .down)
         }
         cache?.advance(by: t)
-        return rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps)
+        return x
     }
 
     /// Attention of one new query per row over the cached keys (a decode step), written out with matmuls.

@@ -38,7 +38,8 @@ public struct GenerationRow {
 public struct GenerationOutput: Sendable, Equatable {
     /// Emitted tokens (including a final end-of-sequence token, if any).
     public var tokens: [Int]
-    /// Log-probability of each emitted token under the temperature-scaled distribution.
+    /// Log-probability of each emitted token under the temperature-scaled distribution, when the row's
+    /// `sampling.logprobs` asks for them (else empty: greedy rows that do not ask skip the log-sum-exp).
     public var logprobs: [Double]
     /// Per emitted token: sampled by the model (`true`) or forced in by the controller (`false`).
     public var sampled: [Bool]
@@ -173,7 +174,8 @@ public final class Generator {
     /// One decode step: feeds a token per cache row, returns next-token logits (B, V).
     fileprivate func step(_ tokens: [Int], cache: KVCache) -> Tensor { forward(tokens.map { [$0] }, cache: cache) }
 
-    /// Feeds equal-length token rows at the cache's end; returns the last position's logits (B, V) in float32.
+    /// Feeds equal-length token rows at the cache's end; returns the last position's logits (B, V) in the model's
+    /// compute dtype (the sampler converts what it needs).
     private func forward(_ batch: [[Int]], cache: KVCache) -> Tensor {
         let b = batch.count
         let t = batch[0].count
@@ -191,8 +193,7 @@ public final class Generator {
             // Causal and not padding; a padded query also sees itself so no softmax row is empty.
             mask = ((keys .<= queries) .&& valid) .|| (keys .== queries)
         }
-        let hidden = model.hiddenStates(ids, positions: positions, cache: cache, mask: mask)
-        return model.logits(hidden.select(axis: 1, index: t - 1)).to(.float32)
+        return model.lastLogits(ids, positions: positions, cache: cache, mask: mask)
     }
 }
 
@@ -359,11 +360,15 @@ public final class DecodeBatch {
                     if replaced != token {
                         token = replaced
                         sampled = false
-                        logprob = logits.select(axis: 0, index: i).to(.float32).logSoftmax(axis: -1).select(axis: 0, index: token).item()
+                        if logprob != nil {
+                            let temperature = slots[i].row.sampling.temperature > 0 ? slots[i].row.sampling.temperature : 1
+                            let scaled = logits.select(axis: 0, index: i).to(.float32) / temperature
+                            logprob = scaled.logSoftmax(axis: -1).select(axis: 0, index: token).item()
+                        }
                     }
                 }
                 slots[i].output.tokens.append(token)
-                slots[i].output.logprobs.append(logprob)
+                if let logprob { slots[i].output.logprobs.append(logprob) }
                 slots[i].output.sampled.append(sampled)
                 stats.generatedTokens += 1
                 onToken?(slots[i].id, token)

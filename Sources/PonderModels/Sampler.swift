@@ -18,36 +18,62 @@ public struct SampleRandom: Sendable {
 
 /// Picks next tokens from logits, row by row, with temperature, top-k, top-p and min-p, in batched tensor ops.
 public enum Sampler {
-    /// Samples one token per row of `logits` (B, V).
+    /// Samples one token per row of `logits` (B, V), in any float dtype (a model's bfloat16 logits need no
+    /// conversion for greedy rows).
     ///
-    /// - Returns: the tokens and their log-probabilities under the temperature-scaled distribution before any
-    ///   truncation (what policy-gradient training needs); greedy rows report log-softmax of the raw logits.
-    ///   `forced` rows skip sampling and take the given token (its log-probability is still reported).
+    /// Only the work a row needs is done: a greedy row (temperature 0) is the argmax of its logits; a sampled row
+    /// takes the softmax of its temperature-scaled float32 logits (and reports the log of its token's probability);
+    /// a log-sum-exp over the vocabulary is computed only for rows that were not sampled and whose settings ask for
+    /// log-probabilities (`SamplingParameters.logprobs`).
+    ///
+    /// - Returns: the tokens and, for rows asking for them (`nil` for the others), their log-probabilities under the
+    ///   temperature-scaled distribution before any truncation (what policy-gradient training needs); greedy rows
+    ///   report log-softmax of the raw logits. `forced` rows skip sampling and take the given token (its
+    ///   log-probability is still reported when asked for).
     public static func sample(logits: Tensor, rows: [SamplingParameters], uniforms: [Double], forced: [Int?]? = nil) -> (
-        tokens: [Int], logprobs: [Double]
+        tokens: [Int], logprobs: [Double?]
     ) {
         let b = logits.size(0)
         precondition(rows.count == b && uniforms.count == b, "one setting and one uniform per row")
         return withNoGrad {
-            let x = logits.to(.float32)
-            let temperatures = Tensor(rows.map { Float($0.temperature > 0 ? $0.temperature : 1) }, shape: [b, 1])
-            let scaled = x / temperatures
-            var tokens = x.argmax(axis: -1).toArray(Int.self)
+            // Converting bfloat16 to float32 is exact, so the argmax is the same in either dtype.
+            var tokens = logits.argmax(axis: -1).toArray(Int.self)
+            var logprobs = [Double?](repeating: nil, count: b)
+            /// `logits` of `subset` rows as float32 divided by each row's temperature (1 for greedy rows).
+            func scaled(_ subset: [Int]) -> Tensor {
+                let x = (subset.count == b ? logits : logits.indexSelect(axis: 0, index: Tensor(subset.map(Int64.init)))).to(.float32)
+                let temperatures = subset.map { Float(rows[$0].temperature > 0 ? rows[$0].temperature : 1) }
+                return temperatures.allSatisfy { $0 == 1 } ? x : x / Tensor(temperatures, shape: [subset.count, 1])
+            }
             let sampledRows = rows.indices.filter { rows[$0].temperature > 0 && forced?[$0] == nil }
             if !sampledRows.isEmpty {
-                let drawn = draw(scaled: scaled, logp: scaled.logSoftmax(axis: -1), rows: rows, uniforms: uniforms)
-                for r in sampledRows { tokens[r] = drawn[r] }
+                let x = scaled(sampledRows)
+                let probs = x.softmax(axis: -1)
+                let drawn = draw(scaled: x, probs: probs, rows: sampledRows.map { rows[$0] }, uniforms: sampledRows.map { uniforms[$0] })
+                for (j, r) in sampledRows.enumerated() { tokens[r] = drawn[j] }
+                if sampledRows.contains(where: { rows[$0].logprobs }) {
+                    // A drawn token is never so unlikely that its float32 probability loses precision (below 1e-38).
+                    let index = Tensor(drawn.map(Int64.init), shape: [drawn.count, 1])
+                    let picked = probs.gather(axis: 1, index: index).log().toArray(Double.self)
+                    for (j, r) in sampledRows.enumerated() where rows[r].logprobs { logprobs[r] = picked[j] }
+                }
             }
             if let forced { for (r, f) in forced.enumerated() { if let f { tokens[r] = f } } }
-            // log p(token) = scaled[token] − logsumexp(scaled): one pass, no (B, V) log-softmax kept for greedy batches.
-            let index = Tensor(tokens.map(Int64.init), shape: [b, 1])
-            let picked = (scaled.gather(axis: 1, index: index).squeezed(axis: 1) - scaled.logSumExp(axes: [1])).toArray(Double.self)
-            return (tokens, picked)
+            // Greedy and forced rows asking for log-probabilities: log p(token) = scaled[token] − logsumexp(scaled).
+            let sampled = Set(sampledRows)
+            let rest = rows.indices.filter { rows[$0].logprobs && !sampled.contains($0) }
+            if !rest.isEmpty {
+                let x = scaled(rest)
+                let index = Tensor(rest.map { Int64(tokens[$0]) }, shape: [rest.count, 1])
+                let picked = (x.gather(axis: 1, index: index).squeezed(axis: 1) - x.logSumExp(axes: [1])).toArray(Double.self)
+                for (r, value) in zip(rest, picked) { logprobs[r] = value }
+            }
+            return (tokens, logprobs)
         }
     }
 
     /// Inverse-CDF draws from the truncated distributions.
-    private static func draw(scaled: Tensor, logp: Tensor, rows: [SamplingParameters], uniforms: [Double]) -> [Int] {
+    private static func draw(scaled: Tensor, probs softmax: Tensor, rows: [SamplingParameters], uniforms: [Double]) -> [Int] {
         let (b, v) = (scaled.size(0), scaled.size(1))
         var keep = Tensor.ones([b, v], dtype: .bool)
         let ks = rows.map { row in row.topK.map { $0 > 0 && $0 < v ? $0 : v } ?? v }
@@ -60,7 +86,7 @@ public enum Sampler {
         }
         // Filters apply in transformers' and vLLM's order: top-k, then top-p and min-p on the distribution renormalised
         // over what top-k kept.
-        var probs = logp.exp()
+        var probs = softmax
         if ks.contains(where: { $0 < v }) {
             let kept = probs * keep.to(.float32)
             probs = kept / kept.sum(axes: [1], keepDims: true)

@@ -10,10 +10,10 @@ final class GeneratorTests: XCTestCase {
 
     func row(
         _ prompt: [Int], temperature: Double = 0, maxTokens: Int = 10, seed: UInt64 = 0, index: Int = 0,
-        controller: SequenceController? = nil
+        controller: SequenceController? = nil, logprobs: Bool = true
     ) -> GenerationRow {
         GenerationRow(
-            prompt: prompt, sampling: SamplingParameters(maxTokens: maxTokens, temperature: temperature),
+            prompt: prompt, sampling: SamplingParameters(maxTokens: maxTokens, temperature: temperature, logprobs: logprobs),
             random: SampleRandom(seed: seed, index: index), controller: controller)
     }
 
@@ -29,7 +29,23 @@ final class GeneratorTests: XCTestCase {
                 row(c, temperature: temperature, seed: 1),
             ])
             XCTAssertEqual(batched[1].tokens, alone[0].tokens, "temperature \(temperature)")
+            XCTAssertEqual(batched[1].logprobs.count, alone[0].tokens.count)
             for (x, y) in zip(batched[1].logprobs, alone[0].logprobs) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        }
+    }
+
+    /// Rows that do not ask for log-probabilities get none (greedy rows skip the log-sum-exp), and the same tokens.
+    func testLogprobsOnlyWhenAsked() throws {
+        let g = Generator(model: model, endTokens: [])
+        let prompt = [5, 17, 33, 8]
+        for temperature in [0.0, 1.0] {
+            let (outputs, _) = try g.generate([
+                row(prompt, temperature: temperature, seed: 4, logprobs: true), row(prompt, temperature: temperature, seed: 4, logprobs: false),
+            ])
+            XCTAssertEqual(outputs[0].tokens, outputs[1].tokens, "temperature \(temperature)")
+            XCTAssertEqual(outputs[0].logprobs.count, outputs[0].tokens.count)
+            XCTAssertTrue(outputs[0].logprobs.allSatisfy { $0.isFinite && $0 <= 0 })
+            XCTAssertEqual(outputs[1].logprobs, [], "temperature \(temperature)")
         }
     }
 
@@ -287,13 +303,22 @@ final class SamplerTests: XCTestCase {
     }
 
     func testPerRowSettingsInOneBatch() {
-        let batch = concatenated([logits, logits])
-        let (tokens, logprobs) = Sampler.sample(
-            logits: batch, rows: [SamplingParameters(temperature: 0), SamplingParameters(temperature: 2, topK: 1)], uniforms: [0.5, 0.99])
-        XCTAssertEqual(tokens, [3, 3])
-        let scaled = [0.0, 1, 2, 3, -1, 0.5].map { Foundation.exp($0 / 2) }
-        XCTAssertEqual(
-            logprobs[1], Foundation.log(scaled[3] / scaled.reduce(0, +)), accuracy: 1e-5,
-            "log-probability of the temperature-scaled distribution")
+        let batch = concatenated([logits, logits, logits, logits])
+        let rows = [
+            SamplingParameters(temperature: 0), SamplingParameters(temperature: 2, topK: 1, logprobs: true), SamplingParameters(temperature: 0, logprobs: true),
+            SamplingParameters(temperature: 0.5, logprobs: true),
+        ]
+        let (tokens, logprobs) = Sampler.sample(logits: batch, rows: rows, uniforms: [0.5, 0.99, 0.5, 0.5], forced: [nil, nil, nil, 4])
+        XCTAssertEqual(tokens, [3, 3, 3, 4])
+        XCTAssertNil(logprobs[0], "a greedy row that does not ask gets no log-probability")
+        func logSoftmax(_ t: Double, at token: Int) -> Double {
+            let scaled = [0.0, 1, 2, 3, -1, 0.5].map { Foundation.exp($0 / t) }
+            return Foundation.log(scaled[token] / scaled.reduce(0, +))
+        }
+        XCTAssertEqual(logprobs[1]!, logSoftmax(2, at: 3), accuracy: 1e-5, "log-probability of the temperature-scaled distribution")
+        XCTAssertEqual(logprobs[2]!, logSoftmax(1, at: 3), accuracy: 1e-5, "greedy: log-softmax of the raw logits")
+        XCTAssertEqual(logprobs[3]!, logSoftmax(0.5, at: 4), accuracy: 1e-5, "a forced token's log-probability")
+        // bfloat16 logits sample the same tokens (the argmax needs no conversion).
+        XCTAssertEqual(Sampler.sample(logits: batch.to(.bfloat16), rows: rows, uniforms: [0.5, 0.99, 0.5, 0.5], forced: [nil, nil, nil, 4]).tokens, tokens)
     }
 }
