@@ -83,7 +83,7 @@ def main(swift_path, python_path, models):
           " of the bandwidth roofline (weights + KV cache bytes per token / read bandwidth).")
     print("Numbers on a shared machine are noisy: compare ratios within one run.\n")
 
-    header = (f"{'model':>18} {'dtype':>8} {'B':>2} {'phase':>7} | {'Ponder tok/s':>12} {'transformers':>12} {'ratio':>6} |"
+    header = (f"{'model':>18} {'dtype':>8} {'B':>2} {'phase':>7} | {'Ponder tok/s':>12} {'transformers':>12} {'ratio':>6} {'cpu':>6} |"
               f" {'MFLOP/tok':>9} {'GFLOP/s':>8} {'of limit':>8} | {'transformers of limit':>21}")
     print(header)
     print("-" * len(header))
@@ -111,8 +111,9 @@ def main(swift_path, python_path, models):
                 fraction, peer_fraction = work[phase] / ours / peaks[r["dtype"]], work[phase] / theirs / peaks[r["dtype"]]
                 limit = "peak"
             ratio = theirs / ours
-            print(f"{r['model']:>18} {r['dtype']:>8} {r['batch']:>2} {phase:>7} | {ours_tps:>12.1f} {theirs_tps:>12.1f} {ratio:>5.2f}x |"
-                  f" {work[phase] / tokens[phase] / 1e6:>9.1f} {work[phase] / ours / 1e9:>8.1f} {fraction:>7.0%} {limit[0]} |"
+            cpu = q.get(f"{phase}_cpu_seconds", 0) / r.get(f"{phase}_cpu_seconds", float("inf"))
+            print(f"{r['model']:>18} {r['dtype']:>8} {r['batch']:>2} {phase:>7} | {ours_tps:>12.1f} {theirs_tps:>12.1f} {ratio:>5.2f}x {cpu:>5.2f}x |"
+                  f" {work[phase] / tokens[phase] / 1e6:>9.1f} {work[phase] / ours / 1e9:>8.2f} {fraction:>7.0%} {limit[0]} |"
                   f" {peer_fraction:>20.0%} {limit[0]}")
             cell = f"{r['model']} {r['dtype']} batch {r['batch']} {phase}"
             if bandwidth_bound:
@@ -123,8 +124,9 @@ def main(swift_path, python_path, models):
                 if big:
                     goals.append((f"{cell}: >= 90% of the {r['dtype']} matmul peak", fraction >= 0.90, f"{fraction:.0%}"))
                 goals.append((f"{cell}: >= 1.0x transformers", ratio >= 1.0, f"{ratio:.2f}x"))
-    print("(p = of the matmul peak, r = of the bandwidth roofline; the tiny model's weights fit in cache, so its cells"
-          " measure per-step overhead and carry no roofline goal.)")
+    print("(ratio: Ponder's tokens/s over transformers'; cpu: the same ratio in CPU seconds of each process, steadier on a"
+          " busy machine; p = of the matmul peak, r = of the bandwidth roofline; the tiny model's weights fit in cache, so"
+          " its cells measure per-step overhead and carry no roofline goal.)")
     print("\nGoals (issue 18): batch-1 decode >= 85% of the bandwidth roofline and >= 2x transformers; batch-32 decode"
           " and prefill >= 90% of the matmul peak and >= 1.0x transformers, bf16 and f32")
     for text, met, value in goals:
