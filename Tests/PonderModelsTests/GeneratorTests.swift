@@ -40,7 +40,8 @@ final class GeneratorTests: XCTestCase {
         let prompt = [5, 17, 33, 8]
         for temperature in [0.0, 1.0] {
             let (outputs, _) = try g.generate([
-                row(prompt, temperature: temperature, seed: 4, logprobs: true), row(prompt, temperature: temperature, seed: 4, logprobs: false),
+                row(prompt, temperature: temperature, seed: 4, logprobs: true),
+                row(prompt, temperature: temperature, seed: 4, logprobs: false),
             ])
             XCTAssertEqual(outputs[0].tokens, outputs[1].tokens, "temperature \(temperature)")
             XCTAssertEqual(outputs[0].logprobs.count, outputs[0].tokens.count)
@@ -305,7 +306,8 @@ final class SamplerTests: XCTestCase {
     func testPerRowSettingsInOneBatch() {
         let batch = concatenated([logits, logits, logits, logits])
         let rows = [
-            SamplingParameters(temperature: 0), SamplingParameters(temperature: 2, topK: 1, logprobs: true), SamplingParameters(temperature: 0, logprobs: true),
+            SamplingParameters(temperature: 0), SamplingParameters(temperature: 2, topK: 1, logprobs: true),
+            SamplingParameters(temperature: 0, logprobs: true),
             SamplingParameters(temperature: 0.5, logprobs: true),
         ]
         let (tokens, logprobs) = Sampler.sample(logits: batch, rows: rows, uniforms: [0.5, 0.99, 0.5, 0.5], forced: [nil, nil, nil, 4])
