@@ -26,6 +26,9 @@ struct Result: Encodable {
     var seconds: Double
     var gold_warm_seconds: Double
     var warm_seconds: Double
+    var cpu_seconds: Double
+    var gold_warm_cpu_seconds: Double
+    var warm_cpu_seconds: Double
     var explanation: String
 }
 
@@ -72,21 +75,31 @@ let warm = Verifiers(cache: fullCache)
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
-/// Mean seconds per call of `repeats` calls of `check` on `c`, after one untimed call (which also primes a cache).
-func time(_ v: Verifiers, _ c: Case, repeats: Int) -> (Double, Verdict) {
+/// CPU time of this process, in seconds (unlike the wall clock it does not count time preempted by other processes).
+func cpuSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Mean wall-clock and CPU seconds per call of `repeats` calls of `check` on `c`, after one untimed call (which also
+/// primes a cache).
+func time(_ v: Verifiers, _ c: Case, repeats: Int) -> (Double, Double, Verdict) {
     var verdict = v.check(c)
     let start = ContinuousClock.now
+    let startCPU = cpuSeconds()
     for _ in 0..<repeats { verdict = v.check(c) }
-    return (seconds(ContinuousClock.now - start) / Double(repeats), verdict)
+    let cpu = (cpuSeconds() - startCPU) / Double(repeats)
+    return (seconds(ContinuousClock.now - start) / Double(repeats), cpu, verdict)
 }
 
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.sortedKeys]
 var total = 0.0
 for c in cases {
-    let (s, v) = time(cold, c, repeats: repeats)
-    let (g, vg) = time(goldWarm, c, repeats: repeats)
-    let (w, vw) = time(warm, c, repeats: repeats)
+    let (s, sc, v) = time(cold, c, repeats: repeats)
+    let (g, gc, vg) = time(goldWarm, c, repeats: repeats)
+    let (w, wc, vw) = time(warm, c, repeats: repeats)
     guard vg == v, vw == v else {
         FileHandle.standardError.write(Data("verifier-bench: case \(c.id): a cache changed the verdict: \(v) / \(vg) / \(vw)\n".utf8))
         exit(1)
@@ -94,7 +107,7 @@ for c in cases {
     total += s
     let r = Result(
         id: c.id, equivalent: v.isEquivalent, outcome: v.outcome.rawValue, seconds: s, gold_warm_seconds: g,
-        warm_seconds: w, explanation: v.explanation)
+        warm_seconds: w, cpu_seconds: sc, gold_warm_cpu_seconds: gc, warm_cpu_seconds: wc, explanation: v.explanation)
     print(String(decoding: try encoder.encode(r), as: UTF8.self))
 }
 FileHandle.standardError.write(
