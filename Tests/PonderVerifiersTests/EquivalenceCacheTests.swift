@@ -70,7 +70,11 @@ import Testing
 
     @Test func concurrentUseGivesTheSameVerdicts() async throws {
         let cache = EquivalenceCache(capacity: 128)
-        let pairs = (0..<400).map { i in ("\\frac{\(i % 37)}{\(i % 11 + 1)}", "\(Double(i % 37) / Double(i % 11 + 1))") }
+        // 50 distinct pairs, each repeated: fewer than the cache holds, so later calls hit.
+        let pairs = (0..<400).map { i in
+            let k = i % 50
+            return ("\\frac{\(k % 37)}{\(k % 11 + 1)}", "\(Double(k % 37) / Double(k % 11 + 1))")
+        }
         let expected = pairs.map { MathEquivalence(cache: nil).compare(gold: $0.0, prediction: $0.1) }
         let got = try await withThrowingTaskGroup(of: [Verdict].self) { group in
             for _ in 0..<8 {
