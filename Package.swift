@@ -168,7 +168,7 @@ let package = Package(
             ],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers"]),
+        .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers", "Torch"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks", "PonderSearch"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20
