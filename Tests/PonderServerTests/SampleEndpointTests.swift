@@ -15,8 +15,8 @@ func runPonder(_ arguments: [String], environment: [String: String] = [:]) async
     defer { try? FileManager.default.removeItem(at: logs) }
     let outURL = logs.appendingPathComponent("stdout")
     let errURL = logs.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let out = try FileHandle(forWritingTo: outURL)
     let err = try FileHandle(forWritingTo: errURL)
     let p = Process()
@@ -42,7 +42,7 @@ func runPonder(_ arguments: [String], environment: [String: String] = [:]) async
 struct SampleEndpointTests {
     static let modelDirectory = repository.appendingPathComponent("Models/ponder-tiny-base").path
     /// Problems, samples and seed shared by the local and the remote runs.
-    static let sampling = ["--task", "arithmetic", "--count", "6", "--k", "4", "--max-tokens", "48", "--temperature", "1"]
+    static let sampling = ["--task", "arithmetic", "--count", "4", "--k", "4", "--max-tokens", "48", "--temperature", "1"]
 
     /// Successful requests of a route, read from the server's metrics.
     func answered(_ s: RunningServer, _ route: String = "/v1/completions") -> Int {
@@ -68,23 +68,25 @@ struct SampleEndpointTests {
         return kept
     }
 
-    @Test func sampleAgainstServeMatchesTheLocalRunAndResumes() async throws {
+    /// One seeded local run is the reference for both commands (each run of the binary costs seconds here).
+    @Test func sampleAndDistillAgainstServeMatchTheLocalRunAndResume() async throws {
         let s = try await RunningServer.start(ServerConfiguration(port: 0, apiKey: "sample-key"))
         defer { Task { await s.stop() } }
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let localOut = dir.appendingPathComponent("local.jsonl")
         let kept = try await localSample(seed: 3, out: localOut)
-        let remoteOut = dir.appendingPathComponent("remote.jsonl")
-        let arguments =
-            ["sample", "--endpoint", s.base + "/v1", "--api-model", "ponder-tiny-base", "--api-key-env", "PONDER_SAMPLE_KEY"] + Self.sampling
-            + ["--seed", "3", "--out", remoteOut.path]
+        let endpoint = ["--endpoint", s.base + "/v1", "--api-model", "ponder-tiny-base", "--api-key-env", "PONDER_SAMPLE_KEY"]
         let key = ["PONDER_SAMPLE_KEY": "sample-key"]
-        let r = try await runPonder(arguments, environment: key)
+
+        // ponder sample --endpoint
+        let remoteOut = dir.appendingPathComponent("remote.jsonl")
+        let sample = ["sample"] + endpoint + Self.sampling + ["--seed", "3", "--out", remoteOut.path]
+        let r = try await runPonder(sample, environment: key)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("using ponder-tiny-base at \(s.base)/v1"))
-        #expect(r.stderr.contains("sampled: 6/6 problems"))
-        #expect(r.stdout.contains("6 problems × 4 samples"))
+        #expect(r.stderr.contains("sampled: 4/4 problems"))
+        #expect(r.stdout.contains("4 problems × 4 samples"))
         // Seeded sampling on the server draws what the local engine draws: the same kept samples, the same graded
         // records (texts, token counts, verdicts) and the same stats.
         #expect(try text(remoteOut) == kept)
@@ -92,23 +94,47 @@ struct SampleEndpointTests {
         #expect(try text(remoteProgress) == text(URL(fileURLWithPath: localOut.path + ".progress.jsonl")))
         #expect(try text(URL(fileURLWithPath: remoteOut.path + ".stats.json")) == text(URL(fileURLWithPath: localOut.path + ".stats.json")))
         // One request per problem: the k samples go as `n`.
-        #expect(answered(s) == 6)
+        #expect(answered(s) == 4)
 
-        // Interrupted after three problems (the progress file keeps their records, the outputs are not written yet):
-        // a rerun asks the server for the other three only and ends with the same files.
+        // Interrupted after two problems (the progress file keeps their records, the outputs are not written yet):
+        // a rerun asks the server for the other two only and ends with the same files.
         let lines = try text(remoteProgress).split(separator: "\n")
-        try (lines.prefix(3).joined(separator: "\n") + "\n").write(to: remoteProgress, atomically: true, encoding: .utf8)
+        try (lines.prefix(2).joined(separator: "\n") + "\n").write(to: remoteProgress, atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(at: remoteOut)
-        let resumed = try await runPonder(arguments, environment: key)
+        let resumed = try await runPonder(sample, environment: key)
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("sampled: 3/6 problems"))
-        #expect(answered(s) == 9)
+        #expect(resumed.stderr.contains("sampled: 2/4 problems"))
+        #expect(answered(s) == 6)
         #expect(try text(remoteOut) == kept)
 
         // A wrong key is the server's 401, reported with the URL.
-        let refused = try await runPonder(arguments, environment: ["PONDER_SAMPLE_KEY": "wrong"])
+        let refused = try await runPonder(
+            ["sample"] + endpoint + Self.sampling + ["--out", dir.appendingPathComponent("refused.jsonl").path],
+            environment: ["PONDER_SAMPLE_KEY": "wrong"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("\(s.base)/v1/completions answered 401"), "\(refused.stderr)")
+
+        // ponder distill --endpoint (sequence-level): the teacher's verified traces are the ones the same seeded local
+        // sampling keeps, and the student is trained on them here.
+        let run = dir.appendingPathComponent("run")
+        let distill =
+            ["distill"] + endpoint + [
+                "--student", Self.modelDirectory, "--run", run.path, "--steps", "2", "--save-every", "2", "--batch-size", "2", "--seed", "3",
+            ] + Self.sampling
+        let d = try await runPonder(distill, environment: key)
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(d.stderr.contains("teacher: 4/4 problems"))
+        #expect(try text(run.appendingPathComponent("teacher_traces.jsonl")) == kept)
+        #expect(answered(s) == 10)
+        let checkpoint = run.appendingPathComponent("student/checkpoints/step-2")
+        #expect(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("model.safetensors").path))
+        #expect(try text(run.appendingPathComponent("student/metrics.jsonl")).split(separator: "\n").count == 2)
+        // Rerun with --resume: the traces are read back from the progress file (no new request) and the student's
+        // finished run is not repeated.
+        let again = try await runPonder(distill + ["--resume"], environment: key)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(answered(s) == 10)
+        #expect(try text(run.appendingPathComponent("student/metrics.jsonl")).split(separator: "\n").count == 2)
     }
 
     @Test func deadEndpointNamesTheURL() async throws {
@@ -118,42 +144,11 @@ struct SampleEndpointTests {
         // Nothing listens on port 1.
         let r = try await runPonder([
             "sample", "--endpoint", "http://127.0.0.1:1/v1", "--api-model", "ponder-tiny-base", "--task", "arithmetic", "--count", "2",
-            "--k", "2", "--request-timeout", "2", "--max-retries", "0", "--out", out.path,
+            "--k", "2", "--request-timeout", "1", "--max-retries", "0", "--out", out.path,
         ])
         #expect(r.status != 0)
         #expect(r.stderr.contains("http://127.0.0.1:1/v1/completions"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
-    }
-
-    /// Sequence-level distillation from a teacher behind the server: its verified traces are the ones the same
-    /// seeded local sampling keeps, and the student is trained on them here.
-    @Test func distillFromATeacherBehindAnEndpoint() async throws {
-        let s = try await RunningServer.start()
-        defer { Task { await s.stop() } }
-        let dir = try scratch()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kept = try await localSample(seed: 3, out: dir.appendingPathComponent("local.jsonl"))
-        let run = dir.appendingPathComponent("run")
-        let arguments =
-            [
-                "distill", "--endpoint", s.base + "/v1", "--api-model", "ponder-tiny-base", "--student", Self.modelDirectory, "--run", run.path,
-                "--steps", "2", "--save-every", "2", "--batch-size", "2", "--seed", "3",
-            ] + Self.sampling
-        let r = try await runPonder(arguments)
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("teacher: 6/6 problems"))
-        #expect(try text(run.appendingPathComponent("teacher_traces.jsonl")) == kept)
-        #expect(answered(s) == 6)
-        let checkpoint = run.appendingPathComponent("student/checkpoints/step-2")
-        #expect(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("model.safetensors").path))
-        let metrics = try text(run.appendingPathComponent("student/metrics.jsonl")).split(separator: "\n")
-        #expect(metrics.count == 2)
-        // Rerun with --resume: the traces are read back from the progress file (no new request) and the student's
-        // finished run is not repeated.
-        let again = try await runPonder(arguments + ["--resume"])
-        #expect(again.status == 0, "\(again.stderr)")
-        #expect(answered(s) == 6)
-        #expect(try text(run.appendingPathComponent("student/metrics.jsonl")).split(separator: "\n").count == 2)
     }
 
     @Test func onPolicyDistillationRefusesAnEndpointTeacher() async throws {
