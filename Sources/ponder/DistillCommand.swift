@@ -95,7 +95,8 @@ struct Distill: AsyncParsableCommand {
             guard let localTeacher else { throw ValidationError(Self.onPolicyNeedsLocalTeacher) }
             let sampler = try Engine(model: network, directory: studentDir, chat: self.problems.chat, name: "student")
             let trainer = try GKDTrainer(
-                configuration: config, student: network, teacher: localTeacher.model, studentSampler: sampler, teacherSampler: localTeacher.engine,
+                configuration: config, student: network, teacher: localTeacher.model, studentSampler: sampler,
+                teacherSampler: localTeacher.engine,
                 tokenizer: tokenizer, template: template, examples: examples, endToken: end)
             let bar = ProgressBar(keys: ["loss", "on_policy", "completions/mean_length"], every: 5)
             last = try await trainer.train(

@@ -45,7 +45,7 @@ struct ModelOptions: ParsableArguments {
 /// A model behind an OpenAI-compatible endpoint instead of a local directory (`solve`, `eval`, `sample`, and the teacher
 /// of `distill`).
 struct EndpointOptions: ParsableArguments {
-    @Option(name: .long, help: "An OpenAI-compatible endpoint (vLLM, SGLang, `ponder serve`), e.g. http://127.0.0.1:8000/v1, instead of --model.")
+    @Option(name: .long, help: "An OpenAI-compatible endpoint (vLLM, SGLang, `ponder serve`), e.g. http://127.0.0.1:8000/v1, instead of a local model directory.")
     var endpoint: String?
     @Option(name: .long, help: "The model name the endpoint serves (with --endpoint).") var apiModel: String?
     @Option(name: .long, help: "Environment variable holding the endpoint's API key.") var apiKeyEnv: String?

@@ -47,7 +47,8 @@ struct SampleEndpointTests {
     /// Successful requests of a route, read from the server's metrics.
     func answered(_ s: RunningServer, _ route: String = "/v1/completions") -> Int {
         let prefix = "ponder_requests_total{route=\"\(route)\",status=\"200\"} "
-        return s.server.metrics.text().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+        return s.server.metrics.text().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+            ?? 0
     }
 
     func scratch() throws -> URL {
@@ -119,7 +120,8 @@ struct SampleEndpointTests {
         let run = dir.appendingPathComponent("run")
         let distill =
             ["distill"] + endpoint + [
-                "--student", Self.modelDirectory, "--run", run.path, "--steps", "2", "--save-every", "2", "--batch-size", "2", "--seed", "3",
+                "--student", Self.modelDirectory, "--run", run.path, "--steps", "2", "--save-every", "2", "--batch-size", "2", "--seed",
+                "3",
             ] + Self.sampling
         let d = try await runPonder(distill, environment: key)
         #expect(d.status == 0, "\(d.stderr)")
