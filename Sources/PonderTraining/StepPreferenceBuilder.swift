@@ -117,8 +117,8 @@ public struct StepPreferenceBuilder: Sendable {
 
     /// Makes a builder.
     public init(
-        model: any LanguageModel, task: any ReasoningTask, parameters: SamplingParameters, iterations: Int = 24, expansions: Int = 3,
-        exploration: Double = 1, rollouts: Int = 4, delimiter: String = "\n\n", maxDepth: Int = 20, selection: Selection = Selection()
+        model: any LanguageModel, task: any ReasoningTask, parameters: SamplingParameters, iterations: Int = 24, expansions: Int = 4,
+        exploration: Double = 3, rollouts: Int = 4, delimiter: String = "\n\n", maxDepth: Int = 20, selection: Selection = Selection()
     ) {
         self.model = model
         self.task = task

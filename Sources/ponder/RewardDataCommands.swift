@@ -183,10 +183,10 @@ struct Preferences: AsyncParsableCommand {
     @Option(name: .long, help: "Also append every graded sample (prompt, completion, label) here, for pointwise outcome training (--from samples).")
     var outcomes: String?
     @Option(name: .long, help: "MCTS iterations per problem (--from mcts; default 24).") var iterations: Int?
-    @Option(name: .long, help: "Next steps sampled when a node is expanded (--from mcts; default 3).") var expansions: Int?
+    @Option(name: .long, help: "Next steps sampled when a node is expanded (--from mcts; default 4).") var expansions: Int?
     @Option(name: .long, help: "Rollouts from each new step that estimate its value against the reference (--from mcts; default 4).")
     var rollouts: Int?
-    @Option(name: .long, help: "PUCT exploration constant (--from mcts; default 1).") var exploration: Double?
+    @Option(name: .long, help: "PUCT exploration constant (--from mcts; default 3: wider than search's 1, so sibling steps get the visits a pair needs).") var exploration: Double?
     @Option(name: .long, help: "Text that ends a step (--from mcts; default a blank line).") var delimiter: String?
     @Option(name: .long, help: "Most steps per solution (--from mcts; default 20).") var maxDepth: Int?
     @Option(name: .long, help: "Least Q difference between the chosen and the rejected step (--from mcts; default 0.2).") var margin: Double?
@@ -268,8 +268,8 @@ struct Preferences: AsyncParsableCommand {
         var treeFile = try trees.map(ResumableJSONL.init)
         try await options.run(label: "preferences (mcts)") { engine, task, parameters -> StepPreferenceBuilder in
             let builder = StepPreferenceBuilder(
-                model: engine, task: task, parameters: parameters, iterations: iterations ?? 24, expansions: expansions ?? 3,
-                exploration: exploration ?? 1, rollouts: rollouts ?? 4, delimiter: delimiter ?? "\n\n", maxDepth: maxDepth ?? 20,
+                model: engine, task: task, parameters: parameters, iterations: iterations ?? 24, expansions: expansions ?? 4,
+                exploration: exploration ?? 3, rollouts: rollouts ?? 4, delimiter: delimiter ?? "\n\n", maxDepth: maxDepth ?? 20,
                 selection: selection)
             try builder.validate()
             return builder
