@@ -111,7 +111,8 @@ public struct DPOTrainer {
             let rejected = Array(
                 (tokenizer.encode(e.rejected, addSpecialTokens: false) + (e.rejectedComplete ? [endToken] : [])).prefix(room))
             guard !chosen.isEmpty, !rejected.isEmpty else {
-                throw TrainingError.invalidConfiguration("pair \(i): an empty completion that does not end the answer has no token to train on")
+                throw TrainingError.invalidConfiguration(
+                    "pair \(i): an empty completion that does not end the answer has no token to train on")
             }
             return EncodedPair(prompt: prompt, chosen: chosen, rejected: rejected)
         }

@@ -216,7 +216,8 @@ public struct StepPreferenceBuilder: Sendable {
             guard best != worst, gap > 0, gap >= selection.margin - 1e-9 else { continue }  // up to rounding (0.5 − 0.4 < 0.1)
             let (chosen, rejected) = (trace[best], trace[worst])
             // Steps that differ only in surrounding whitespace are the same step.
-            guard chosen.text.trimmingCharacters(in: .whitespacesAndNewlines) != rejected.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard
+                chosen.text.trimmingCharacters(in: .whitespacesAndNewlines) != rejected.text.trimmingCharacters(in: .whitespacesAndNewlines)
             else { continue }
             let prefixNodes = path(to: parent)
             let fullPrompt = prompt + prefixNodes.map { trace[$0].text }.joined()
@@ -230,7 +231,8 @@ public struct StepPreferenceBuilder: Sendable {
                 ))
         }
         found.sort { a, b in
-            a.gap != b.gap ? a.gap > b.gap : a.record.depth != b.record.depth ? a.record.depth < b.record.depth : a.record.nodes[0] < b.record.nodes[0]
+            a.gap != b.gap
+                ? a.gap > b.gap : a.record.depth != b.record.depth ? a.record.depth < b.record.depth : a.record.nodes[0] < b.record.nodes[0]
         }
         return found.prefix(selection.maxPairsPerProblem).map { $0.record }
     }

@@ -178,18 +178,25 @@ struct Preferences: AsyncParsableCommand {
     }
 
     @OptionGroup var options: RewardDataOptions
-    @Option(name: .long, help: "Where pairs come from: samples (whole verified vs failed samples) or mcts (step-level pairs from tree search).")
+    @Option(
+        name: .long, help: "Where pairs come from: samples (whole verified vs failed samples) or mcts (step-level pairs from tree search).")
     var from: Source = .samples
-    @Option(name: .long, help: "Also append every graded sample (prompt, completion, label) here, for pointwise outcome training (--from samples).")
+    @Option(
+        name: .long,
+        help: "Also append every graded sample (prompt, completion, label) here, for pointwise outcome training (--from samples).")
     var outcomes: String?
     @Option(name: .long, help: "MCTS iterations per problem (--from mcts; default 24).") var iterations: Int?
     @Option(name: .long, help: "Next steps sampled when a node is expanded (--from mcts; default 4).") var expansions: Int?
     @Option(name: .long, help: "Rollouts from each new step that estimate its value against the reference (--from mcts; default 4).")
     var rollouts: Int?
-    @Option(name: .long, help: "PUCT exploration constant (--from mcts; default 3: wider than search's 1, so sibling steps get the visits a pair needs).") var exploration: Double?
+    @Option(
+        name: .long,
+        help: "PUCT exploration constant (--from mcts; default 3: wider than search's 1, so sibling steps get the visits a pair needs).")
+    var exploration: Double?
     @Option(name: .long, help: "Text that ends a step (--from mcts; default a blank line).") var delimiter: String?
     @Option(name: .long, help: "Most steps per solution (--from mcts; default 20).") var maxDepth: Int?
-    @Option(name: .long, help: "Least Q difference between the chosen and the rejected step (--from mcts; default 0.2).") var margin: Double?
+    @Option(name: .long, help: "Least Q difference between the chosen and the rejected step (--from mcts; default 0.2).")
+    var margin: Double?
     @Option(name: .long, help: "Least visits of each step of a pair (--from mcts; default 2).") var minVisits: Int?
     @Option(name: .long, help: "Most pairs per problem, widest Q gaps first (--from mcts; default 4).") var maxPairsPerProblem: Int?
     @Option(name: .long, help: "Also append each problem's search tree (nodes with text, visits and Q) here (--from mcts).")
@@ -214,7 +221,9 @@ struct Preferences: AsyncParsableCommand {
         case .samples:
             if let flag = searchFlags.first { throw ValidationError("\(flag) applies to --from mcts only") }
         case .mcts:
-            if outcomes != nil { throw ValidationError("--outcomes applies to --from samples only (MCTS pairs are steps, not graded samples)") }
+            if outcomes != nil {
+                throw ValidationError("--outcomes applies to --from samples only (MCTS pairs are steps, not graded samples)")
+            }
             if options.samples != nil {
                 throw ValidationError("--samples applies to --from samples only; MCTS samples --expansions steps per expanded node")
             }
@@ -276,10 +285,15 @@ struct Preferences: AsyncParsableCommand {
         } perProblem: { builder, problem, seed in
             let (pairs, trace) = try await builder.pairs(for: problem, seed: seed)
             if treeFile?.done.contains(problem.id) == false {
-                try treeFile?.append([TreeRecord(id: problem.id, prompt: try builder.promptText(for: problem), nodes: trace)], id: problem.id)
+                try treeFile?.append(
+                    [TreeRecord(id: problem.id, prompt: try builder.promptText(for: problem), nodes: trace)], id: problem.id)
             }
             let gaps = pairs.map { String(format: "%.2f", $0.chosenQ - $0.rejectedQ) }.joined(separator: " ")
-            return (pairs, "\(trace.count) nodes, root Q \(String(format: "%.2f", trace[0].value ?? 0)), \(pairs.count) pairs" + (gaps.isEmpty ? "" : " (Q gaps \(gaps))"))
+            return (
+                pairs,
+                "\(trace.count) nodes, root Q \(String(format: "%.2f", trace[0].value ?? 0)), \(pairs.count) pairs"
+                    + (gaps.isEmpty ? "" : " (Q gaps \(gaps))")
+            )
         }
     }
 }

@@ -78,10 +78,11 @@ extension CLITests {
 
         // One DPO step on the pairs, with the real binary.
         let run = dir.appendingPathComponent("dpo")
-        let dpo = try ponder([
-            "dpo", "--model", Self.bundledModel.path, "--data", pairs.path, "--run", run.path, "--steps", "1", "--batch-size", "2",
-            "--precompute-ref-log-probs",
-        ], environment: ["OMP_NUM_THREADS": "1"])
+        let dpo = try ponder(
+            [
+                "dpo", "--model", Self.bundledModel.path, "--data", pairs.path, "--run", run.path, "--steps", "1", "--batch-size", "2",
+                "--precompute-ref-log-probs",
+            ], environment: ["OMP_NUM_THREADS": "1"])
         XCTAssertEqual(dpo.status, 0, dpo.stderr)
         let metrics = try metricLines(run.appendingPathComponent("metrics.jsonl"))
         XCTAssertEqual(metrics.last?["step"] as? Int, 1)

@@ -93,7 +93,8 @@ final class StepPreferenceTests: XCTestCase {
         c.precomputeRefLogProbs = true
         let policy = try CausalLM(configuration: ModelDirectory.configuration(at: fixtureModel), seed: 1)
         let end = 7
-        let trainer = try DPOTrainer(configuration: c, policy: policy, tokenizer: tokenizer, template: nil, examples: examples, endToken: end)
+        let trainer = try DPOTrainer(
+            configuration: c, policy: policy, tokenizer: tokenizer, template: nil, examples: examples, endToken: end)
         XCTAssertEqual(trainer.pairs[0].chosen, tokenizer.encode("b=2, ", addSpecialTokens: false))
         XCTAssertEqual(trainer.pairs[0].rejected, tokenizer.encode("b=3, ", addSpecialTokens: false))
         XCTAssertEqual(trainer.pairs[1].chosen, tokenizer.encode("<answer>4</answer>", addSpecialTokens: false) + [end])
