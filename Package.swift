@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "PonderTraining",
             dependencies: [
-                "PonderModels", "PonderTokenizers", "PonderVerifiers", "PonderCore", "PonderTasks", "PonderConfiguration",
+                "PonderModels", "PonderTokenizers", "PonderVerifiers", "PonderCore", "PonderTasks", "PonderConfiguration", "PonderSearch",
                 .product(name: "Logging", package: "swift-log"), .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
