@@ -586,7 +586,8 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// A position's log-probabilities with each token's text.
     private func positionLogprobs(_ t: TopLogprobs) -> PositionLogprobs {
         PositionLogprobs(
-            token: tokenizer.decode([t.token]), id: t.token, logprob: t.logprob, top: zip(t.tokens, t.logprobs).map { TokenLogprob(token: tokenizer.decode([$0]), id: $0, logprob: $1) })
+            token: tokenizer.decode([t.token]), id: t.token, logprob: t.logprob,
+            top: zip(t.tokens, t.logprobs).map { TokenLogprob(token: tokenizer.decode([$0]), id: $0, logprob: $1) })
     }
 
     /// Stores one request's result; answers the job when it has all of them.

@@ -35,9 +35,8 @@ extension Sampler {
         let (values, indices) = logp.topK(width, axis: -1)
         let v = values.toArray(Double.self)
         let ids = indices.toArray(Int.self)
-        return (
-            logp, rows.indices.map { Array(v[($0 * width)..<(($0 + 1) * width)]) }, rows.indices.map { Array(ids[($0 * width)..<(($0 + 1) * width)]) }
-        )
+        let row = { (r: Int) in (r * width)..<((r + 1) * width) }
+        return (logp, rows.indices.map { Array(v[row($0)]) }, rows.indices.map { Array(ids[row($0)]) })
     }
 
     /// DeepConf token confidences for the rows of `logits` (B, V) whose settings ask for them
@@ -65,11 +64,13 @@ extension Sampler {
         return withNoGrad {
             let k = asking.map { rows[$0].topLogprobs! }.max()!
             let (logp, values, ids) = rawTopK(logits: logits, rows: asking, k: k)
-            let picked = logp.gather(axis: 1, index: Tensor(asking.map { Int64(tokens[$0]) }, shape: [asking.count, 1])).toArray(Double.self)
+            let emitted = Tensor(asking.map { Int64(tokens[$0]) }, shape: [asking.count, 1])
+            let picked = logp.gather(axis: 1, index: emitted).toArray(Double.self)
             var out = [TopLogprobs?](repeating: nil, count: rows.count)
             for (j, r) in asking.enumerated() {
                 let kr = Swift.min(rows[r].topLogprobs!, values[j].count)
-                out[r] = TopLogprobs(token: tokens[r], logprob: picked[j], tokens: Array(ids[j].prefix(kr)), logprobs: Array(values[j].prefix(kr)))
+                out[r] = TopLogprobs(
+                    token: tokens[r], logprob: picked[j], tokens: Array(ids[j].prefix(kr)), logprobs: Array(values[j].prefix(kr)))
             }
             return out
         }

@@ -282,7 +282,9 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
                 if let content = (choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]] {
                     logprobs = content.compactMap { ($0["logprob"] as? NSNumber)?.doubleValue }
                     positions = content.compactMap { entry -> PositionLogprobs? in
-                        guard let token = entry["token"] as? String, let lp = (entry["logprob"] as? NSNumber)?.doubleValue else { return nil }
+                        guard let token = entry["token"] as? String, let lp = (entry["logprob"] as? NSNumber)?.doubleValue else {
+                            return nil
+                        }
                         let top = (entry["top_logprobs"] as? [[String: Any]] ?? []).compactMap { alt -> TokenLogprob? in
                             guard let t = alt["token"] as? String, let l = (alt["logprob"] as? NSNumber)?.doubleValue else { return nil }
                             return TokenLogprob(token: t, logprob: l)
@@ -306,7 +308,9 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
                         positions = tokens.indices.map { i in
                             let lp = (values[i] as? NSNumber)?.doubleValue ?? -.infinity
                             let entries = (i < tops.count ? tops[i] as? [String: Any] : nil) ?? [:]
-                            let top = entries.compactMap { t, l in (l as? NSNumber).map { TokenLogprob(token: t, logprob: $0.doubleValue) } }
+                            let top = entries.compactMap { t, l in
+                                (l as? NSNumber).map { TokenLogprob(token: t, logprob: $0.doubleValue) }
+                            }
                                 .sorted { ($0.logprob, $1.token) > ($1.logprob, $0.token) }
                             return PositionLogprobs(token: tokens[i], logprob: lp, top: top)
                         }

@@ -301,20 +301,23 @@ public struct OpenAIResponder: HTTPResponder {
                             }
                             if let finish = chunk.finishReason {
                                 try await writer.write(
-                                    shape.event(shape.chatChunk(index: chunk.index, delta: [:], finish: finish.rawValue, logprobs: logprobs())))
+                                    shape.event(
+                                        shape.chatChunk(index: chunk.index, delta: [:], finish: finish.rawValue, logprobs: logprobs())))
                             }
                         case .completion:
                             if !chunk.text.isEmpty || chunk.finishReason != nil || !chunk.logprobs.isEmpty {
                                 var logprobs: Any = NSNull()
                                 if parsed.logprobs {
-                                    let (object, next) = shape.textLogprobs(pending[chunk.index], offset: offsets[chunk.index], parsed: parsed)
+                                    let (object, next) = shape.textLogprobs(
+                                        pending[chunk.index], offset: offsets[chunk.index], parsed: parsed)
                                     logprobs = object
                                     offsets[chunk.index] = next
                                     pending[chunk.index] = []
                                 }
                                 try await writer.write(
                                     shape.event(
-                                        shape.textChunk(index: chunk.index, text: chunk.text, finish: chunk.finishReason?.rawValue, logprobs: logprobs)))
+                                        shape.textChunk(
+                                            index: chunk.index, text: chunk.text, finish: chunk.finishReason?.rawValue, logprobs: logprobs)))
                             }
                         }
                     }
@@ -327,7 +330,8 @@ public struct OpenAIResponder: HTTPResponder {
                 }
                 // The engine's exact accounting, from the request's last chunk: the same as a whole response's.
                 server.metrics.generated(
-                    promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, seconds: (ContinuousClock.now - start).seconds)
+                    promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+                    seconds: (ContinuousClock.now - start).seconds)
                 if parsed.includeUsage { try await writer.write(shape.event(shape.usageChunk(usage, extra: nil))) }
                 try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                 try await writer.finish(nil)
@@ -423,7 +427,7 @@ struct ResponseShape: Sendable {
             "content": positions.map { p -> [String: Any] in
                 [
                     "token": p.token, "logprob": p.logprob, "bytes": Self.bytes(p.token),
-                    "top_logprobs": p.top.map { ["token": $0.token, "logprob": $0.logprob, "bytes": Self.bytes($0.token)] as [String: Any] },
+                    "top_logprobs": p.top.map { t -> [String: Any] in ["token": t.token, "logprob": t.logprob, "bytes": Self.bytes(t.token)] },
                 ]
             }
         ]

@@ -36,7 +36,7 @@ final class TopLogprobsTests: XCTestCase {
         for (i, position) in positions.enumerated() {
             XCTAssertEqual(position.id, c.tokens[i])
             XCTAssertEqual(position.token, engine.tokenizer.decode([c.tokens[i]]))
-            XCTAssertEqual(position.top.map(\.id), ids[(i * 5)..<(i * 5 + 5)].map { $0 }, "position \(i): the five most likely tokens")
+            XCTAssertEqual(position.top.map { $0.id ?? -1 }, Array(ids[(i * 5)..<(i * 5 + 5)]), "position \(i): the five most likely tokens")
             for (k, alt) in position.top.enumerated() {
                 XCTAssertEqual(alt.logprob, v[i * 5 + k], accuracy: 1e-4, "position \(i), rank \(k)")
                 XCTAssertEqual(alt.token, engine.tokenizer.decode([alt.id!]))
@@ -104,6 +104,23 @@ final class TopLogprobsTests: XCTestCase {
             XCTAssertEqual(usages, [whole.usage], "one usage, on the last chunk, equal to the whole response's")
             XCTAssertEqual(whole.usage.completionTokens, whole.completions.reduce(0) { $0 + $1.tokens.count })
         }
+    }
+
+    /// Known logits: the raw log-softmax, whatever the temperature; the emitted token's value even outside the top k;
+    /// nothing for a row that did not ask.
+    func testSamplerTopLogprobsOnKnownLogits() {
+        let logits = Tensor([1, 3, 2, 0, 0, 0, 5, 1] as [Float], shape: [2, 4])
+        let rows = [SamplingParameters(temperature: 0.5, topLogprobs: 2), SamplingParameters()]
+        let out = Sampler.topLogprobs(logits: logits, rows: rows, tokens: [0, 2])
+        XCTAssertNil(out[1])
+        let lse = log(exp(1.0) + exp(3.0) + exp(2.0) + exp(0.0))
+        let first = try! XCTUnwrap(out[0])
+        XCTAssertEqual(first.token, 0)
+        XCTAssertEqual(first.tokens, [1, 2])
+        XCTAssertEqual(first.logprobs[0], 3 - lse, accuracy: 1e-5)
+        XCTAssertEqual(first.logprobs[1], 2 - lse, accuracy: 1e-5)
+        XCTAssertEqual(first.logprob, 1 - lse, accuracy: 1e-5)
+        XCTAssertEqual(Sampler.topLogprobs(logits: logits, rows: [SamplingParameters(), SamplingParameters()], tokens: [0, 0]).compactMap { $0 }.count, 0)
     }
 
     func testNegativeTopLogprobsIsRefused() async throws {
