@@ -8,9 +8,10 @@ import Testing
 /// The bundled model with the fixture chat template and no prefix cache, so a repeated request reports the same
 /// `cached_tokens` as the first (the shared engine's prefix cache would serve the repeat's prompt).
 let uncachedEngine: Engine = {
-    let engine = try! Engine.load(repository.appendingPathComponent("Models/ponder-tiny-base"), options: Engine.Options(prefixCacheBytes: 0))
+    let options = Engine.Options(prefixCacheBytes: 0)
+    let engine = try! Engine.load(repository.appendingPathComponent("Models/ponder-tiny-base"), options: options)
     let source = try! String(contentsOf: fixtures.appendingPathComponent("tiny-chat.jinja"), encoding: .utf8)
-    return try! engine.replacingChatTemplate(source, origin: "tiny-chat.jinja")
+    return try! engine.replacingChatTemplate(source, origin: "tiny-chat.jinja", options: options)
 }()
 
 /// The JSON objects of a stream's `data:` events (without `[DONE]`).
@@ -25,7 +26,9 @@ func canonical(_ value: Any) -> String {
     String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
 }
 
-@Suite("Log-probabilities and streamed usage")
+/// Serialized: requests from concurrent tests would join the same batch, and a different batch rounds the last bits
+/// of the log-probabilities differently (tokens stay the same).
+@Suite("Log-probabilities and streamed usage", .serialized)
 struct LogprobsTests {
     static let model = "ponder-tiny-base"
 
