@@ -239,6 +239,14 @@ def _():
         model=MODEL, messages=messages(), extra_body={"ponder": {"strategy": "best-of-n", "scorer": "oracle"}}), 400)
     expect_raises(openai.BadRequestError, lambda: client.chat.completions.create(
         model=MODEL, messages=[{"role": "robot", "content": "x"}]), 400)
+    e = expect_raises(openai.BadRequestError, lambda: client.chat.completions.create(
+        model=MODEL, messages=messages(), logprobs=True, top_logprobs=21), 400)
+    assert e.body.get("param") == "top_logprobs", e.body
+    e = expect_raises(openai.BadRequestError, lambda: client.chat.completions.create(
+        model=MODEL, messages=messages(), top_logprobs=2), 400)
+    assert e.body.get("param") == "top_logprobs", e.body
+    e = expect_raises(openai.BadRequestError, lambda: client.completions.create(model=MODEL, prompt=QUESTION, logprobs=21), 400)
+    assert e.body.get("param") == "logprobs", e.body
 
 
 @check("AuthenticationError for a wrong or missing key")
