@@ -46,6 +46,9 @@ public struct GenerationOutput: Sendable, Equatable {
     public var stop: StopReason
     /// DeepConf token confidences, for rows whose settings ask for them (else empty).
     public var confidences: [Double] = []
+    /// Per emitted token, its raw log-probability and the most likely tokens there, for rows whose settings ask for
+    /// them (``SamplingParameters/topLogprobs``; else empty).
+    public var topLogprobs: [TopLogprobs] = []
 }
 
 /// Work counters for one `generate` call.
@@ -301,6 +304,10 @@ public final class DecodeBatch {
         return (ids, reused)
     }
 
+    /// The log-probabilities a decoding row reported for its newest token, when its settings ask for them
+    /// (``SamplingParameters/topLogprobs``); for streaming, read from `step`'s `onToken`.
+    public func latestTopLogprobs(of id: Int) -> TopLogprobs? { slots.last { $0.id == id && $0.alive }?.output.topLogprobs.last }
+
     /// Removes rows (a cancelled request) without finishing them.
     public func remove(_ ids: Set<Int>) {
         for i in slots.indices where slots[i].alive && ids.contains(slots[i].id) {
@@ -343,6 +350,7 @@ public final class DecodeBatch {
             let uniforms = slots.indices.map { slots[$0].alive ? slots[$0].random.uniform() : 0 }
             let (tokens, logprobs) = Sampler.sample(logits: logits, rows: slots.map(\.row.sampling), uniforms: uniforms, forced: forced)
             let confidences = Sampler.tokenConfidences(logits: logits, rows: slots.map(\.row.sampling))
+            var alternatives = Sampler.topLogprobs(logits: logits, rows: slots.map(\.row.sampling), tokens: tokens)
             var finished: [(id: Int, output: GenerationOutput)] = []
             var feed: [Int] = []
             for i in slots.indices {
@@ -360,11 +368,16 @@ public final class DecodeBatch {
                         token = replaced
                         sampled = false
                         logprob = logits.select(axis: 0, index: i).to(.float32).logSoftmax(axis: -1).select(axis: 0, index: token).item()
+                        if alternatives[i] != nil {
+                            alternatives[i] = Sampler.topLogprobs(
+                                logits: logits.narrow(axis: 0, start: i, length: 1), rows: [slots[i].row.sampling], tokens: [token])[0]
+                        }
                     }
                 }
                 slots[i].output.tokens.append(token)
                 slots[i].output.logprobs.append(logprob)
                 slots[i].output.sampled.append(sampled)
+                if let a = alternatives[i] { slots[i].output.topLogprobs.append(a) }
                 stats.generatedTokens += 1
                 onToken?(slots[i].id, token)
                 var reason = controller?.accept(token)
