@@ -83,6 +83,9 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         /// Seconds spent admitting requests (prefill and cache copies), choosing tokens, and in decode forward
         /// passes (see ``GenerationStats``).
         public var joinSeconds = 0.0, sampleSeconds = 0.0, forwardSeconds = 0.0
+        /// Key columns decode steps attended over, and the share of them that held each row's own tokens (see
+        /// ``GenerationStats``).
+        public var attendedColumns = 0, ownColumns = 0
     }
 
     /// One piece of streamed output.
@@ -394,6 +397,7 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         counters.cacheReallocations = s.reallocations
         counters.cacheCopyBytes = s.cacheCopyBytes
         (counters.joinSeconds, counters.sampleSeconds, counters.forwardSeconds) = (s.joinSeconds, s.sampleSeconds, s.forwardSeconds)
+        (counters.attendedColumns, counters.ownColumns) = (s.attendedColumns, s.ownColumns)
         counters.waitingRequests = waiting.count
         counters.runningRequests = running.count
         counters.runningRows = batch.count

@@ -76,6 +76,11 @@ public struct GenerationStats: Sendable, Equatable {
     public var sampleSeconds = 0.0
     /// Seconds in decode steps retiring finished rows and running the model.
     public var forwardSeconds = 0.0
+    /// Key columns the decode steps' attention spanned, summed over rows and steps (every row spans the batch's
+    /// window, from the first column any row uses).
+    public var attendedColumns = 0
+    /// Of those, the columns that hold each row's own tokens (the rest is left padding).
+    public var ownColumns = 0
 }
 
 /// Batched prefill and decode over a `CausalLM` with a preallocated KV cache.
@@ -474,8 +479,11 @@ public final class DecodeBatch {
                 return finished
             }
             if !finishedRows.isEmpty { feed = removeRows(finishedRows).map { feed[$0] } }
-            self.logits = generator.step(feed, cache: self.cache!)
+            let window = self.cache!
+            self.logits = generator.step(feed, cache: window)
             end += 1
+            stats.attendedColumns += slots.count * window.length
+            stats.ownColumns += slots.reduce(0) { $0 + end - $1.start }
             stats.decodeSteps += 1
             stats.forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - sampledAt) / 1e9
             return finished
