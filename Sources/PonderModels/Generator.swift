@@ -371,10 +371,10 @@ public final class DecodeBatch {
         if let cache {
             stats.cacheCopyBytes += fresh.write(cache, rows: Array(slots.indices), at: 0, end: newEnd)
             for i in slots.indices { slots[i].start += newEnd - end }
+            stats.reallocations += 1
         }
         buffer = fresh
         end = newEnd
-        stats.reallocations += 1
     }
 
     /// Points `cache` at the live rows.
