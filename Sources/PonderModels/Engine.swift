@@ -74,6 +74,18 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         public var joinedRunning = 0
         /// Requests that ended because their caller cancelled.
         public var cancelled = 0
+        /// Forward passes run for prompts.
+        public var prefillPasses = 0
+        /// Times the running batch's KV buffer was reallocated (see ``DecodeBatch``).
+        public var cacheReallocations = 0
+        /// Bytes of keys and values copied into or within the batch's KV buffer.
+        public var cacheCopyBytes = 0
+        /// Seconds spent admitting requests (prefill and cache copies), choosing tokens, and in decode forward
+        /// passes (see ``GenerationStats``).
+        public var joinSeconds = 0.0, sampleSeconds = 0.0, forwardSeconds = 0.0
+        /// Key columns decode steps attended over, and the share of them that held each row's own tokens (see
+        /// ``GenerationStats``).
+        public var attendedColumns = 0, ownColumns = 0
     }
 
     /// One piece of streamed output.
@@ -392,6 +404,12 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     }
 
     private func publish() {
+        let s = batch.stats
+        counters.prefillPasses = s.prefillPasses
+        counters.cacheReallocations = s.reallocations
+        counters.cacheCopyBytes = s.cacheCopyBytes
+        (counters.joinSeconds, counters.sampleSeconds, counters.forwardSeconds) = (s.joinSeconds, s.sampleSeconds, s.forwardSeconds)
+        (counters.attendedColumns, counters.ownColumns) = (s.attendedColumns, s.ownColumns)
         counters.waitingRequests = waiting.count
         counters.runningRequests = running.count
         counters.runningRows = batch.count
@@ -485,7 +503,7 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// most `maxBatchRequests` requests (an idle engine takes the whole first job). With `.whole` batching, only
     /// into an idle engine.
     ///
-    /// Joining a running batch copies its KV cache once, so joins are grouped: they happen when the waiting rows
+    /// Joining a running batch costs a prefill forward pass, so joins are grouped: they happen when the waiting rows
     /// are at least a quarter of the running ones, or when the oldest has waited 8 decode steps.
     private func admit() {
         guard !waiting.isEmpty, options.batching == .continuous || batch.isEmpty else { return }
