@@ -191,6 +191,11 @@ import Testing
         let tight = MathEquivalence(budget: WorkBudget(steps: 50), cache: nil)
         #expect(tight.compare(gold: "(a+b+c+d)^{8}", prediction: "(d+c+b+a)^{8}").outcome == .unknown)
         #expect(eq.compare(gold: "1000!", prediction: "1000!+1").outcome == .notEquivalent)
+        // A written exponent obeys the budget's exponent bound like `^` (found by the math fuzz target: 10^77777
+        // was computed exactly); within the bound it is still exact.
+        #expect(eq.compare(gold: "77777e77777", prediction: "77777e77776").outcome != .equivalent)
+        #expect(eq.compare(gold: "1e300", prediction: "10^{300}").isEquivalent)
+        #expect(eq.compare(gold: "1e300", prediction: "1e300+1").outcome == .notEquivalent)
         #expect(Self.threadCPUSeconds() - start < 10, "CPU seconds of this thread")
     }
 }
