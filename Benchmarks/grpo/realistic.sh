@@ -22,7 +22,7 @@ warmup="${2:-2}"
 threads="${THREADS:-$(nproc)}"
 venv="${PONDER_GRPO_VENV:-/tmp/ponder-grpo-venv}"
 models="${PONDER_BENCH_MODELS:-/tmp/ponder-bench-models}"
-model="$models/qwen2.5-0.5b-shape"
+model="${PONDER_GRPO_REALISTIC_MODEL:-$models/qwen2.5-0.5b-shape}"  # another Qwen2 directory: a smoke test of the pipeline
 scripts/bootstrap --quiet
 swift build -c release --product grpo-bench >&2
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import trl, peft, transformers, torch" 2>/dev/null; then
