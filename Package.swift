@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "PonderTraining",
             dependencies: [
-                "PonderModels", "PonderTokenizers", "PonderVerifiers", "PonderCore", "PonderTasks", "PonderConfiguration",
+                "PonderModels", "PonderTokenizers", "PonderVerifiers", "PonderCore", "PonderTasks", "PonderConfiguration", "PonderSearch",
                 .product(name: "Logging", package: "swift-log"), .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -168,7 +168,7 @@ let package = Package(
             ],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers"]),
+        .testTarget(name: "PonderCLITests", dependencies: ["ponder", "PonderTokenizers", "Torch"]),
         .testTarget(name: "PonderTrainingTests", dependencies: ["PonderTraining", "PonderTasks", "PonderSearch"], resources: [.copy("Fixtures")]),
     ],
     cxxLanguageStandard: .cxx20

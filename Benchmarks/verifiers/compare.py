@@ -14,15 +14,28 @@ def stats(rs, key="seconds"):
     return len(t) / sum(t), statistics.median(t), statistics.mean(t)
 
 
-pc, pm, pa = stats(ponder)
-print(f"{'':22}{'cases/s':>10}{'median/case':>14}{'mean/case':>14}")
-print(f"{'PonderVerifiers':22}{pc:10.0f}{pm * 1e6:12.1f}us{pa * 1e6:12.1f}us")
-for label, key in [("Math-Verify (cold)", "seconds"), ("Math-Verify (warm)", "warm_seconds")]:
-    mc, mm, ma = stats(mv, key)
-    print(f"{label:22}{mc:10.0f}{mm * 1e6:12.1f}us{ma * 1e6:12.1f}us"
-          f"   -> Ponder faster: throughput x{pc / mc:.0f}, median x{mm / pm:.0f}, mean x{ma / pa:.0f}")
-print("cold = Math-Verify's parse caches and sympy's cache cleared before each call (new text, as in RL);"
-      " warm = the same call repeated")
+for clock, suffix in [("process CPU time (not stretched by other processes: the fair measure here)", "cpu_seconds"),
+                      ("wall-clock time (counts preemption by other processes on this loaded machine)", "seconds")]:
+    key = lambda k: k if suffix == "seconds" else k.replace("seconds", suffix)
+    rows = [("Ponder, no cache", ponder, key("seconds")), ("Ponder, gold cache warm", ponder, key("gold_warm_seconds")),
+            ("Ponder, full cache warm", ponder, key("warm_seconds")), ("Math-Verify, cold", mv, key("seconds")),
+            ("Math-Verify, warm", mv, key("warm_seconds"))]
+    s = {label: stats(rs, k) for label, rs, k in rows}
+    print(f"\n{clock}:")
+    print(f"{'':26}{'cases/s':>10}{'median/case':>14}{'mean/case':>14}")
+    for label, _, _ in rows:
+        c, m, a = s[label]
+        print(f"{label:26}{c:10.0f}{m * 1e6:12.1f}us{a * 1e6:12.1f}us")
+    print("speed ratios (Math-Verify time / Ponder time; like against like first):")
+    for p_label, m_label in [("Ponder, no cache", "Math-Verify, cold"), ("Ponder, gold cache warm", "Math-Verify, warm"),
+                             ("Ponder, full cache warm", "Math-Verify, warm"), ("Ponder, no cache", "Math-Verify, warm")]:
+        pc, pm, pa = s[p_label]
+        mc, mm, ma = s[m_label]
+        print(f"  {p_label:24} vs {m_label:18}: median x{mm / pm:<8.0f} mean x{ma / pa:<8.0f} throughput x{pc / mc:.0f}")
+print("\nno cache = every Ponder call from scratch; gold cache = Ponder remembers what it read from the gold answer"
+      " (labelled value, ratio parts, parse), as a GRPO group repeats it; full cache = also the verdict of a repeated"
+      " (gold, answer) pair (extraction still runs). Math-Verify cold = its parse caches and sympy's cache cleared"
+      " before each call; warm = the same call repeated with them primed.")
 
 right = lambda r, c: (r["equivalent"] == (c["expected"] == "equivalent"))
 p_ok = sum(right(ponder[i], cases[i]) for i in ids)

@@ -24,7 +24,8 @@ echo "== PonderVerifiers"
 echo "== Math-Verify"
 "$VENV/bin/python" Benchmarks/verifiers/mathverify_bench.py "$CORPUS" --repeat "${REPEAT_PY:-3}" > "$OUT/mathverify.jsonl"
 echo
-# The summary is committed (Benchmarks/verifiers/results.txt); numbers from a loaded machine are noisy.
+# The summary is committed (Benchmarks/verifiers/results.txt); numbers from a loaded machine are noisy. Both sides
+# record process CPU time beside the wall clock; on a loaded machine compare the CPU times.
 { echo "PonderVerifiers vs math-verify $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("math-verify"))') on $CORPUS ($(date -u +%F))"
   python3 Benchmarks/verifiers/compare.py "$CORPUS" "$OUT/ponder.jsonl" "$OUT/mathverify.jsonl"; } | tee Benchmarks/verifiers/results.txt
 echo "(raw results in $OUT)"

@@ -69,6 +69,10 @@ public struct Completion: Sendable, Hashable, Codable {
     public var stop: StopReason
     /// Tokens of this completion spent inside thinking.
     public var reasoningTokens: Int
+    /// Per generated token, its log-probability and the most likely tokens at its position under the model's raw
+    /// distribution, as the OpenAI API reports them, when the request asked
+    /// (``SamplingParameters/topLogprobs``); else `nil`.
+    public var topLogprobs: [PositionLogprobs]?
     /// Per generated token, DeepConf's token confidence (the negative mean of the top-k log-probabilities of the
     /// model's distribution), when the request asked for it (``SamplingParameters/confidence``); else `nil`.
     public var confidences: [Double]?
@@ -79,9 +83,10 @@ public struct Completion: Sendable, Hashable, Codable {
     /// Makes a completion.
     public init(
         text: String, tokens: [Int] = [], logprobs: [Double]? = nil, sampled: [Bool] = [], stop: StopReason = .length(inThinking: false),
-        reasoningTokens: Int = 0, confidences: [Double]? = nil
+        reasoningTokens: Int = 0, confidences: [Double]? = nil, topLogprobs: [PositionLogprobs]? = nil
     ) {
         self.confidences = confidences
+        self.topLogprobs = topLogprobs
         self.text = text
         self.tokens = tokens
         self.logprobs = logprobs
@@ -92,6 +97,49 @@ public struct Completion: Sendable, Hashable, Codable {
 
     /// Whether token `i` was sampled by the model (true when the backend did not say).
     public func isSampled(_ i: Int) -> Bool { i < sampled.count ? sampled[i] : true }
+}
+
+/// A token and its log-probability, one of the alternatives at a generated position.
+public struct TokenLogprob: Sendable, Hashable, Codable {
+    /// The token's text (the token decoded alone).
+    public var token: String
+    /// The token id, when the backend reports it (the local engine does; OpenAI-compatible servers send text).
+    public var id: Int?
+    /// Its log-probability.
+    public var logprob: Double
+
+    /// Makes an entry.
+    public init(token: String, id: Int? = nil, logprob: Double) {
+        self.token = token
+        self.id = id
+        self.logprob = logprob
+    }
+}
+
+/// Log-probabilities at one generated position, as the OpenAI API reports them (`logprobs.content[i]`).
+///
+/// Both come from the model's raw distribution: the log-softmax of its logits before temperature, top-k, top-p
+/// and min-p (vLLM's default `logprobs_mode = raw_logprobs`, and what OpenAI reports), so they do not change with the
+/// sampling settings. ``Completion/logprobs`` differs: it is under the temperature-scaled distribution, what
+/// policy-gradient training needs; the two agree at temperature 1 and for greedy decoding.
+public struct PositionLogprobs: Sendable, Hashable, Codable {
+    /// The generated token's text (decoded alone).
+    public var token: String
+    /// Its id, when the backend reports it.
+    public var id: Int?
+    /// Its log-probability.
+    public var logprob: Double
+    /// The most likely tokens at this position, most likely first (``SamplingParameters/topLogprobs`` of them;
+    /// empty when it is 0). The generated token is among them only when it ranks that high.
+    public var top: [TokenLogprob]
+
+    /// Makes a position.
+    public init(token: String, id: Int? = nil, logprob: Double, top: [TokenLogprob] = []) {
+        self.token = token
+        self.id = id
+        self.logprob = logprob
+        self.top = top
+    }
 }
 
 /// What to continue: raw text, or a conversation rendered by the model's chat template.

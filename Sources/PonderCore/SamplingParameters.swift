@@ -52,6 +52,10 @@ public struct SamplingParameters: Sendable, Hashable, Codable {
     public var n: Int
     /// Whether to return per-token log-probabilities.
     public var logprobs: Bool
+    /// OpenAI-style log-probabilities (``Completion/topLogprobs``): when set, each generated token reports its
+    /// log-probability under the model's raw distribution (log-softmax of the logits, before temperature and
+    /// truncation) and the `topLogprobs` most likely tokens there (0 for none). `nil` (the default) computes nothing.
+    public var topLogprobs: Int?
     /// Bounds on thinking, if any.
     public var thinking: ThinkingBudget?
     /// DeepConf token confidences, and the online stop on low confidence, if any.
@@ -60,8 +64,10 @@ public struct SamplingParameters: Sendable, Hashable, Codable {
     /// Makes parameters; the defaults sample at temperature 1 with no truncation.
     public init(
         maxTokens: Int = 256, temperature: Double = 1, topK: Int? = nil, topP: Double = 1, minP: Double = 0, stop: [String] = [],
-        seed: UInt64? = nil, n: Int = 1, logprobs: Bool = false, thinking: ThinkingBudget? = nil, confidence: ConfidenceStop? = nil
+        seed: UInt64? = nil, n: Int = 1, logprobs: Bool = false, thinking: ThinkingBudget? = nil, confidence: ConfidenceStop? = nil,
+        topLogprobs: Int? = nil
     ) {
+        self.topLogprobs = topLogprobs
         self.confidence = confidence
         self.maxTokens = maxTokens
         self.temperature = temperature
@@ -90,6 +96,7 @@ public struct SamplingParameters: Sendable, Hashable, Codable {
         if !(minP >= 0 && minP <= 1) { throw fail("minP", minP, "must be in [0, 1]") }
         if n < 1 { throw fail("n", n, "must be at least 1") }
         if stop.contains("") { throw fail("stop", stop, "stop strings must not be empty") }
+        if let k = topLogprobs, k < 0 { throw fail("topLogprobs", k, "must be >= 0") }
         if let c = confidence {
             if c.topLogprobs < 1 { throw fail("confidence.topLogprobs", c.topLogprobs, "must be at least 1") }
             if c.window < 1 { throw fail("confidence.window", c.window, "must be at least 1") }

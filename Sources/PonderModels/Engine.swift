@@ -74,6 +74,18 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         public var joinedRunning = 0
         /// Requests that ended because their caller cancelled.
         public var cancelled = 0
+        /// Forward passes run for prompts.
+        public var prefillPasses = 0
+        /// Times the running batch's KV buffer was reallocated (see ``DecodeBatch``).
+        public var cacheReallocations = 0
+        /// Bytes of keys and values copied into or within the batch's KV buffer.
+        public var cacheCopyBytes = 0
+        /// Seconds spent admitting requests (prefill and cache copies), choosing tokens, and in decode forward
+        /// passes (see ``GenerationStats``).
+        public var joinSeconds = 0.0, sampleSeconds = 0.0, forwardSeconds = 0.0
+        /// Key columns decode steps attended over, and the share of them that held each row's own tokens (see
+        /// ``GenerationStats``).
+        public var attendedColumns = 0, ownColumns = 0
     }
 
     /// One piece of streamed output.
@@ -84,6 +96,15 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         public var text: String
         /// Set on a completion's last chunk.
         public var finishReason: FinishReason?
+        /// Log-probabilities of the tokens this chunk completes, when the request asks for them
+        /// (``SamplingParameters/topLogprobs``). A token whose text is held back (it could begin a stop string)
+        /// reports with the chunk that releases it; a completion's last chunk carries all its remaining tokens (its
+        /// end token, and tokens cut with a stop string, included), so a completion's chunks together hold exactly
+        /// ``Completion/topLogprobs``.
+        public var logprobs: [PositionLogprobs] = []
+        /// On the request's last chunk (its last completion's final one): the request's exact token accounting, the
+        /// same ``Usage`` as ``complete(_:)`` returns.
+        public var usage: Usage? = nil
     }
 
     public let name: String
@@ -172,6 +193,9 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         var decoder: StreamingDecoder
         var decoded = ""
         var sent = 0
+        /// Positions whose log-probabilities were streamed, and those waiting for their text to be sent.
+        var reportedLogprobs = 0
+        var pendingLogprobs: [TopLogprobs] = []
         weak var active: Active?
 
         init(index: Int, controller: BudgetController, stops: [String], decoder: StreamingDecoder) {
@@ -380,6 +404,12 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     }
 
     private func publish() {
+        let s = batch.stats
+        counters.prefillPasses = s.prefillPasses
+        counters.cacheReallocations = s.reallocations
+        counters.cacheCopyBytes = s.cacheCopyBytes
+        (counters.joinSeconds, counters.sampleSeconds, counters.forwardSeconds) = (s.joinSeconds, s.sampleSeconds, s.forwardSeconds)
+        (counters.attendedColumns, counters.ownColumns) = (s.attendedColumns, s.ownColumns)
         counters.waitingRequests = waiting.count
         counters.runningRequests = running.count
         counters.runningRows = batch.count
@@ -473,7 +503,7 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
     /// most `maxBatchRequests` requests (an idle engine takes the whole first job). With `.whole` batching, only
     /// into an idle engine.
     ///
-    /// Joining a running batch copies its KV cache once, so joins are grouped: they happen when the waiting rows
+    /// Joining a running batch costs a prefill forward pass, so joins are grouped: they happen when the waiting rows
     /// are at least a quarter of the running ones, or when the oldest has waited 8 decode steps.
     private func admit() {
         guard !waiting.isEmpty, options.batching == .continuous || batch.isEmpty else { return }
@@ -514,7 +544,9 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
 
     /// Streams a token's text, holding back what could still turn out to be part of a stop string.
     private func streamed(id: Int, token: Int) {
-        guard let state = rowStates[id], let active = state.active, let send = active.job.onChunk, !endTokens.contains(token) else { return }
+        guard let state = rowStates[id], let active = state.active, let send = active.job.onChunk else { return }
+        if active.request.parameters.topLogprobs != nil, let t = batch.latestTopLogprobs(of: id) { state.pendingLogprobs.append(t) }
+        guard !endTokens.contains(token) else { return }
         state.decoded += state.decoder.push(token)
         // Send only text that cannot belong to a stop string: stop before a matched one, and hold back as many
         // characters as a stop string could still need. Offsets count Unicode scalars, which, unlike Characters,
@@ -525,8 +557,13 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
             safe = Swift.min(safe, scalars.distance(from: scalars.startIndex, to: hit))
         }
         if safe > state.sent {
-            send(Chunk(index: state.index, text: String(String.UnicodeScalarView(scalars.dropFirst(state.sent).prefix(safe - state.sent))), finishReason: nil))
+            send(
+                Chunk(
+                    index: state.index, text: String(String.UnicodeScalarView(scalars.dropFirst(state.sent).prefix(safe - state.sent))),
+                    finishReason: nil, logprobs: state.pendingLogprobs.map(positionLogprobs)))
             state.sent = safe
+            state.reportedLogprobs += state.pendingLogprobs.count
+            state.pendingLogprobs = []
         }
     }
 
@@ -541,17 +578,34 @@ public final class Engine: LanguageModel, RolloutSource, @unchecked Sendable {
         active.completions[state.index] = Completion(
             text: text, tokens: output.tokens, logprobs: request.parameters.logprobs ? output.logprobs : nil, sampled: output.sampled,
             stop: output.stop, reasoningTokens: state.controller.thinkingTokens,
-            confidences: request.parameters.confidence != nil ? output.confidences : nil)
-        let rest = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(state.sent)))
-        active.job.onChunk?(Chunk(index: state.index, text: rest, finishReason: output.stop.finishReason))
+            confidences: request.parameters.confidence != nil ? output.confidences : nil,
+            topLogprobs: request.parameters.topLogprobs != nil ? output.topLogprobs.map(positionLogprobs) : nil)
         active.open -= 1
-        guard active.open == 0 else { return }
+        var usage: Usage?
+        if active.open == 0 {
+            let cs = active.completions.map { $0! }
+            usage = Usage(
+                promptTokens: active.prompt.count, completionTokens: cs.reduce(0) { $0 + $1.tokens.count },
+                reasoningTokens: cs.reduce(0) { $0 + $1.reasoningTokens }, cachedPromptTokens: active.reused)
+        }
+        let rest = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(state.sent)))
+        if let send = active.job.onChunk {
+            send(
+                Chunk(
+                    index: state.index, text: rest, finishReason: output.stop.finishReason,
+                    logprobs: output.topLogprobs.dropFirst(state.reportedLogprobs).map(positionLogprobs), usage: usage))
+        }
+        guard let usage else { return }
         running.removeAll { $0 === active }
         let cs = active.completions.map { $0! }
-        let usage = Usage(
-            promptTokens: active.prompt.count, completionTokens: cs.reduce(0) { $0 + $1.tokens.count },
-            reasoningTokens: cs.reduce(0) { $0 + $1.reasoningTokens }, cachedPromptTokens: active.reused)
         deliver(active.job, active.index, .success(CompletionResponse(promptTokens: active.prompt, completions: cs, usage: usage)))
+    }
+
+    /// A position's log-probabilities with each token's text.
+    private func positionLogprobs(_ t: TopLogprobs) -> PositionLogprobs {
+        PositionLogprobs(
+            token: tokenizer.decode([t.token]), id: t.token, logprob: t.logprob,
+            top: zip(t.tokens, t.logprobs).map { TokenLogprob(token: tokenizer.decode([$0]), id: $0, logprob: $1) })
     }
 
     /// Stores one request's result; answers the job when it has all of them.

@@ -1,3 +1,4 @@
+import Dispatch
 import PonderCore
 import Torch
 
@@ -47,6 +48,9 @@ public struct GenerationOutput: Sendable, Equatable {
     public var stop: StopReason
     /// DeepConf token confidences, for rows whose settings ask for them (else empty).
     public var confidences: [Double] = []
+    /// Per emitted token, its raw log-probability and the most likely tokens there, for rows whose settings ask for
+    /// them (``SamplingParameters/topLogprobs``; else empty).
+    public var topLogprobs: [TopLogprobs] = []
 }
 
 /// Work counters for one `generate` call.
@@ -63,6 +67,24 @@ public struct GenerationStats: Sendable, Equatable {
     public var cacheBytes = 0
     /// Prompt tokens served from the prefix cache, per prompt.
     public var reusedByPrompt: [[Int]: Int] = [:]
+    /// Forward passes run for prompts (a batch of missed prompts is one; each prefix-cache hit is one).
+    public var prefillPasses = 0
+    /// Bytes of keys and values copied into or within a ``DecodeBatch``'s buffer (joining rows, rows moved when
+    /// others leave, reallocations).
+    public var cacheCopyBytes = 0
+    /// Times a ``DecodeBatch`` reallocated its KV buffer (copying the running rows).
+    public var reallocations = 0
+    /// Seconds in `DecodeBatch.add` (prefill of joining rows and their cache copies).
+    public var joinSeconds = 0.0
+    /// Seconds in decode steps choosing tokens (sampling and per-row stop logic).
+    public var sampleSeconds = 0.0
+    /// Seconds in decode steps retiring finished rows and running the model.
+    public var forwardSeconds = 0.0
+    /// Key columns the decode steps' attention spanned, summed over rows and steps (every row spans the batch's
+    /// window, from the first column any row uses).
+    public var attendedColumns = 0
+    /// Of those, the columns that hold each row's own tokens (the rest is left padding).
+    public var ownColumns = 0
 }
 
 /// Batched prefill and decode over a `CausalLM` with a preallocated KV cache.
@@ -150,6 +172,7 @@ public final class Generator {
             stats.reusedByPrompt[prompt] = reuse
             stats.prefillTokens += prompt.count - reuse
             logits.append(forward([Array(prompt[reuse...])], cache: cache))
+            stats.prefillPasses += 1
             parts.append(cache)
             rowOf[i] = row
             row += 1
@@ -161,6 +184,7 @@ public final class Generator {
             let cache = KVCache(configuration: c, batch: misses.count, capacity: longest + (hits.isEmpty ? extra : 0), dtype: model.dtype, padding: padding)
             stats.prefillTokens += misses.reduce(0) { $0 + prompts[$1].count }
             logits.append(forward(misses.map { Array(repeating: 0, count: longest - prompts[$0].count) + prompts[$0] }, cache: cache))
+            stats.prefillPasses += 1
             parts.append(cache)
             for m in misses {
                 rowOf[m] = row
@@ -199,11 +223,15 @@ public final class Generator {
 
 /// A decoding batch that rows join and leave between steps (continuous batching).
 ///
-/// `add` prefills new rows and stacks their KV cache beside the running rows' (right-aligned, so every row's
-/// newest column is the cache's last); `step` samples one token for every row, retires finished rows at once
-/// (their cache rows are dropped in groups, trimming columns no remaining row uses) and runs one forward pass. A row's draws come from its own `SampleRandom` and its attention is masked to its own columns, so
-/// what it generates does not depend on when it joined or on its neighbours (up to float rounding of batched
-/// matrix products, as with static batches).
+/// The KV cache is a preallocated buffer with a row per sequence (see `KVSlots`): every row ends at the same
+/// column, so a decode step writes one column for all rows. `add` prefills new rows and copies only their keys and
+/// values into free rows (ending at the running rows' column); `step` samples one token for every row, retires
+/// finished rows at once (the last row moves into a finished row's place, one row copied) and runs one forward
+/// pass over the live rows, from the first column any of them uses. The buffer is reallocated (the running rows
+/// copied once) only when joining rows do not fit its free rows or columns; it then keeps spare rows and columns
+/// for later joins, within the generator's `maxCacheBytes`. A row's draws come from its own `SampleRandom` and its
+/// attention is masked to its own columns, so what it generates does not depend on when it joined or on its
+/// neighbours (up to float rounding of batched matrix products, as with static batches).
 ///
 /// Not thread-safe: one thread drives a batch.
 public final class DecodeBatch {
@@ -217,37 +245,56 @@ public final class DecodeBatch {
         let row: GenerationRow
         var random: SampleRandom
         var output = GenerationOutput(tokens: [], logprobs: [], sampled: [], stop: .length(inThinking: false))
-        /// False once the row finished or was removed; its cache row stays until the next compaction.
-        var alive = true
-        var remaining: Int { alive ? row.sampling.maxTokens - output.tokens.count : 0 }
+        /// The buffer column of the row's first token.
+        var start: Int
+        var remaining: Int { row.sampling.maxTokens - output.tokens.count }
     }
 
+    private var buffer: KVSlots?
+    /// The live rows' view of `buffer`, as the model reads and extends it.
     private var cache: KVCache?
     private var logits: Tensor?  // (rows, V): next-token logits of every slot, in slot order
+    /// Slot `i` lives in buffer row `i`.
     private var slots: [Slot] = []
+    /// The buffer column after every row's newest one.
+    private var end = 0
     private var nextID = 0
 
     /// An empty batch.
     public init(generator: Generator) { self.generator = generator }
 
     /// Rows decoding now.
-    public var count: Int { slots.count - dead }
+    public var count: Int { slots.count }
     /// Whether no row is decoding.
-    public var isEmpty: Bool { count == 0 }
-    /// Rows that finished but still hold a cache row (they are compacted away in batches; see `step`).
-    private var dead = 0
-    /// Bytes of the KV cache held now.
-    public var cacheBytes: Int { cache.map { generator.cacheBytes(rows: $0.batchSize, columns: $0.capacity) } ?? 0 }
+    public var isEmpty: Bool { slots.isEmpty }
+    /// Bytes of the KV cache held now (the whole buffer, free rows and columns included).
+    public var cacheBytes: Int { buffer.map { generator.cacheBytes(rows: $0.rowCapacity, columns: $0.columnCapacity) } ?? 0 }
 
-    /// Bytes the KV cache would take with `rows` added (prompt lengths and `maxTokens` are what count).
+    /// Bytes the KV cache would hold with `rows` added (prompt lengths and `maxTokens` are what count).
     ///
-    /// Every row ends at the cache's last column, so the cache spans the longest prompt or running row plus the
-    /// most tokens any row may still add. Stacking briefly holds the new rows' prefill beside the old cache.
+    /// Rows that fit the buffer's free rows and columns take no more bytes. Otherwise the buffer is reallocated:
+    /// every row ends at its last column, so it spans the longest prompt or running row plus the most tokens any
+    /// row may still add; this is the least it takes (spare rows and columns are added only within the limit).
+    /// Joining briefly holds the new rows' prefill beside the buffer.
     public func cacheBytes(adding rows: [GenerationRow]) -> Int {
         guard !rows.isEmpty else { return cacheBytes }
-        let length = Swift.max(cache?.contentLength ?? 0, rows.map(\.prompt.count).max()!)
+        if fits(rows) { return cacheBytes }
+        let (r, c) = needed(adding: rows)
+        return generator.cacheBytes(rows: r, columns: c)
+    }
+
+    /// Rows and columns a buffer needs for the running rows and `rows`.
+    private func needed(adding rows: [GenerationRow]) -> (rows: Int, columns: Int) {
+        let content = Swift.max(slots.isEmpty ? 0 : end - (slots.map(\.start).min() ?? end), rows.map(\.prompt.count).max()!)
         let remaining = Swift.max(slots.map(\.remaining).max() ?? 0, rows.map(\.sampling.maxTokens).max()!)
-        return generator.cacheBytes(rows: count + rows.count, columns: length + remaining)
+        return (count + rows.count, content + remaining)
+    }
+
+    /// Whether `rows` fit the buffer's free rows, ending at the running rows' column.
+    private func fits(_ rows: [GenerationRow]) -> Bool {
+        guard let buffer, !slots.isEmpty else { return false }
+        return count + rows.count <= buffer.rowCapacity
+            && rows.allSatisfy { $0.prompt.count <= end && end + $0.sampling.maxTokens <= buffer.columnCapacity }
     }
 
     /// Prefills `rows` and adds them to the batch; returns their ids (as `step` reports them) and the prompt
@@ -261,6 +308,7 @@ public final class DecodeBatch {
         for row in rows { try generator.validate(row) }
         let needed = cacheBytes(adding: rows)
         guard needed <= generator.maxCacheBytes else { throw ModelError.cacheTooLarge(bytes: needed, limit: generator.maxCacheBytes) }
+        let began = DispatchTime.now().uptimeNanoseconds
         var uniquePrompts: [[Int]] = []
         var uniqueIndex: [[Int]: Int] = [:]
         let rowPrompt = rows.map { row -> Int in
@@ -271,86 +319,136 @@ public final class DecodeBatch {
         }
         let maxNew = rows.map(\.sampling.maxTokens).max()!
         var reused: [Int] = []
+        var starts: [Int] = []
         withNoGrad {
-            // Into an empty batch the prefill cache is the batch cache: give it its free columns now.
+            // Into an empty batch the prefill cache, given its free columns now, is the buffer.
+            let adopt = slots.isEmpty && uniquePrompts.count == rows.count
             var added = GenerationStats()
-            let (promptCache, rowOf, lastLogits) = generator.prefill(uniquePrompts, extra: cache == nil ? maxNew : 0, stats: &added)
+            let (promptCache, rowOf, lastLogits) = generator.prefill(uniquePrompts, extra: adopt ? maxNew : 0, stats: &added)
             reused = rows.map { added.reusedByPrompt[$0.prompt] ?? 0 }
             stats.prefillTokens += added.prefillTokens
             stats.reusedTokens += added.reusedTokens
+            stats.prefillPasses += added.prefillPasses
             stats.reusedByPrompt.merge(added.reusedByPrompt) { $1 }
             let cacheRows = rowPrompt.map { rowOf[$0] }
-            let group = cacheRows == Array(0..<promptCache.batchSize) ? promptCache : promptCache.fork(rows: cacheRows)
-            let groupLogits = cacheRows == Array(0..<promptCache.batchSize) ? lastLogits : lastLogits.indexSelect(axis: 0, index: Tensor(cacheRows.map(Int64.init)))
-            if dead > 0 { compact() }
-            if let running = cache, let current = logits {
-                let remaining = Swift.max(slots.map(\.remaining).max() ?? 0, maxNew)
-                cache = KVCache.stacked([running, group], extra: remaining)
-                logits = concatenated([current, groupLogits])
+            let identity = cacheRows == Array(0..<promptCache.batchSize)
+            let groupLogits = identity ? lastLogits : lastLogits.indexSelect(axis: 0, index: Tensor(cacheRows.map(Int64.init)))
+            if adopt && identity {
+                buffer = KVSlots(adopting: promptCache)
+                end = promptCache.length
+                starts = promptCache.padding
             } else {
-                cache = group
-                logits = groupLogits
+                if !fits(rows) { reallocate(adding: rows) }
+                stats.cacheCopyBytes += buffer!.write(promptCache, rows: cacheRows, at: count, end: end)
+                starts = cacheRows.map { end - promptCache.length + promptCache.padding[$0] }
             }
+            logits = logits.map { concatenated([$0, groupLogits]) } ?? groupLogits
         }
         var ids: [Int] = []
-        for row in rows {
-            slots.append(Slot(id: nextID, row: row, random: row.random))
+        for (row, start) in zip(rows, starts) {
+            slots.append(Slot(id: nextID, row: row, random: row.random, start: start))
             ids.append(nextID)
             nextID += 1
         }
+        makeWindow()
         stats.cacheBytes = Swift.max(stats.cacheBytes, cacheBytes)
+        stats.joinSeconds += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
         return (ids, reused)
+    }
+
+    /// The log-probabilities a decoding row reported for its newest token, when its settings ask for them
+    /// (``SamplingParameters/topLogprobs``); for streaming, read from `step`'s `onToken`.
+    public func latestTopLogprobs(of id: Int) -> TopLogprobs? { slots.last { $0.id == id }?.output.topLogprobs.last }
+
+    /// A new buffer for the running rows and `rows` (the running rows copied in, ending at its new column), with
+    /// spare rows and columns for later joins when a batch is running and they fit `maxCacheBytes`.
+    private func reallocate(adding rows: [GenerationRow]) {
+        let (needRows, needColumns) = needed(adding: rows)
+        var (r, c) = (needRows, needColumns)
+        if !slots.isEmpty {
+            let perCell = generator.cacheBytes(rows: 1, columns: 1)
+            r = needRows + Swift.max(4, needRows / 2)
+            c = needColumns + Swift.max(32, needColumns / 2)
+            if perCell * r * c > generator.maxCacheBytes {
+                r = needRows
+                c = Swift.max(needColumns, Swift.min(c, generator.maxCacheBytes / (perCell * r)))
+            }
+        }
+        let newEnd = Swift.max(slots.isEmpty ? 0 : end - slots.map(\.start).min()!, rows.map(\.prompt.count).max()!)
+        let fresh = KVSlots(configuration: generator.model.configuration, dtype: generator.model.dtype, rows: r, columns: c, zeroed: newEnd)
+        if let cache {
+            stats.cacheCopyBytes += fresh.write(cache, rows: Array(slots.indices), at: 0, end: newEnd)
+            for i in slots.indices { slots[i].start += newEnd - end }
+            stats.reallocations += 1
+        }
+        buffer = fresh
+        end = newEnd
+    }
+
+    /// Points `cache` at the live rows.
+    private func makeWindow() {
+        guard let buffer, !slots.isEmpty else { return cache = nil }
+        let starts = slots.map(\.start)
+        cache = buffer.window(rows: slots.count, first: starts.min()!, end: end, starts: starts)
     }
 
     /// Removes rows (a cancelled request) without finishing them.
     public func remove(_ ids: Set<Int>) {
-        for i in slots.indices where slots[i].alive && ids.contains(slots[i].id) {
-            slots[i].alive = false
-            dead += 1
+        let rows = slots.indices.filter { ids.contains(slots[$0].id) }
+        guard !rows.isEmpty else { return }
+        if rows.count == slots.count { return clear() }
+        withNoGrad {
+            let order = removeRows(rows)
+            logits = logits!.indexSelect(axis: 0, index: Tensor(order.map(Int64.init)))
         }
-        if isEmpty { clear() } else if dead > 0 { compact() }
     }
 
     private func clear() {
         slots = []
-        dead = 0
+        buffer = nil
         cache = nil
         logits = nil
+        end = 0
     }
 
-    /// Drops the cache rows of finished rows (one copy of the cache, which also trims unused leading columns).
-    private func compact() {
-        let keep = slots.indices.filter { slots[$0].alive }
-        withNoGrad {
-            cache!.keepRows(keep)
-            logits = logits!.indexSelect(axis: 0, index: Tensor(keep.map(Int64.init)))
+    /// Drops `rows` from the batch: each is replaced by the last live row (its keys and values moved, one row
+    /// copied). Returns, for each remaining row, its old index.
+    private func removeRows(_ rows: [Int]) -> [Int] {
+        var order = Array(slots.indices)
+        for i in rows.sorted(by: >) {
+            let last = order.count - 1
+            if i != last {
+                stats.cacheCopyBytes += buffer!.moveRow(last, to: i, first: slots[last].start, end: end)
+                order[i] = order[last]
+                slots[i] = slots[last]
+            }
+            order.removeLast()
+            slots.removeLast()
         }
-        slots = keep.map { slots[$0] }
-        dead = 0
+        makeWindow()
+        return order
     }
 
     /// Emits one token for every row, then runs the model once for the rows that go on.
     ///
-    /// A finished row leaves at once (it is reported and emits nothing more), but dropping its cache row costs a
-    /// copy of the whole cache; so cache rows of finished rows are dropped together, once they are an eighth of
-    /// the batch (or when rows join). Until then they ride along in the forward pass, fed a placeholder token.
+    /// A finished row leaves at once: it is reported, emits nothing more, and its buffer row is taken over by the
+    /// last live row.
     ///
     /// - Parameter onToken: called with each row's id and emitted token, in row order.
     /// - Returns: the rows that finished in this step, with their outputs; they have left the batch.
     public func step(onToken: ((Int, Int) -> Void)? = nil) -> [(id: Int, output: GenerationOutput)] {
         guard let cache, let logits, !slots.isEmpty else { return [] }
         return withNoGrad {
-            let forced = slots.map { $0.alive ? $0.row.controller?.forcedToken() : 0 }
-            let uniforms = slots.indices.map { slots[$0].alive ? slots[$0].random.uniform() : 0 }
+            let began = DispatchTime.now().uptimeNanoseconds
+            let forced = slots.map { $0.row.controller?.forcedToken() }
+            let uniforms = slots.indices.map { slots[$0].random.uniform() }
             let (tokens, logprobs) = Sampler.sample(logits: logits, rows: slots.map(\.row.sampling), uniforms: uniforms, forced: forced)
             let confidences = Sampler.tokenConfidences(logits: logits, rows: slots.map(\.row.sampling))
+            var alternatives = Sampler.topLogprobs(logits: logits, rows: slots.map(\.row.sampling), tokens: tokens)
             var finished: [(id: Int, output: GenerationOutput)] = []
+            var finishedRows: [Int] = []
             var feed: [Int] = []
             for i in slots.indices {
-                guard slots[i].alive else {
-                    feed.append(0)
-                    continue
-                }
                 var token = tokens[i]
                 var logprob = logprobs[i]
                 var sampled = forced[i] == nil
@@ -365,11 +463,16 @@ public final class DecodeBatch {
                             let scaled = logits.select(axis: 0, index: i).to(.float32) / temperature
                             logprob = scaled.logSoftmax(axis: -1).select(axis: 0, index: token).item()
                         }
+                        if alternatives[i] != nil {
+                            alternatives[i] = Sampler.topLogprobs(
+                                logits: logits.narrow(axis: 0, start: i, length: 1), rows: [slots[i].row.sampling], tokens: [token])[0]
+                        }
                     }
                 }
                 slots[i].output.tokens.append(token)
                 if let logprob { slots[i].output.logprobs.append(logprob) }
                 slots[i].output.sampled.append(sampled)
+                if let a = alternatives[i] { slots[i].output.topLogprobs.append(a) }
                 stats.generatedTokens += 1
                 onToken?(slots[i].id, token)
                 var reason = controller?.accept(token)
@@ -383,26 +486,24 @@ public final class DecodeBatch {
                     slots[i].output.stop = reason
                     generator.prefixCache?.insert(tokens: slots[i].row.prompt + slots[i].output.tokens.dropLast(), from: cache, row: i)
                     finished.append((slots[i].id, slots[i].output))
-                    slots[i].alive = false
-                    dead += 1
-                    feed.append(0)
-                } else {
-                    feed.append(token)
+                    finishedRows.append(i)
                 }
+                feed.append(token)
             }
-            if isEmpty {
+            let sampledAt = DispatchTime.now().uptimeNanoseconds
+            stats.sampleSeconds += Double(sampledAt - began) / 1e9
+            if finishedRows.count == slots.count {
                 clear()
                 return finished
             }
-            if dead > 0 && dead * 8 >= slots.count {
-                let keep = slots.indices.filter { slots[$0].alive }
-                cache.keepRows(keep)
-                slots = keep.map { slots[$0] }
-                feed = keep.map { feed[$0] }
-                dead = 0
-            }
-            self.logits = generator.step(feed, cache: cache)
+            if !finishedRows.isEmpty { feed = removeRows(finishedRows).map { feed[$0] } }
+            let window = self.cache!
+            self.logits = generator.step(feed, cache: window)
+            end += 1
+            stats.attendedColumns += slots.count * window.length
+            stats.ownColumns += slots.reduce(0) { $0 + end - $1.start }
             stats.decodeSteps += 1
+            stats.forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - sampledAt) / 1e9
             return finished
         }
     }

@@ -27,7 +27,7 @@ public final class KVCache {
         self.padding = padding ?? Array(repeating: 0, count: batch)
     }
 
-    private init(keys: [Tensor], values: [Tensor], length: Int, capacity: Int, padding: [Int]) {
+    init(keys: [Tensor], values: [Tensor], length: Int, capacity: Int, padding: [Int]) {
         self.keys = keys
         self.values = values
         self.length = length
@@ -147,5 +147,99 @@ public final class KVCache {
         padding = rows.map { padding[$0] - unused }
         length -= unused
         capacity -= unused
+    }
+}
+
+/// A preallocated key/value buffer with one row per decoding sequence, for a batch that rows join and leave
+/// (continuous batching).
+///
+/// Layout per layer: (rows, KV heads, columns, D). Every live row ends at the same column (`end`), so one decode
+/// step writes one column for all of them; row `r` begins at its own column. A joining row copies in only its own
+/// keys and values; a leaving row is replaced by the last live row (one row copied), so the live rows stay the
+/// first ones and the running rows are never copied as a whole. The model sees a ``KVCache`` whose tensors are
+/// views of the live rows, from the first column any of them uses.
+final class KVSlots {
+    let keys: [Tensor]
+    let values: [Tensor]
+    /// Rows allocated.
+    let rowCapacity: Int
+    /// Columns allocated.
+    let columnCapacity: Int
+
+    /// A buffer whose first `zeroed` columns are zeros; the rest is uninitialised.
+    ///
+    /// Attention masks a row's columns before its first token, but masked values still enter the products (with
+    /// weight 0), so they must be finite: every live row keeps finite values (its own or zeros) in every column
+    /// before the batch's end. Columns from the end on are written by decode steps before anything reads them, so
+    /// they are not cleared (clearing the whole buffer cost more than the copies it saves).
+    init(configuration c: ModelConfiguration, dtype: DType, rows: Int, columns: Int, zeroed: Int) {
+        let shape = [rows, c.keyValueHeadCount, columns, c.headDimension]
+        func make() -> Tensor {
+            let t = Tensor.empty(shape, dtype: dtype)
+            if zeroed > 0 { t.narrow(axis: 2, start: 0, length: zeroed).zero_() }
+            return t
+        }
+        keys = (0..<c.layerCount).map { _ in make() }
+        values = (0..<c.layerCount).map { _ in make() }
+        rowCapacity = rows
+        columnCapacity = columns
+    }
+
+    /// Takes over a cache's tensors as the buffer (no copy); its rows keep their columns.
+    init(adopting cache: KVCache) {
+        keys = cache.keys
+        values = cache.values
+        rowCapacity = cache.batchSize
+        columnCapacity = cache.capacity
+    }
+
+    /// Bytes allocated.
+    func bytes(configuration c: ModelConfiguration, dtype: DType) -> Int {
+        KVCache.bytes(configuration: c, batch: rowCapacity, capacity: columnCapacity, dtype: dtype)
+    }
+
+    /// The first `rows` rows from column `first` on, as a cache whose writes land in this buffer.
+    ///
+    /// - Parameters:
+    ///   - end: the column after every row's newest one.
+    ///   - starts: each row's first column.
+    func window(rows: Int, first: Int, end: Int, starts: [Int]) -> KVCache {
+        func view(_ t: Tensor) -> Tensor { t.narrow(axis: 0, start: 0, length: rows).narrow(axis: 2, start: first, length: columnCapacity - first) }
+        return KVCache(
+            keys: keys.map(view), values: values.map(view), length: end - first, capacity: columnCapacity - first,
+            padding: starts.map { $0 - first })
+    }
+
+    /// Copies rows `pick` of `part` (in order) into rows `row...`, each row's filled columns ending at column `end`;
+    /// the columns before them are zeroed. Returns the bytes copied.
+    @discardableResult
+    func write(_ part: KVCache, rows pick: [Int], at row: Int, end: Int) -> Int {
+        let content = part.contentLength
+        guard content > 0 else { return 0 }
+        let identity = pick == Array(0..<part.batchSize)
+        let index = identity ? nil : Tensor(pick.map(Int64.init))
+        var bytes = 0
+        for (target, source) in zip(keys + values, part.keys + part.values) {
+            var from = source.narrow(axis: 2, start: part.length - content, length: content)
+            if let index { from = from.indexSelect(axis: 0, index: index) }
+            let rows = target.narrow(axis: 0, start: row, length: pick.count)
+            if end > content { rows.narrow(axis: 2, start: 0, length: end - content).zero_() }
+            rows.narrow(axis: 2, start: end - content, length: content).copy_(from)
+            bytes += from.count * from.dtype.byteSize
+        }
+        return bytes
+    }
+
+    /// Copies row `source`'s columns `first..<end` onto row `target`. Returns the bytes copied.
+    @discardableResult
+    func moveRow(_ source: Int, to target: Int, first: Int, end: Int) -> Int {
+        guard end > first else { return 0 }
+        var bytes = 0
+        for t in keys + values {
+            let from = t.narrow(axis: 0, start: source, length: 1).narrow(axis: 2, start: first, length: end - first)
+            t.narrow(axis: 0, start: target, length: 1).narrow(axis: 2, start: first, length: end - first).copy_(from)
+            bytes += from.count * from.dtype.byteSize
+        }
+        return bytes
     }
 }

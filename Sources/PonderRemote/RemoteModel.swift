@@ -38,7 +38,11 @@ public enum RemoteError: Error, Sendable, CustomStringConvertible {
 ///   answer as the last assistant message and `continue_final_message` (as vLLM and `ponder serve` take it).
 /// - `n > 1` is sent as `n`; where a server returns fewer choices (many hosted APIs and llama.cpp ignore `n`), the
 ///   rest are requested in parallel, one completion each, and the model remembers to do so from then on.
-/// - Log-probabilities: the sampled tokens' (`logprobs`), when the request asks for them.
+/// - Log-probabilities: the sampled tokens' (`logprobs`), when the request asks for them; with
+///   ``SamplingParameters/topLogprobs`` also the most likely tokens per position (`top_logprobs: k` on chat,
+///   `logprobs: k` on text completions), parsed into ``Completion/topLogprobs`` from either response shape. What a
+///   server reports is its own choice of distribution (vLLM's default, and `ponder serve`'s, is the raw one, before
+///   temperature).
 /// - Token ids: asked for with `return_token_ids` (vLLM, `ponder serve`); empty when a server does not send them.
 /// - Transient failures (connection errors, timeouts, 408, 429, 5xx) are retried with exponential backoff and
 ///   jitter (honouring `Retry-After`); at most ``Options/maxConcurrentRequests`` requests are in flight at once.
@@ -221,16 +225,26 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
                 if let r = m.reasoning { o["reasoning_content"] = r }
                 return o
             }
-            if p.logprobs { body["logprobs"] = true }
+            if p.logprobs || p.topLogprobs != nil { body["logprobs"] = true }
+            if let k = p.topLogprobs { body["top_logprobs"] = k }
         case .text(let text):
             chat = false
             body["prompt"] = text + request.continuation
-            if p.logprobs { body["logprobs"] = 0 }
+            if p.logprobs || p.topLogprobs != nil { body["logprobs"] = p.topLogprobs ?? 0 }
         }
         let url = endpoint + (chat ? "/chat/completions" : "/completions")
         let json = try await post(url, body: body)
-        return try Self.parseResponse(
+        var response = try Self.parseResponse(
             json, chat: chat, url: url, continuesThinking: ThinkParser().opensReasoning(request.continuation))
+        for i in response.completions.indices {
+            if !p.logprobs { response.completions[i].logprobs = nil }
+            if let k = p.topLogprobs, let positions = response.completions[i].topLogprobs {
+                response.completions[i].topLogprobs = positions.map { var q = $0; q.top = Array(q.top.prefix(k)); return q }
+            } else {
+                response.completions[i].topLogprobs = nil
+            }
+        }
+        return response
     }
 
     /// The `reasoning_effort` that stands for `budget`, when it is exactly one of the presets.
@@ -252,6 +266,7 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
             var text: String
             var reasoningText: String?
             var logprobs: [Double]?
+            var positions: [PositionLogprobs]?
             if chat {
                 guard let message = choice["message"] as? [String: Any] else {
                     throw RemoteError.malformedResponse(url: url, reason: "choice \(index) has no `message`")
@@ -266,14 +281,40 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
                 }
                 if let content = (choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]] {
                     logprobs = content.compactMap { ($0["logprob"] as? NSNumber)?.doubleValue }
+                    positions = content.compactMap { entry -> PositionLogprobs? in
+                        guard let token = entry["token"] as? String, let lp = (entry["logprob"] as? NSNumber)?.doubleValue else {
+                            return nil
+                        }
+                        let top = (entry["top_logprobs"] as? [[String: Any]] ?? []).compactMap { alt -> TokenLogprob? in
+                            guard let t = alt["token"] as? String, let l = (alt["logprob"] as? NSNumber)?.doubleValue else { return nil }
+                            return TokenLogprob(token: t, logprob: l)
+                        }
+                        return PositionLogprobs(token: token, logprob: lp, top: top)
+                    }
                 }
             } else {
                 guard let t = choice["text"] as? String else {
                     throw RemoteError.malformedResponse(url: url, reason: "choice \(index) has no `text`")
                 }
                 text = t
-                if let values = (choice["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any] {
+                let legacy = choice["logprobs"] as? [String: Any]
+                if let values = legacy?["token_logprobs"] as? [Any] {
                     logprobs = values.compactMap { ($0 as? NSNumber)?.doubleValue }
+                    if let tokens = legacy?["tokens"] as? [String], tokens.count == values.count {
+                        // `top_logprobs`: one {token: logprob} object per position (or null), sorted here most likely
+                        // first. It may hold the sampled token beside the k most likely (OpenAI's "up to logprobs + 1");
+                        // `send` keeps the k asked for.
+                        let tops = legacy?["top_logprobs"] as? [Any] ?? []
+                        positions = tokens.indices.map { i in
+                            let lp = (values[i] as? NSNumber)?.doubleValue ?? -.infinity
+                            let entries = (i < tops.count ? tops[i] as? [String: Any] : nil) ?? [:]
+                            let top = entries.compactMap { t, l in
+                                (l as? NSNumber).map { TokenLogprob(token: t, logprob: $0.doubleValue) }
+                            }
+                                .sorted { ($0.logprob, $1.token) > ($1.logprob, $0.token) }
+                            return PositionLogprobs(token: tokens[i], logprob: lp, top: top)
+                        }
+                    }
                 }
             }
             let tokens = (choice["token_ids"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? []
@@ -290,7 +331,7 @@ public final class RemoteModel: LanguageModel, RolloutSource, @unchecked Sendabl
                 // The API does not say which end token it was.
                 stop = .endOfSequence(token: tokens.last ?? -1)
             }
-            completions.append((index, Completion(text: text, tokens: tokens, logprobs: logprobs, stop: stop)))
+            completions.append((index, Completion(text: text, tokens: tokens, logprobs: logprobs, stop: stop, topLogprobs: positions)))
         }
         completions.sort { $0.0 < $1.0 }
         let u = json["usage"] as? [String: Any] ?? [:]

@@ -28,7 +28,8 @@ public struct APIRequest: Sendable {
     public var stream: Bool
     /// `stream_options.include_usage`: a last chunk with usage and no choices.
     public var includeUsage: Bool
-    /// Per-token log-probabilities asked for.
+    /// Per-token log-probabilities asked for (with ``SamplingParameters/topLogprobs`` alternatives per token, in
+    /// ``parameters``).
     public var logprobs: Bool
     /// `return_token_ids`: token ids of prompt and completions in the response (as vLLM returns them).
     public var returnTokenIDs: Bool
@@ -46,6 +47,9 @@ public struct APIRequest: Sendable {
             self.maxTokens = maxTokens
         }
     }
+
+    /// Most alternatives per token a request may ask for (`top_logprobs`, or `logprobs` on `/v1/completions`).
+    public static let maxTopLogprobs = 20
 
     static let commonFields: Set<String> = [
         "model", "stream", "stream_options", "n", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "logprobs",
@@ -195,30 +199,31 @@ public struct APIRequest: Sendable {
         _ = try f.object("metadata")
         _ = try f.string("service_tier")
 
-        // Log-probabilities.
+        // Log-probabilities: chat takes `logprobs: true` and `top_logprobs: k`, text completions `logprobs: k`;
+        // k is at most 20 (OpenAI's chat limit, and vLLM's default `max_logprobs` for both routes).
         var logprobs = false
+        var top = 0
         switch endpoint {
         case .chat:
             logprobs = try f.bool("logprobs") ?? false
             if let k = try f.int("top_logprobs") {
-                guard k >= 0, k <= 20 else { throw APIError.invalid("top_logprobs", "top_logprobs = \(k): must be between 0 and 20") }
-                if k > 0 {
-                    throw APIError.invalid(
-                        "top_logprobs", "top_logprobs = \(k): this server reports the sampled tokens' log-probabilities only; send 0")
+                guard k >= 0, k <= maxTopLogprobs else {
+                    throw APIError.invalid("top_logprobs", "top_logprobs = \(k): must be between 0 and \(maxTopLogprobs)")
                 }
                 if !logprobs { throw APIError.invalid("top_logprobs", "top_logprobs needs logprobs = true") }
+                top = k
             }
         case .completion:
             if let k = try f.int("logprobs") {
-                guard k >= 0, k <= 5 else { throw APIError.invalid("logprobs", "logprobs = \(k): must be between 0 and 5") }
-                if k > 0 {
-                    throw APIError.invalid(
-                        "logprobs", "logprobs = \(k): this server reports the sampled tokens' log-probabilities only; send 0")
+                guard k >= 0, k <= maxTopLogprobs else {
+                    throw APIError.invalid("logprobs", "logprobs = \(k): must be between 0 and \(maxTopLogprobs)")
                 }
                 logprobs = true
+                top = k
             }
         }
         p.logprobs = logprobs
+        p.topLogprobs = logprobs ? top : nil
 
         // Thinking budget.
         if let effort = try f.string("reasoning_effort") {

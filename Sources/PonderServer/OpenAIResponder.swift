@@ -260,8 +260,11 @@ public struct OpenAIResponder: HTTPResponder {
             body: ResponseBody { writer in
                 defer { admission.release() }
                 var parsers = (0..<n).map { _ in ThinkStreamParser(shape.thinkParser) }
-                var texts = [String](repeating: "", count: n)
-                var reasoning = [String](repeating: "", count: n)
+                // Log-probabilities not yet sent (their text is still held by the reasoning parser), and each
+                // completion's text offset so far.
+                var pending = [[PositionLogprobs]](repeating: [], count: n)
+                var offsets = [Int](repeating: 0, count: n)
+                var usage = Usage(promptTokens: promptTokens)
                 var firstToken = true
                 if parsed.endpoint == .chat {
                     for i in 0..<n { try await writer.write(shape.event(shape.chatChunk(index: i, delta: ["role": "assistant", "content": ""]))) }
@@ -272,7 +275,8 @@ public struct OpenAIResponder: HTTPResponder {
                             firstToken = false
                             server.metrics.timeToFirstToken.record(ContinuousClock.now - start)
                         }
-                        texts[chunk.index] += chunk.text
+                        if let u = chunk.usage { usage = u }
+                        pending[chunk.index] += chunk.logprobs
                         switch parsed.endpoint {
                         case .chat:
                             var d = parsers[chunk.index].feed(chunk.text)
@@ -281,7 +285,11 @@ public struct OpenAIResponder: HTTPResponder {
                                 d.reasoning += rest.reasoning
                                 d.answer += rest.answer
                             }
-                            reasoning[chunk.index] += d.reasoning
+                            func logprobs() -> Any {
+                                guard parsed.logprobs else { return NSNull() }
+                                defer { pending[chunk.index] = [] }
+                                return shape.chatLogprobs(pending[chunk.index])
+                            }
                             if !d.reasoning.isEmpty || !d.answer.isEmpty {
                                 var delta: [String: Any] = [:]
                                 if !d.reasoning.isEmpty {
@@ -289,15 +297,27 @@ public struct OpenAIResponder: HTTPResponder {
                                     delta["reasoning"] = d.reasoning
                                 }
                                 if !d.answer.isEmpty { delta["content"] = d.answer }
-                                try await writer.write(shape.event(shape.chatChunk(index: chunk.index, delta: delta)))
+                                try await writer.write(shape.event(shape.chatChunk(index: chunk.index, delta: delta, logprobs: logprobs())))
                             }
                             if let finish = chunk.finishReason {
-                                try await writer.write(shape.event(shape.chatChunk(index: chunk.index, delta: [:], finish: finish.rawValue)))
+                                try await writer.write(
+                                    shape.event(
+                                        shape.chatChunk(index: chunk.index, delta: [:], finish: finish.rawValue, logprobs: logprobs())))
                             }
                         case .completion:
-                            if !chunk.text.isEmpty || chunk.finishReason != nil {
+                            if !chunk.text.isEmpty || chunk.finishReason != nil || !chunk.logprobs.isEmpty {
+                                var logprobs: Any = NSNull()
+                                if parsed.logprobs {
+                                    let (object, next) = shape.textLogprobs(
+                                        pending[chunk.index], offset: offsets[chunk.index], parsed: parsed)
+                                    logprobs = object
+                                    offsets[chunk.index] = next
+                                    pending[chunk.index] = []
+                                }
                                 try await writer.write(
-                                    shape.event(shape.textChunk(index: chunk.index, text: chunk.text, finish: chunk.finishReason?.rawValue)))
+                                    shape.event(
+                                        shape.textChunk(
+                                            index: chunk.index, text: chunk.text, finish: chunk.finishReason?.rawValue, logprobs: logprobs)))
                             }
                         }
                     }
@@ -308,15 +328,10 @@ public struct OpenAIResponder: HTTPResponder {
                     try await writer.finish(nil)
                     return
                 }
-                // A stream reports no token ids: usage is counted by encoding the streamed text once (prompt
-                // exactly as the engine encodes it; completions as their text encodes, plus an end token per
-                // completion that ended on one).
-                let tokenizer = engine.tokenizer
-                let completionTokens = texts.reduce(0) { $0 + tokenizer.encode($1, addSpecialTokens: false).count }
-                let reasoningTokens = reasoning.reduce(0) { $0 + ($1.isEmpty ? 0 : tokenizer.encode($1, addSpecialTokens: false).count) }
-                let usage = Usage(promptTokens: promptTokens, completionTokens: completionTokens, reasoningTokens: reasoningTokens)
+                // The engine's exact accounting, from the request's last chunk: the same as a whole response's.
                 server.metrics.generated(
-                    promptTokens: promptTokens, completionTokens: completionTokens, seconds: (ContinuousClock.now - start).seconds)
+                    promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+                    seconds: (ContinuousClock.now - start).seconds)
                 if parsed.includeUsage { try await writer.write(shape.event(shape.usageChunk(usage, extra: nil))) }
                 try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                 try await writer.finish(nil)
@@ -403,6 +418,47 @@ struct ResponseShape: Sendable {
 
     func tokenStrings(_ c: Completion) -> [String] { c.tokens.map { tokenizer.decode([$0]) } }
 
+    static func bytes(_ token: String) -> [Int] { Array(token.utf8).map(Int.init) }
+
+    /// Chat-shaped log-probabilities (`{"content": [...]}`): per token its text, log-probability, UTF-8 bytes and
+    /// `top_logprobs` alternatives, most likely first.
+    func chatLogprobs(_ positions: [PositionLogprobs]) -> [String: Any] {
+        [
+            "content": positions.map { p -> [String: Any] in
+                [
+                    "token": p.token, "logprob": p.logprob, "bytes": Self.bytes(p.token),
+                    "top_logprobs": p.top.map { t -> [String: Any] in ["token": t.token, "logprob": t.logprob, "bytes": Self.bytes(t.token)] },
+                ]
+            }
+        ]
+    }
+
+    /// Legacy text-completion log-probabilities: parallel `tokens`, `token_logprobs`, `text_offset` (Unicode scalars
+    /// into the completion, as Python counts characters, starting at `offset`) and `top_logprobs`: one
+    /// `{token: logprob}` object per position holding the k most likely tokens and the sampled one (so up to k + 1
+    /// entries, as OpenAI documents; tokens whose texts coincide keep the likelier entry), or `null` for
+    /// `logprobs: 0`. Returns the next offset too (for streaming).
+    func textLogprobs(_ positions: [PositionLogprobs], offset: Int, parsed: APIRequest) -> (object: [String: Any], next: Int) {
+        var offsets: [Int] = []
+        var next = offset
+        for p in positions {
+            offsets.append(next)
+            next += p.token.unicodeScalars.count
+        }
+        var object: [String: Any] = [
+            "tokens": positions.map(\.token), "token_logprobs": positions.map(\.logprob), "text_offset": offsets, "top_logprobs": NSNull(),
+        ]
+        if (parsed.parameters.topLogprobs ?? 0) > 0 {
+            object["top_logprobs"] = positions.map { p -> [String: Double] in
+                var entries: [String: Double] = [:]
+                for t in p.top where entries[t.token] == nil { entries[t.token] = t.logprob }
+                if entries[p.token] == nil { entries[p.token] = p.logprob }
+                return entries
+            }
+        }
+        return (object, next)
+    }
+
     func response(_ r: CompletionResponse, parsed: APIRequest) -> [String: Any] {
         var choices: [[String: Any]] = []
         for (i, c) in r.completions.enumerated() {
@@ -412,9 +468,7 @@ struct ResponseShape: Sendable {
             case .endOfSequence(let token): choice["stop_reason"] = token
             case .length, .lowConfidence: choice["stop_reason"] = NSNull()
             }
-            let strings = tokenStrings(c)
-            let logprobs = c.logprobs ?? []
-            let count = min(strings.count, logprobs.count)
+            let positions = c.topLogprobs ?? zip(tokenStrings(c), c.logprobs ?? []).map { PositionLogprobs(token: $0, logprob: $1) }
             switch endpoint {
             case .chat:
                 let p = thinkParser.parse(c.text)
@@ -422,32 +476,10 @@ struct ResponseShape: Sendable {
                 message["reasoning_content"] = (p.reasoning as Any?) ?? NSNull()
                 message["reasoning"] = (p.reasoning as Any?) ?? NSNull()
                 choice["message"] = message
-                if parsed.logprobs {
-                    choice["logprobs"] = [
-                        "content": (0..<count).map { k in
-                            ["token": strings[k], "logprob": logprobs[k], "bytes": Array(strings[k].utf8).map(Int.init), "top_logprobs": [Any]()]
-                                as [String: Any]
-                        }
-                    ]
-                } else {
-                    choice["logprobs"] = NSNull()
-                }
+                choice["logprobs"] = parsed.logprobs ? chatLogprobs(positions) : NSNull()
             case .completion:
                 choice["text"] = c.text
-                if parsed.logprobs {
-                    var offsets: [Int] = []
-                    var offset = 0
-                    for k in 0..<count {
-                        offsets.append(offset)
-                        offset += strings[k].count
-                    }
-                    choice["logprobs"] = [
-                        "tokens": Array(strings.prefix(count)), "token_logprobs": Array(logprobs.prefix(count)), "top_logprobs": NSNull(),
-                        "text_offset": offsets,
-                    ]
-                } else {
-                    choice["logprobs"] = NSNull()
-                }
+                choice["logprobs"] = parsed.logprobs ? textLogprobs(positions, offset: 0, parsed: parsed).object : NSNull()
             }
             if parsed.returnTokenIDs { choice["token_ids"] = c.tokens }
             choices.append(choice)
@@ -490,17 +522,17 @@ struct ResponseShape: Sendable {
         ]
     }
 
-    func chatChunk(index: Int, delta: [String: Any], finish: String? = nil) -> [String: Any] {
+    func chatChunk(index: Int, delta: [String: Any], finish: String? = nil, logprobs: Any = NSNull()) -> [String: Any] {
         [
             "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [["index": index, "delta": delta, "logprobs": NSNull(), "finish_reason": finish ?? NSNull()] as [String: Any]],
+            "choices": [["index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish ?? NSNull()] as [String: Any]],
         ]
     }
 
-    func textChunk(index: Int, text: String, finish: String?) -> [String: Any] {
+    func textChunk(index: Int, text: String, finish: String?, logprobs: Any = NSNull()) -> [String: Any] {
         [
             "id": id, "object": "text_completion", "created": created, "model": model,
-            "choices": [["index": index, "text": text, "logprobs": NSNull(), "finish_reason": finish ?? NSNull()] as [String: Any]],
+            "choices": [["index": index, "text": text, "logprobs": logprobs, "finish_reason": finish ?? NSNull()] as [String: Any]],
         ]
     }
 

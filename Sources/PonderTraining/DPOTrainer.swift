@@ -16,7 +16,8 @@ import Torch
 /// run directory, so a resumed run uses the same ones and no second model stays in memory.
 ///
 /// What differs from TRL: a completion is tokenized on its own and followed by the end-of-sequence token (TRL
-/// tokenizes prompt + completion as one text and finds where it diverges from the prompt's tokens), as Ponder's SFT does.
+/// tokenizes prompt + completion as one text and finds where it diverges from the prompt's tokens), as Ponder's SFT does;
+/// a completion marked incomplete (``PreferenceExample/chosenComplete``: a step of a step-level pair) gets no end token.
 public struct DPOTrainer {
     /// DPO settings, TRL's `DPOConfig` knobs as flags.
     public struct Configuration: TrainerConfiguration, Sendable {
@@ -105,8 +106,14 @@ public struct DPOTrainer {
                     "pair \(i): the prompt (\(prompt.count) tokens) fills maxLength = \(limit); raise --max-length")
             }
             let room = limit - prompt.count
-            let chosen = Array((tokenizer.encode(e.chosen, addSpecialTokens: false) + [endToken]).prefix(room))
-            let rejected = Array((tokenizer.encode(e.rejected, addSpecialTokens: false) + [endToken]).prefix(room))
+            // A completion that does not end the answer (a step of a step-level pair) gets no end token.
+            let chosen = Array((tokenizer.encode(e.chosen, addSpecialTokens: false) + (e.chosenComplete ? [endToken] : [])).prefix(room))
+            let rejected = Array(
+                (tokenizer.encode(e.rejected, addSpecialTokens: false) + (e.rejectedComplete ? [endToken] : [])).prefix(room))
+            guard !chosen.isEmpty, !rejected.isEmpty else {
+                throw TrainingError.invalidConfiguration(
+                    "pair \(i): an empty completion that does not end the answer has no token to train on")
+            }
             return EncodedPair(prompt: prompt, chosen: chosen, rejected: rejected)
         }
         self.init(configuration: configuration, policy: policy, pairs: pairs, reference: reference)

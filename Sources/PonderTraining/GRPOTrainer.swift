@@ -453,6 +453,8 @@ extension GRPOTrainer {
             entropies = ent
         }
         if c.beta != 0 || c.logKL {
+            let t2 = Date()
+            defer { timings["time/reference"] = Date().timeIntervalSince(t2) }
             if let reference {
                 batch.refLogps = withNoGrad { logps(reference, batch).0 }
             } else if policy.adapters != nil {

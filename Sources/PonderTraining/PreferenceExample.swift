@@ -7,17 +7,26 @@ public struct PreferenceExample: Sendable, Codable, Equatable {
     public var prompt: Prompt
     public var chosen: String
     public var rejected: String
+    /// Whether `chosen` ends the answer, so DPO appends the end-of-sequence token after it (true unless a step-level
+    /// pair says otherwise).
+    public var chosenComplete: Bool
+    /// Whether `rejected` ends the answer.
+    public var rejectedComplete: Bool
 
-    public init(prompt: Prompt, chosen: String, rejected: String) {
+    public init(prompt: Prompt, chosen: String, rejected: String, chosenComplete: Bool = true, rejectedComplete: Bool = true) {
         self.prompt = prompt
         self.chosen = chosen
         self.rejected = rejected
+        self.chosenComplete = chosenComplete
+        self.rejectedComplete = rejectedComplete
     }
 
     /// Reads TRL's preference JSONL (the layout `DPOTrainer` takes and `ponder data preferences` writes): `prompt`,
     /// `chosen` and `rejected` per line, each either a string ("standard" format) or a list of `{role, content}`
     /// messages ("conversational": the prompt's messages go through the chat template; `chosen` and `rejected` are
-    /// the assistant's reply). Errors name the file, line and field.
+    /// the assistant's reply). Optional booleans `chosen_complete` and `rejected_complete` (default true) mark a
+    /// completion that does not end the answer — a step of a step-level pair (`ponder data preferences --from mcts`) —
+    /// after which no end-of-sequence token is appended. Errors name the file, line and field.
     public static func load(_ url: URL) throws -> [PreferenceExample] {
         let lines = try JSONLines.numbered(url)
         guard !lines.isEmpty else { throw TrainingError.badData(path: url.path, line: 1, reason: "no preference pairs") }
@@ -58,7 +67,14 @@ public struct PreferenceExample: Sendable, Codable, Equatable {
                     "field \"prompt\" is missing, or neither a string nor a list of messages (fields: \(object.keys.sorted().joined(separator: ", ")))"
                 )
             }
-            return PreferenceExample(prompt: prompt, chosen: try completion("chosen"), rejected: try completion("rejected"))
+            func flag(_ field: String) throws -> Bool {
+                guard let value = object[field] else { return true }
+                guard let b = value as? Bool else { throw bad("field \"\(field)\" must be true or false (got \(value))") }
+                return b
+            }
+            return PreferenceExample(
+                prompt: prompt, chosen: try completion("chosen"), rejected: try completion("rejected"),
+                chosenComplete: try flag("chosen_complete"), rejectedComplete: try flag("rejected_complete"))
         }
     }
 }

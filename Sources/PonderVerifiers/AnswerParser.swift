@@ -49,8 +49,12 @@ public struct AnswerParser: Sendable {
         let raw = text.trimmedText()
         var tokens: [MathToken] = []
         for t in try MathLexer.tokenize(raw, budget: &budget) {
+            guard t.kind == .text || t.kind == .word else {
+                tokens.append(t)
+                continue
+            }
             let lower = t.text.lowercased().trimmedText()
-            if t.kind == .text || t.kind == .word, Self.separatorWords.contains(lower) {
+            if Self.separatorWords.contains(lower) {
                 tokens.append(MathToken(kind: .symbol, text: ","))
             } else if t.kind == .text, t.text.contains(where: \.isNumber) || lower == "e" {
                 tokens += try MathLexer.tokenize(t.text, budget: &budget)
@@ -106,8 +110,20 @@ public struct AnswerParser: Sendable {
         return try parsePart(tokens, budget: &budget)
     }
 
-    static func isOpener(_ t: MathToken) -> Bool { t.kind == .symbol && openers.contains(t.text) }
-    static func isCloser(_ t: MathToken) -> Bool { t.kind == .symbol && closers.contains(t.text) }
+    static func isOpener(_ t: MathToken) -> Bool {
+        guard t.kind == .symbol else { return false }
+        switch t.text {
+        case "(", "[", "{", "\\{": return true  // ``openers``, without hashing
+        default: return false
+        }
+    }
+    static func isCloser(_ t: MathToken) -> Bool {
+        guard t.kind == .symbol else { return false }
+        switch t.text {
+        case ")", "]", "}", "\\}": return true  // ``closers``
+        default: return false
+        }
+    }
 
     /// Splits at top-level tokens matching `isSeparator`; throws on unbalanced brackets.
     static func split(_ tokens: [MathToken], _ isSeparator: (MathToken) -> Bool) throws -> [[MathToken]] {

@@ -167,7 +167,7 @@ public struct CodeSandbox: Sendable {
         let (executable, arguments) =
             isolation.sealed
             ? sealedCommand(
-                staging: dir.path, control: control.path, runner: runner, runUser: runUser, cgroup: cgroup?.path)
+                staging: dir.path, control: control.path, runner: runner, runUser: runUser, cgroups: cgroup?.paths ?? [])
             : command(directory: dir.path, control: control.path, runner: runner)
         let start = ContinuousClock.now
         let wall = min(max(limits.wallSeconds, 0.001), 86_400.0)
@@ -277,11 +277,11 @@ public struct CodeSandbox: Sendable {
     /// cannot limit inodes), copies the program in, sets the resource limits on itself, writes `ok` to descriptor 4,
     /// and runs the program through `setpriv` with no capabilities left (empty bounding, inheritable and ambient
     /// sets, and the "no root" securebits, so exec grants none back).
-    func sealedCommand(staging: String, control: String, runner: LanguageRunner, runUser: UInt32?, cgroup: String?)
+    func sealedCommand(staging: String, control: String, runner: LanguageRunner, runUser: UInt32?, cgroups: [String])
         -> (String, [String])
     {
         var outer = "exec 4>\"$1/setup\" || exit 120\nshift\n"
-        if let cgroup { outer += "echo $$ >\"\(cgroup)/cgroup.procs\" || exit 120\n" }
+        for cgroup in cgroups { outer += "echo $$ >\"\(cgroup)/cgroup.procs\" || exit 120\n" }
         outer += "exec \"$@\"\n"
         var command = ["/bin/sh", "-c", outer, "ponder-sandbox", control]
         if let runUser {

@@ -20,11 +20,21 @@ public struct MathEquivalence: Sendable {
     /// Significant digits a decimal literal needs before it may match a value by rounding.
     public var minimumRoundingDigits: Int
 
-    /// Makes a comparer.
-    public init(budget: WorkBudget = WorkBudget(), relativeTolerance: Double = 1e-9, minimumRoundingDigits: Int = 3) {
+    /// Memo of gold-answer reading and of verdicts (``EquivalenceCache``); `nil` compares every pair from scratch.
+    /// A cache changes speed only: a cached verdict is the one a fresh comparison returns.
+    public var cache: EquivalenceCache?
+    /// Counts the work units of each budgeted pass (tests only; `nil` in use).
+    var meter: WorkMeter?
+
+    /// Makes a comparer; by default it shares the bounded process-wide ``EquivalenceCache/shared``.
+    public init(
+        budget: WorkBudget = WorkBudget(), relativeTolerance: Double = 1e-9, minimumRoundingDigits: Int = 3,
+        cache: EquivalenceCache? = .shared
+    ) {
         self.budget = budget
         self.relativeTolerance = relativeTolerance
         self.minimumRoundingDigits = minimumRoundingDigits
+        self.cache = cache
     }
 
     /// Compares two answers given as LaTeX or plain text.
@@ -34,9 +44,41 @@ public struct MathEquivalence: Sendable {
     /// when the prediction is not itself a relation; a one-word gold (`\text{yes}`) accepts a
     /// prediction that starts with that word ("Yes, it is possible").
     public func compare(gold: String, prediction: String) -> Verdict {
-        if let reduced = Self.labelledValue(gold) {
+        guard let cache else { return compareAnswers(gold: gold, prediction: prediction, info: nil) }
+        let key = EquivalenceCache.PairKey(
+            settings: EquivalenceCache.Settings(
+                budget: budget, relativeTolerance: relativeTolerance, minimumRoundingDigits: minimumRoundingDigits),
+            gold: gold, prediction: prediction)
+        if let v = cache.verdict(key) { return v }
+        let v = compareAnswers(gold: gold, prediction: prediction, info: goldInfo(gold))
+        cache.store(key, v)
+        return v
+    }
+
+    /// What is read from `gold` before the prediction is looked at, from the cache (`nil` without one).
+    func goldInfo(_ gold: String) -> EquivalenceCache.GoldInfo? {
+        guard let cache else { return nil }
+        return cache.goldInfo(EquivalenceCache.GoldKey(budget: budget, text: gold)) {
+            var b = budget
+            let parsed: Result<EquivalenceCache.ParsedGold, EquivalenceCache.ParseFailure>
+            do {
+                let answer = try AnswerParser.parse(gold, budget: &b)
+                parsed = .success(EquivalenceCache.ParsedGold(answer: answer, steps: budget.steps - b.steps))
+            } catch {
+                parsed = .failure(EquivalenceCache.ParseFailure(description: "\(error)"))
+            }
+            return EquivalenceCache.GoldInfo(
+                labelledValue: Self.labelledValue(gold), word: Self.goldWord(gold), ratioParts: Self.ratioParts(gold),
+                parsed: parsed)
+        }
+    }
+
+    /// ``compare(gold:prediction:)`` without the verdict cache; `info` is what was read from `gold`, when cached.
+    func compareAnswers(gold: String, prediction: String, info: EquivalenceCache.GoldInfo?) -> Verdict {
+        if let reduced = info.map(\.labelledValue) ?? Self.labelledValue(gold) {
             var b = budget
             let p = try? AnswerParser.parse(prediction, budget: &b)
+            meter?.record(budget.steps - b.steps, of: budget.steps)
             let predictionIsRelation: Bool
             switch p {
             case .relation?: predictionIsRelation = true
@@ -45,18 +87,19 @@ public struct MathEquivalence: Sendable {
             default: predictionIsRelation = Self.labelledValue(prediction) != nil
             }
             if !predictionIsRelation {
-                return compareDirect(gold: reduced, prediction: prediction).prefixed(
+                return compareDirect(gold: reduced, prediction: prediction, info: goldInfo(reduced)).prefixed(
                     "gold '\(gold)' labels the value '\(reduced)'")
             }
-            let direct = compareDirect(gold: gold, prediction: prediction)
+            let direct = compareDirect(gold: gold, prediction: prediction, info: info)
             if direct.isEquivalent { return direct }
             if let pr = Self.labelledValue(prediction), Self.labels(gold) == Self.labels(prediction) {
-                return compareDirect(gold: reduced, prediction: pr).prefixed("same labels; values compared")
+                return compareDirect(gold: reduced, prediction: pr, info: goldInfo(reduced)).prefixed(
+                    "same labels; values compared")
             }
             return direct
         }
-        let v = compareDirect(gold: gold, prediction: prediction)
-        if !v.isEquivalent, let word = Self.goldWord(gold) {
+        let v = compareDirect(gold: gold, prediction: prediction, info: info)
+        if !v.isEquivalent, let word = info.map(\.word) ?? Self.goldWord(gold) {
             let pred = Self.plainText(prediction).lowercased()
             if pred.hasPrefix(word), pred.dropFirst(word.count).first.map({ !$0.isLetter }) ?? true,
                 pred.firstRange(of: " or ") == nil
@@ -96,6 +139,30 @@ public struct MathEquivalence: Sendable {
 
     /// Top-level pieces of `s` split at `separator` (outside brackets and braces).
     static func topLevelSplit(_ s: String, _ separator: Character) -> [String] {
+        if let sep = separator.asciiValue {
+            // ASCII text (almost every answer): the same split on bytes, where a byte is a character.
+            var copy = s
+            let split = copy.withUTF8 { a -> [String]? in
+                guard !a.contains(where: { $0 >= 128 }) else { return nil }
+                var parts: [String] = []
+                var depth = 0
+                var previous: UInt8 = 32
+                var start = 0
+                for i in 0..<a.count {
+                    let c = a[i]
+                    if c == 40 || c == 91 || c == 123 { depth += 1 }  // ( [ {
+                    if c == 41 || c == 93 || c == 125 { depth -= 1 }  // ) ] }
+                    if depth == 0, c == sep, previous != 92 {  // not after a backslash
+                        parts.append(String(decoding: UnsafeBufferPointer(rebasing: a[start..<i]), as: UTF8.self))
+                        start = i + 1
+                    }
+                    previous = c
+                }
+                parts.append(String(decoding: UnsafeBufferPointer(rebasing: a[start...]), as: UTF8.self))
+                return parts
+            }
+            if let split { return split }
+        }
         var parts: [String] = []
         var current = ""
         var depth = 0
@@ -188,19 +255,29 @@ public struct MathEquivalence: Sendable {
     }
 
     /// Compares two answers as written, without reading labels.
-    func compareDirect(gold: String, prediction: String) -> Verdict {
-        if let gr = Self.ratioParts(gold), let pr = Self.ratioParts(prediction) {
+    /// `info` is what was read from `gold` when the comparer has a cache (`nil`: read it here).
+    func compareDirect(gold: String, prediction: String, info: EquivalenceCache.GoldInfo?) -> Verdict {
+        if let gr = info.map(\.ratioParts) ?? Self.ratioParts(gold), let pr = Self.ratioParts(prediction) {
             // Ratios as written (`7:32`), term by term.
             guard gr.count == pr.count else { return .notEquivalent("ratios have \(gr.count) and \(pr.count) terms") }
             for (g, p) in zip(gr, pr) {
-                let v = compareDirect(gold: g, prediction: p)
+                let v = compareDirect(gold: g, prediction: p, info: goldInfo(g))
                 if !v.isEquivalent { return v.prefixed("ratio terms '\(g)' and '\(p)' differ") }
             }
             return .equivalent("same ratio \(gold)")
         }
         var b = budget
+        defer { meter?.record(budget.steps - b.steps, of: budget.steps) }
         let g: MathAnswer
-        do { g = try AnswerParser.parse(gold, budget: &b) } catch {
+        do {
+            switch info?.parsed {
+            case .success(let cached)?:
+                g = cached.answer
+                b.steps -= cached.steps  // the work the parse spent, charged as if it ran here
+            case .failure(let cached)?: throw cached
+            case nil: g = try AnswerParser.parse(gold, budget: &b)
+            }
+        } catch {
             if Self.loose(gold) == Self.loose(prediction), !Self.loose(gold).isEmpty {
                 return .equivalent("identical text (gold not parseable as math: \(error))")
             }

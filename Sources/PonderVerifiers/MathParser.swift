@@ -335,10 +335,12 @@ struct MathParser {
             return .number(
                 Rational(n), .init(text: text, decimals: 0, significantDigits: max(significant, 1), isDecimal: false))
         }
-        guard let value = Rational(decimal: text) else { throw MathParseError.unexpected(text, expected: "a number") }
         let e = bytes.firstIndex(where: { $0 == 101 || $0 == 69 })  // e, E
-        let mantissa = e.map { bytes[..<$0] } ?? bytes[...]
         let exponent = e.flatMap { Int(String(decoding: bytes[($0 + 1)...], as: UTF8.self)) } ?? 0
+        // A written exponent is a power of ten: it obeys the same bound as `^` (10^77777 would be computed exactly).
+        if exponent.magnitude > budget.maxExponent { throw MathParseError.budgetExhausted }
+        guard let value = Rational(decimal: text) else { throw MathParseError.unexpected(text, expected: "a number") }
+        let mantissa = e.map { bytes[..<$0] } ?? bytes[...]
         let dot = mantissa.firstIndex(of: 46)
         // Decimal places of the value as written: 1.25 → 2, 1.5e3 → -2 (precision of hundreds).
         let decimals = (dot.map { mantissa.endIndex - $0 - 1 } ?? 0) - exponent

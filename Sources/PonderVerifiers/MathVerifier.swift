@@ -27,7 +27,7 @@ public struct MathVerifier: Verifier {
     /// Synchronous form of ``verify(_:against:)`` for a reference answer string.
     public func check(completion: String, gold: String) -> Verdict {
         let extraction = extractor.extract(completion)
-        let goldAnswer = Self.goldAnswer(gold)
+        let goldAnswer = equivalence.cache?.goldAnswer(gold, make: Self.goldAnswer) ?? Self.goldAnswer(gold)
         guard let answer = extraction.answer else {
             // Several different boxes: a hedge, unless the gold answer has exactly that many parts
             // (`\boxed{(1, 2)}, \boxed{(2, 1)}` for a list of two pairs).

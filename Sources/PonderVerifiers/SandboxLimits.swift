@@ -52,9 +52,9 @@ public struct SandboxIsolation: Sendable, Hashable, Codable, CustomStringConvert
     /// death with the parent. Started as root, each run also gets its own random host uid. This is the only mode
     /// ``CodeSandbox/make(limits:allowWeakerIsolation:)`` accepts without an explicit opt-in.
     public var sealed: Bool
-    /// Memory and process limits from a cgroup v2 group of its own (`memory.max`, `memory.swap.max`, `pids.max`),
-    /// which bound the run as a whole rather than each process. Only when started as root on a machine whose
-    /// `/sys/fs/cgroup` is cgroup v2 with the `memory` and `pids` controllers.
+    /// Memory and process limits from control groups of the run's own, which bound the run as a whole rather than
+    /// each process: cgroup v2 `memory.max`, `memory.swap.max`, `pids.max`, or on a cgroup v1 (or hybrid) machine
+    /// `memory.limit_in_bytes`, `memory.memsw.limit_in_bytes`, `pids.max`. Only when started as root.
     public var cgroup: Bool
 
     /// Makes an isolation report.
@@ -80,7 +80,7 @@ public struct SandboxIsolation: Sendable, Hashable, Codable, CustomStringConvert
 
     /// A one-line summary.
     public var description: String {
-        if sealed { return "sealed (bubblewrap), cgroup v2 limits: \(cgroup)" }
+        if sealed { return "sealed (bubblewrap), cgroup limits: \(cgroup)" }
         return "weaker isolation: network namespace: \(network), PID namespace: \(pids), private /tmp: \(privateTmp), unprivileged user: \(unprivilegedUser)"
     }
 }

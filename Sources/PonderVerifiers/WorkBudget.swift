@@ -40,6 +40,29 @@ public struct WorkBudget: Sendable, Hashable {
     }
 }
 
+/// Tallies the work of budgeted passes, for tests that check every call stays within its ``WorkBudget``.
+/// Not synchronised: one thread at a time.
+final class WorkMeter: @unchecked Sendable {
+    /// Budgeted passes run (each starts with a fresh budget).
+    private(set) var passes = 0
+    /// Work units spent over all passes (a charge refused for lack of budget included).
+    private(set) var units = 0
+    /// The most units any pass spent beyond its budget (the charge that was refused; that work was not done).
+    private(set) var largestOverdraft = 0
+
+    func record(_ spent: Int, of budget: Int) {
+        passes += 1
+        units += spent
+        largestOverdraft = max(largestOverdraft, spent - budget)
+    }
+
+    func reset() {
+        passes = 0
+        units = 0
+        largestOverdraft = 0
+    }
+}
+
 /// Why an answer could not be parsed or evaluated. Internal: surfaces as an `unknown` verdict's text.
 enum MathParseError: Error, Equatable, CustomStringConvertible {
     case tooLong(Int, limit: Int)

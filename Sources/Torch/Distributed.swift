@@ -36,6 +36,30 @@ public struct DistributedError: Error, LocalizedError, Sendable, Equatable {
     }
 }
 
+extension TCPStore {
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released): a port for a store
+    /// served on this machine (`MASTER_PORT` of a one-machine launch).
+    public static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else {
+            throw DistributedError(operation: "picking a free port", rank: -1, message: "cannot open a socket (errno \(errno))")
+        }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            throw DistributedError(operation: "picking a free port", rank: -1, message: "cannot bind a port on 127.0.0.1 (errno \(errno))")
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
 /// libtorch's `c10d::TCPStore`: a key-value store one process serves and every rank reaches, used for rendezvous.
 public final class TCPStore: @unchecked Sendable {
     let handle: pt_store

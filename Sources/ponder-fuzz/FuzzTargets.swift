@@ -26,7 +26,12 @@ enum FuzzTarget: String, CaseIterable {
             let rest = split < text.endIndex ? String(text[text.index(after: split)...]) : ""
             _ = FuzzState.strict.check(completion: rest, gold: gold)
             _ = FuzzState.lenient.check(completion: rest, gold: gold)
-            _ = FuzzState.strict.equivalence.compare(gold: MathVerifier.goldAnswer(gold), prediction: rest)
+            let answer = MathVerifier.goldAnswer(gold)
+            let fresh = FuzzState.strict.equivalence.compare(gold: answer, prediction: rest)
+            // The memo must never change a verdict: a miss (or a hit from an earlier input) and then a hit.
+            let cached = FuzzState.cached.compare(gold: answer, prediction: rest)
+            let again = FuzzState.cached.compare(gold: answer, prediction: rest)
+            precondition(cached == fresh && again == fresh, "cached verdict differs for \(text.debugDescription)")
         case .tokenizerJSON:
             guard let tokenizer = try? Tokenizer(tokenizerJSON: data, source: "fuzz.json") else { return }
             let ids = tokenizer.encode("Hello, world! 123 <|im_end|> ünïcödé\n\t  x")
@@ -48,8 +53,11 @@ enum FuzzTarget: String, CaseIterable {
 }
 
 enum FuzzState {
-    static let strict = MathVerifier()
-    static let lenient = MathVerifier(policy: .lenient)
+    // No memo in the verifiers fuzzed (each input runs the real code, and coverage does not depend on earlier
+    // inputs); `cached` checks the memo against them.
+    static let strict = MathVerifier(equivalence: MathEquivalence(cache: nil))
+    static let lenient = MathVerifier(policy: .lenient, equivalence: MathEquivalence(cache: nil))
+    static let cached = MathEquivalence(cache: EquivalenceCache(capacity: 1024))
     /// The Qwen2 test tokenizer (PONDER_FUZZ_TOKENIZER overrides the path; run from the repository root).
     static let tokenizer: Tokenizer = {
         let path =

@@ -30,6 +30,11 @@ struct DPO: AsyncParsableCommand {
         let policy = try ModelDirectory.load(dir, dtype: dtype)
         var examples = try PreferenceExample.load(URL(fileURLWithPath: data))
         if chat {
+            if let k = examples.firstIndex(where: { !$0.chosenComplete || !$0.rejectedComplete }) {
+                throw ValidationError(
+                    "\(data): pair \(k + 1) is a step-level pair (its prompt ends with solution steps the completion continues); --chat would put those steps into the user's message, so leave out --chat"
+                )
+            }
             examples = examples.map {
                 guard case .text(let t) = $0.prompt else { return $0 }
                 return PreferenceExample(prompt: .chat([.user(t)]), chosen: $0.chosen, rejected: $0.rejected)

@@ -78,7 +78,7 @@ struct LocalLauncher {
 
     /// Runs the ranks to completion; returns the exit code (0 when every rank succeeded).
     func run() throws -> Int32 {
-        let port = try Self.freePort()
+        let port = try TCPStore.freeLoopbackPort()
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let output = OutputForwarder()
         var processes: [Process] = []
@@ -146,23 +146,6 @@ struct LocalLauncher {
         for p in processes { p.waitUntilExit() }
         output.finish()
         return 0
-    }
-
-    /// A TCP port free on the loopback interface now (the store binds it a moment later).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ValidationError("cannot open a socket to pick MASTER_PORT") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw ValidationError("cannot bind a loopback port for MASTER_PORT") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Ends this rank when its launcher is gone (killed with SIGKILL, it cannot stop its ranks itself).

@@ -42,9 +42,10 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// A model behind an OpenAI-compatible endpoint instead of a local directory (`solve`, `eval`).
+/// A model behind an OpenAI-compatible endpoint instead of a local directory (`solve`, `eval`, `sample`, and the teacher
+/// of `distill`).
 struct EndpointOptions: ParsableArguments {
-    @Option(name: .long, help: "An OpenAI-compatible endpoint (vLLM, SGLang, `ponder serve`), e.g. http://127.0.0.1:8000/v1, instead of --model.")
+    @Option(name: .long, help: "An OpenAI-compatible endpoint (vLLM, SGLang, `ponder serve`), e.g. http://127.0.0.1:8000/v1, instead of a local model directory.")
     var endpoint: String?
     @Option(name: .long, help: "The model name the endpoint serves (with --endpoint).") var apiModel: String?
     @Option(name: .long, help: "Environment variable holding the endpoint's API key.") var apiKeyEnv: String?
@@ -64,11 +65,17 @@ struct EndpointOptions: ParsableArguments {
 
     /// The remote model, or the local engine of `local` when no endpoint is given.
     func languageModel(local: ModelOptions) throws -> any LanguageModel {
-        guard let endpoint, let apiModel else {
+        guard let remote = try remoteModel() else {
             guard local.model != nil else { throw ValidationError("give --model DIR or --endpoint URL --api-model NAME") }
             return try local.loadEngine()
         }
         if local.model != nil { throw ValidationError("give either --model or --endpoint, not both") }
+        return remote
+    }
+
+    /// The model behind --endpoint, or `nil` when none is given.
+    func remoteModel() throws -> RemoteModel? {
+        guard let endpoint, let apiModel else { return nil }
         var key: String?
         if let apiKeyEnv {
             guard let k = ProcessInfo.processInfo.environment[apiKeyEnv], !k.isEmpty else {

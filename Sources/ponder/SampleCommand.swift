@@ -69,10 +69,11 @@ struct Sample: AsyncParsableCommand {
         abstract:
             "Rejection sampling: k samples per problem, graded by the task, filtered into an SFT JSONL (prompt, completion) with stats.",
         discussion:
-            "Resumable: finished problems are recorded in OUT.progress.jsonl and skipped on restart. OUT and OUT.stats.json are written atomically at the end."
+            "The samples come from a local model (--model DIR) or from any OpenAI-compatible server (--endpoint URL --api-model NAME, e.g. vLLM, SGLang or `ponder serve`); grading stays local. Resumable: finished problems are recorded in OUT.progress.jsonl and skipped on restart. OUT and OUT.stats.json are written atomically at the end."
     )
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var endpointOptions: EndpointOptions
     @OptionGroup var problems: ProblemOptions
     @OptionGroup var keep: KeepOptions
     @Option(name: .long, help: "Seed of the samples.") var seed: UInt64 = 0
@@ -84,9 +85,9 @@ struct Sample: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try modelOptions.loadEngine()
+        let model = try endpointOptions.languageModel(local: modelOptions)
         let (task, problems) = try await self.problems.load()
-        let (_, stats) = try await keep.sampler(model: engine, task: task, seed: seed, temperature: temperature).run(
+        let (_, stats) = try await keep.sampler(model: model, task: task, seed: seed, temperature: temperature).run(
             problems: problems, output: URL(fileURLWithPath: out), onProblem: samplingProgress("sampled"))
         print(describe(stats))
         print("wrote \(out) and \(RejectionSampler.statsURL(URL(fileURLWithPath: out)).path)")

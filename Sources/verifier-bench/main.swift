@@ -2,6 +2,11 @@
 // (mode "a": compare answers, "c": extract from a completion first under the strict policy, "l": the same under the
 // lenient policy) and writes one JSON result per line.
 //
+// Each case is timed three ways, `--repeat` calls each: `seconds` with no cache (every call from scratch, as for a new
+// completion), `gold_warm_seconds` with a warm cache of gold answers only (what a GRPO group repeats: the gold's
+// labelled value, ratio parts and parse; comparable to Math-Verify's parse caches), and `warm_seconds` with the full
+// EquivalenceCache warm (the verdict of the repeated (gold, answer) pair is remembered; extraction still runs).
+//
 // Usage: verifier-bench CORPUS.jsonl [--repeat N] > results.jsonl
 import Foundation
 import PonderCore
@@ -19,6 +24,11 @@ struct Result: Encodable {
     var equivalent: Bool
     var outcome: String
     var seconds: Double
+    var gold_warm_seconds: Double
+    var warm_seconds: Double
+    var cpu_seconds: Double
+    var gold_warm_cpu_seconds: Double
+    var warm_cpu_seconds: Double
     var explanation: String
 }
 
@@ -41,29 +51,64 @@ for (n, line) in text.split(separator: "\n").enumerated() {
     }
 }
 
-let verifier = MathVerifier()
-let lenient = MathVerifier(policy: .lenient)
-func check(_ c: Case) -> Verdict {
-    switch c.mode {
-    case "c": verifier.check(completion: c.prediction, gold: c.gold)
-    case "l": lenient.check(completion: c.prediction, gold: c.gold)
-    default: verifier.equivalence.compare(gold: MathVerifier.goldAnswer(c.gold), prediction: c.prediction)
+/// The strict and lenient verifiers over one cache (`nil`: none).
+struct Verifiers {
+    var strict: MathVerifier
+    var lenient: MathVerifier
+    init(cache: EquivalenceCache?) {
+        strict = MathVerifier(equivalence: MathEquivalence(cache: cache))
+        lenient = MathVerifier(policy: .lenient, equivalence: MathEquivalence(cache: cache))
     }
+    func check(_ c: Case) -> Verdict {
+        switch c.mode {
+        case "c": strict.check(completion: c.prediction, gold: c.gold)
+        case "l": lenient.check(completion: c.prediction, gold: c.gold)
+        default: strict.equivalence.compare(gold: MathVerifier.goldAnswer(c.gold), prediction: c.prediction)
+        }
+    }
+}
+let cold = Verifiers(cache: nil)
+let goldCache = EquivalenceCache(remembersVerdicts: false)
+let goldWarm = Verifiers(cache: goldCache)
+let fullCache = EquivalenceCache()
+let warm = Verifiers(cache: fullCache)
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+/// CPU time of this process, in seconds (unlike the wall clock it does not count time preempted by other processes).
+func cpuSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Mean wall-clock and CPU seconds per call of `repeats` calls of `check` on `c`, after one untimed call (which also
+/// primes a cache).
+func time(_ v: Verifiers, _ c: Case, repeats: Int) -> (Double, Double, Verdict) {
+    var verdict = v.check(c)
+    let start = ContinuousClock.now
+    let startCPU = cpuSeconds()
+    for _ in 0..<repeats { verdict = v.check(c) }
+    let cpu = (cpuSeconds() - startCPU) / Double(repeats)
+    return (seconds(ContinuousClock.now - start) / Double(repeats), cpu, verdict)
 }
 
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.sortedKeys]
 var total = 0.0
 for c in cases {
-    var v = check(c)  // warm-up, also the verdict reported
-    let start = ContinuousClock.now
-    for _ in 0..<repeats { v = check(c) }
-    let d = ContinuousClock.now - start
-    let seconds = (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) / Double(repeats)
-    total += seconds
+    let (s, sc, v) = time(cold, c, repeats: repeats)
+    let (g, gc, vg) = time(goldWarm, c, repeats: repeats)
+    let (w, wc, vw) = time(warm, c, repeats: repeats)
+    guard vg == v, vw == v else {
+        FileHandle.standardError.write(Data("verifier-bench: case \(c.id): a cache changed the verdict: \(v) / \(vg) / \(vw)\n".utf8))
+        exit(1)
+    }
+    total += s
     let r = Result(
-        id: c.id, equivalent: v.isEquivalent, outcome: v.outcome.rawValue, seconds: seconds, explanation: v.explanation)
+        id: c.id, equivalent: v.isEquivalent, outcome: v.outcome.rawValue, seconds: s, gold_warm_seconds: g,
+        warm_seconds: w, cpu_seconds: sc, gold_warm_cpu_seconds: gc, warm_cpu_seconds: wc, explanation: v.explanation)
     print(String(decoding: try encoder.encode(r), as: UTF8.self))
 }
 FileHandle.standardError.write(
-    Data("verifier-bench: \(cases.count) cases, \(String(format: "%.1f", Double(cases.count) / total)) cases/s\n".utf8))
+    Data("verifier-bench: \(cases.count) cases, \(String(format: "%.1f", Double(cases.count) / total)) cases/s (no cache)\n".utf8))

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Torch
 import XCTest
 
 /// Data-parallel training through the real `ponder` binary: 2 ranks on loopback (one libtorch thread each) against
@@ -137,7 +138,7 @@ final class DistributedCLITests: XCTestCase {
     /// Two ranks started by hand with torchrun's environment (as torchrun or Slurm would): killing rank 1 makes rank 0
     /// fail with an error naming rank 1, well within the timeout.
     func testTorchrunEnvironmentAndADeadPeer() throws {
-        let port = try freePort()
+        let port = try TCPStore.freeLoopbackPort()
         func start(_ rank: Int) throws -> (Process, Pipe, Pipe) {
             try cli.launch(
                 [
@@ -164,7 +165,7 @@ final class DistributedCLITests: XCTestCase {
 
     /// A hung rank (SIGSTOP) makes the other fail when the collective times out, naming it.
     func testHungPeerTimesOut() throws {
-        let port = try freePort()
+        let port = try TCPStore.freeLoopbackPort()
         let data = try sftData()
         func start(_ rank: Int) throws -> (Process, Pipe, Pipe) {
             try cli.launch(
@@ -283,19 +284,6 @@ final class DistributedCLITests: XCTestCase {
         return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
 
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        XCTAssertTrue(ok)
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 /// The float32 tensors of a safetensors file, read by hand (8-byte header length, JSON header, raw data).

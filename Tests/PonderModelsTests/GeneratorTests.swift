@@ -194,26 +194,65 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(batch.cacheBytes, 0, "an empty batch holds no cache")
     }
 
-    /// In a batch of ten, a finished row's cache row rides along until an eighth of the batch has finished (then
-    /// they are dropped together); the others' results are unchanged, and a cancelled row leaves without a result.
-    func testFinishedRowsLeaveInGroups() throws {
+    /// In a batch of ten, finished rows leave at once and a cancelled row leaves without a result; leaving moves
+    /// at most one row of keys and values per leaver (never the whole cache), and the others' results are unchanged.
+    func testFinishedRowsLeaveAtOnce() throws {
         let g = Generator(model: model, endTokens: [])
         let rows = (0..<10).map { i in row(Array(1...(2 + i % 4)), temperature: 1, maxTokens: 3 + i, seed: UInt64(i)) }
         let alone = try rows.map { try g.generate([$0]).0[0] }
         let batch = DecodeBatch(generator: g)
         let ids = try batch.add(rows).ids
+        let bytes = batch.cacheBytes
         var outputs: [Int: GenerationOutput] = [:]
-        var bytes: [Int] = []
+        var removed = false
         while !batch.isEmpty {
-            if batch.count == 5 { batch.remove([ids[9]]) }
+            if batch.count == 5 && !removed {
+                batch.remove([ids[9]])
+                removed = true
+            }
             for (id, o) in batch.step() { outputs[id] = o }
-            bytes.append(batch.cacheBytes)
+            XCTAssertEqual(batch.count, 10 - outputs.count - (removed ? 1 : 0), "finished rows leave at once")
+            if !batch.isEmpty { XCTAssertEqual(batch.cacheBytes, bytes, "leaving rows free buffer rows; the buffer stays") }
         }
         for i in 0..<9 { XCTAssertEqual(outputs[ids[i]]?.tokens, alone[i].tokens, "row \(i)") }
         XCTAssertNil(outputs[ids[9]], "a removed row reports nothing")
-        // Row 0 finishes at step 3, row 1 at step 4.
-        XCTAssertEqual(bytes[2], bytes[1], "one finished row of ten keeps its cache row for now")
-        XCTAssertLessThan(bytes[3], bytes[2], "two finished rows of ten are dropped")
+        XCTAssertEqual(batch.stats.reallocations, 0)
+        // A moved row copies at most its columns (prompt plus generated tokens) of one row.
+        let perColumn = KVCache.bytes(configuration: model.configuration, batch: 1, capacity: 1, dtype: model.dtype)
+        XCTAssertLessThanOrEqual(batch.stats.cacheCopyBytes, 9 * perColumn * (5 + 12))
+        XCTAssertEqual(batch.cacheBytes, 0)
+    }
+
+    /// After one reallocation the buffer keeps spare rows and columns: later joins copy only their own keys and
+    /// values, and every row still gets its solo result.
+    func testJoinsFillSpareRowsWithoutCopyingTheBatch() throws {
+        let g = Generator(model: model, endTokens: [])
+        let rows = (0..<5).map { i in row(Array(1...(3 + i)), temperature: 1, maxTokens: 8 + 2 * i, seed: UInt64(i)) }
+        let alone = try rows.map { try g.generate([$0]).0[0] }
+        let perColumn = KVCache.bytes(configuration: model.configuration, batch: 1, capacity: 1, dtype: model.dtype)
+        let batch = DecodeBatch(generator: g)
+        var outputs: [Int: GenerationOutput] = [:]
+        func steps(_ k: Int) { for _ in 0..<k { for (id, o) in batch.step() { outputs[id] = o } } }
+        var ids = try batch.add([rows[0], rows[1]]).ids
+        XCTAssertEqual(batch.stats.reallocations, 0, "an idle batch takes its prefill cache as its buffer")
+        XCTAssertEqual(batch.stats.cacheCopyBytes, 0)
+        steps(1)
+        ids += try batch.add([rows[2]]).ids  // no free row: the buffer is reallocated, with spare rows and columns
+        XCTAssertEqual(batch.stats.reallocations, 1)
+        let bytes = batch.cacheBytes
+        XCTAssertGreaterThan(bytes, g.cacheBytes(rows: 3, columns: 5 + 12))
+        steps(3)
+        let copied = batch.stats.cacheCopyBytes
+        XCTAssertEqual(batch.cacheBytes(adding: [rows[3], rows[4]]), bytes, "the joins fit the spare rows and columns")
+        ids += try batch.add([rows[3], rows[4]]).ids
+        XCTAssertEqual(batch.stats.reallocations, 1)
+        XCTAssertEqual(batch.cacheBytes, bytes)
+        XCTAssertEqual(batch.stats.cacheCopyBytes - copied, 2 * 7 * perColumn, "only the joining rows' 7 prompt columns are copied")
+        while !batch.isEmpty { steps(1) }
+        for (i, id) in ids.enumerated() {
+            XCTAssertEqual(outputs[id]?.tokens, alone[i].tokens, "row \(i)")
+            for (x, y) in zip(outputs[id]!.logprobs, alone[i].logprobs) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        }
     }
 
     /// The bytes `cacheBytes(adding:)` predicts are the bytes the batch then holds; a join over the limit throws

@@ -63,6 +63,69 @@ import Testing
         #expect(r.standardOutput == "hi\n", "\(r)")
     }
 
+    /// Started as root, a sealed run gets control groups of its own (cgroup v2, or v1 on hybrid hosts such as these
+    /// machines): four processes that each stay well under `RLIMIT_AS` cannot together hold more than the run's
+    /// memory limit, and the groups are gone after the run.
+    @Test func controlGroupsBoundTheWholeRun() async throws {
+        guard Self.isRoot else {
+            withKnownIssue("control groups need root; this run is not root") { Issue.record("skipped") }
+            return
+        }
+        #expect(CgroupLimits.available, "root, but no usable cgroup v1 or v2 memory and pids hierarchy")
+        let limits = SandboxLimits(wallSeconds: 20, cpuSeconds: 10, memoryBytes: 256 << 20)
+        let detected = await CodeSandbox.detectIsolation()
+        try #require(detected.sealed && detected.cgroup, "sealed isolation with cgroups expected: \(detected)")
+        let program = """
+            import os, time
+            children = []
+            for i in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    block = b"x" * (120 << 20)   # touched: 120 MiB resident in each of four processes
+                    time.sleep(2)
+                    os._exit(0 if len(block) else 1)
+                children.append(pid)
+            survived = sum(os.waitpid(p, 0)[1] == 0 for p in children)
+            print("SURVIVED", survived)
+            """
+        let before = Self.runGroups()
+        let r = try await CodeSandbox(limits: limits, isolation: detected).run(program)
+        let survived = Int(r.standardOutput.split(separator: " ").last.map { String($0).trimmedText() } ?? "") ?? -1
+        #expect(survived >= 0 && survived < 4, "480 MiB held under a 256 MiB run limit: \(r)")
+        // The same program without control groups (rlimits only bind each process): all four survive, so the bound
+        // above comes from the groups and the program really allocates.
+        var plain = detected
+        plain.cgroup = false
+        let unbounded = try await CodeSandbox(limits: limits, isolation: plain).run(program)
+        #expect(unbounded.standardOutput.trimmedText() == "SURVIVED 4", "\(unbounded)")
+        // Other suites' sandbox runs may make groups meanwhile: wait until every group not there before is gone.
+        var left = Self.runGroups().subtracting(before)
+        for _ in 0..<50 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            left = left.intersection(Self.runGroups())
+        }
+        #expect(left.isEmpty, "control groups outlived their runs: \(left)")
+    }
+
+    /// The per-run control groups that exist now.
+    static func runGroups() -> Set<String> {
+        var found: Set<String> = []
+        switch CgroupLimits.hierarchy {
+        case .v2(let parent)?:
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("run-") {
+                found.insert("\(parent)/\(name)")
+            }
+        case .v1(let memory, let pids)?:
+            for parent in [memory, pids] {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("ponder-run-") {
+                    found.insert("\(parent)/\(name)")
+                }
+            }
+        case nil: break
+        }
+        return found
+    }
+
     @Test func sysVSharedMemoryDoesNotOutliveTheRun() async throws {
         for mode in await Self.modes() {
             let key = Int32.random(in: 0x1000_0000...0x7FFF_0000)

@@ -8,7 +8,7 @@ final class DistributedTests: XCTestCase {
     /// Runs `body` as ranks 0 and 1, each on its own thread with its own store connection and Gloo group; rethrows the
     /// first failure.
     func withTwoRanks(timeout: Duration = .seconds(30), _ body: @escaping @Sendable (ProcessGroup) throws -> Void) throws {
-        let port = try freePort()
+        let port = try TCPStore.freeLoopbackPort()
         let failures = Locked<[String]>([])
         let done = DispatchGroup()
         for rank in 0..<2 {
@@ -96,25 +96,12 @@ final class DistributedTests: XCTestCase {
     }
 
     func testConnectingToNoStoreFailsWithTheAddress() throws {
-        let port = try freePort()
+        let port = try TCPStore.freeLoopbackPort()
         XCTAssertThrowsError(try TCPStore(host: "127.0.0.1", port: port, worldSize: 2, isServer: false, timeout: .milliseconds(300))) {
             XCTAssertTrue($0.localizedDescription.contains("connecting to the TCPStore at 127.0.0.1:\(port)"), $0.localizedDescription)
         }
     }
 
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        XCTAssertTrue(ok)
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 /// A value shared between threads under a lock.

@@ -52,6 +52,11 @@ def expect_raises(cls, fn, status=None):
     raise AssertionError(f"expected {cls.__name__}")
 
 
+def counts(u):
+    """Usage without cached_tokens (the served engine's prefix cache may serve a repeated request's prompt)."""
+    return (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.completion_tokens_details.reasoning_tokens)
+
+
 def messages(text=QUESTION):
     return [{"role": "user", "content": text}]
 
@@ -138,6 +143,54 @@ def _():
     assert len(t.choices[0].logprobs.token_logprobs) == t.usage.completion_tokens
 
 
+@check("top_logprobs=3: three alternatives per token, most likely first, streamed the same")
+def _():
+    kwargs = dict(model=MODEL, messages=messages(), max_tokens=16, temperature=0.8, seed=4, logprobs=True, top_logprobs=3)
+    r = client.chat.completions.create(**kwargs)
+    lp = r.choices[0].logprobs.content
+    assert len(lp) == r.usage.completion_tokens
+    for t in lp:
+        assert len(t.top_logprobs) == 3, t
+        values = [a.logprob for a in t.top_logprobs]
+        assert values == sorted(values, reverse=True), values
+        same = [a.logprob for a in t.top_logprobs if a.token == t.token]
+        assert not same or t.logprob in same, (t.token, t.logprob, t.top_logprobs)
+    streamed, usage = [], None
+    for c in client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}):
+        if c.usage is not None:
+            usage = c.usage
+        for ch in c.choices:
+            if ch.logprobs is not None and ch.logprobs.content:
+                streamed += ch.logprobs.content
+    # The repeat may reuse the first request's prompt from the prefix cache, which rounds differently in the last
+    # bits: same tokens, log-probabilities equal to 1e-4.
+    assert [t.token for t in streamed] == [t.token for t in lp]
+    for s, w in zip(streamed, lp):
+        assert abs(s.logprob - w.logprob) < 1e-4 and [a.token for a in s.top_logprobs] == [a.token for a in w.top_logprobs]
+        assert all(abs(a.logprob - b.logprob) < 1e-4 for a, b in zip(s.top_logprobs, w.top_logprobs))
+    assert counts(usage) == counts(r.usage), (usage, r.usage)
+
+
+@check("completions logprobs=2: legacy shape with two alternatives (+ the sampled token) per token")
+def _():
+    t = client.completions.create(model=MODEL, prompt=QUESTION, max_tokens=16, temperature=1, seed=5, logprobs=2)
+    lp = t.choices[0].logprobs
+    n = t.usage.completion_tokens
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == n
+    for token, value, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
+        assert len(top) in (2, 3) and top[token] == value, (token, value, top)
+    assert lp.text_offset == [sum(len(x) for x in lp.tokens[:i]) for i in range(n)]
+
+
+@check("streamed usage equals the whole response's (exact engine counts)")
+def _():
+    kwargs = dict(model=MODEL, messages=messages(), max_tokens=24, n=2, seed=6)
+    whole = client.chat.completions.create(**kwargs)
+    usage = [c.usage for c in client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+             if c.usage is not None]
+    assert len(usage) == 1 and counts(usage[0]) == counts(whole.usage), (usage, whole.usage)
+
+
 @check("chat_template_kwargs reach the template (enable_thinking=False closes the pre-filled <think>)")
 def _():
     plain = client.chat.completions.create(model=MODEL, messages=messages("Compute 1+2."), max_tokens=2)
@@ -186,6 +239,14 @@ def _():
         model=MODEL, messages=messages(), extra_body={"ponder": {"strategy": "best-of-n", "scorer": "oracle"}}), 400)
     expect_raises(openai.BadRequestError, lambda: client.chat.completions.create(
         model=MODEL, messages=[{"role": "robot", "content": "x"}]), 400)
+    e = expect_raises(openai.BadRequestError, lambda: client.chat.completions.create(
+        model=MODEL, messages=messages(), logprobs=True, top_logprobs=21), 400)
+    assert e.body.get("param") == "top_logprobs", e.body
+    e = expect_raises(openai.BadRequestError, lambda: client.chat.completions.create(
+        model=MODEL, messages=messages(), top_logprobs=2), 400)
+    assert e.body.get("param") == "top_logprobs", e.body
+    e = expect_raises(openai.BadRequestError, lambda: client.completions.create(model=MODEL, prompt=QUESTION, logprobs=21), 400)
+    assert e.body.get("param") == "logprobs", e.body
 
 
 @check("AuthenticationError for a wrong or missing key")
