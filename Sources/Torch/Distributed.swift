@@ -37,6 +37,12 @@ public struct DistributedError: Error, LocalizedError, Sendable, Equatable {
 }
 
 extension TCPStore {
+    /// Ignores `SIGPIPE` in this process, once, before any store or Gloo socket exists. A peer that dies while this
+    /// rank writes to it must surface as a write error, which Gloo turns into an exception that names the rank; by
+    /// default the signal ends the process silently instead. (Python, which PyTorch's c10d normally runs under, ignores
+    /// `SIGPIPE` at startup for the same reason.)
+    static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released): a port for a store
     /// served on this machine (`MASTER_PORT` of a one-machine launch).
     public static func freeLoopbackPort() throws -> Int {
@@ -71,6 +77,7 @@ public final class TCPStore: @unchecked Sendable {
     /// Serves the store (`isServer`, on rank 0) or connects to it, waiting up to `timeout` for the server and, when
     /// serving, for `worldSize` clients (the server counts as one).
     public init(host: String, port: Int, worldSize: Int, isServer: Bool, timeout: Duration) throws {
+        Self.ignoreBrokenPipes
         var out: pt_store?
         guard pt_store_create(&out, host, Int32(port), Int32(worldSize), isServer, timeout.milliseconds) == 0, let out else {
             throw DistributedError(
