@@ -30,14 +30,43 @@ struct Polynomial: Hashable, Sendable {
     }
     static prefix func - (a: Polynomial) -> Polynomial { Polynomial(terms: a.terms.mapValues { -$0 }) }
 
+    /// `self + b`, charging the exact coefficients' size as work (a sum of rationals is two products and a gcd).
+    func plus(_ b: Polynomial, budget: inout WorkBudget) throws -> Polynomial {
+        try budget.spend(b.terms.count + 1)
+        var t = terms
+        for (m, c) in b.terms {
+            if let a = t[m] {
+                try Self.charge(a.bitWidth + c.bitWidth, budget: &budget)
+                let s = a + c
+                t[m] = s.isZero ? nil : s
+            } else {
+                t[m] = c
+            }
+        }
+        return Polynomial(terms: t)
+    }
+
+    /// Spends the work of arithmetic on exact coefficients of `bits` bits together: about the square of the words
+    /// (schoolbook products and the gcd that reduces the result), under the exact evaluator's bound on size.
+    static func charge(_ bits: Int, budget: inout WorkBudget) throws {
+        if bits > budget.maxBits { throw MathParseError.budgetExhausted }
+        let words = bits / 64 + 1
+        try budget.spend(words * words)
+    }
+
     func times(_ b: Polynomial, budget: inout WorkBudget) throws -> Polynomial {
         try budget.spend(terms.count * b.terms.count + 1)
         if terms.count * b.terms.count > budget.maxTerms * 4 { throw MathParseError.budgetExhausted }
         var t: [Monomial: Rational] = [:]
         for (m1, c1) in terms {
             for (m2, c2) in b.terms {
+                // Exact coefficients grow with every product and sum: their size is work too (found by the math
+                // fuzz target: a long sum of decimals reached coefficients whose gcds took minutes, off the budget).
+                try Self.charge(c1.bitWidth + c2.bitWidth, budget: &budget)
                 let m = m1 * m2
-                let s = (t[m] ?? .zero) + c1 * c2
+                let product = c1 * c2
+                if let a = t[m] { try Self.charge(a.bitWidth + product.bitWidth, budget: &budget) }
+                let s = (t[m] ?? .zero) + product
                 t[m] = s.isZero ? nil : s
             }
         }
@@ -83,11 +112,11 @@ struct RationalFunction: Sendable {
             for x in xs {
                 guard let f = try from(x, budget: &budget) else { return nil }
                 if acc.denominator == f.denominator {
-                    acc.numerator = acc.numerator + f.numerator
+                    acc.numerator = try acc.numerator.plus(f.numerator, budget: &budget)
                 } else {
                     acc = RationalFunction(
                         numerator: try acc.numerator.times(f.denominator, budget: &budget)
-                            + f.numerator.times(acc.denominator, budget: &budget),
+                            .plus(f.numerator.times(acc.denominator, budget: &budget), budget: &budget),
                         denominator: try acc.denominator.times(f.denominator, budget: &budget))
                 }
             }
@@ -132,7 +161,7 @@ struct RationalFunction: Sendable {
     func minus(_ other: RationalFunction, budget: inout WorkBudget) throws -> RationalFunction {
         RationalFunction(
             numerator: try numerator.times(other.denominator, budget: &budget)
-                + (-other.numerator).times(denominator, budget: &budget),
+                .plus((-other.numerator).times(denominator, budget: &budget), budget: &budget),
             denominator: try denominator.times(other.denominator, budget: &budget))
     }
 }
