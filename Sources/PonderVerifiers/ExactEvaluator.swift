@@ -49,9 +49,10 @@ enum ExactEvaluator {
         }
     }
 
+    /// Charges the work of a result of `r`'s size (arithmetic and the gcd that reduces it cost about the square of
+    /// its words) and refuses results past `maxBits`.
     static func checkSize(_ r: Rational, budget: inout WorkBudget) throws {
-        if r.bitWidth > budget.maxBits { throw MathParseError.budgetExhausted }
-        try budget.spend(r.bitWidth / 64)
+        try Polynomial.charge(r.bitWidth, budget: &budget)
     }
 
     static func power(_ base: Rational, _ exponent: Rational, budget: inout WorkBudget) throws -> Rational? {
