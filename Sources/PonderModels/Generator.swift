@@ -207,6 +207,18 @@ public final class Generator {
         let total = start + t
         let ids = Tensor(batch.flatMap { $0.map(Int64.init) }, shape: [b, t])
         let pads = cache.padding
+        if t == 1 {
+            // A decode step: positions and the padding mask built on the host, one tensor each, instead of a dozen
+            // small tensor ops per step (they are most of a small model's step).
+            let positions = Tensor(pads.map { Int64(Swift.max(0, start - $0)) }, shape: [b, 1])
+            guard pads.contains(where: { $0 > 0 }) else { return model.lastLogits(ids, positions: positions, cache: cache, mask: nil) }
+            // Query `start` sees every key from its row's first token on (and itself, so no softmax row is empty).
+            var valid = [Bool](repeating: true, count: b * total)
+            for (row, pad) in pads.enumerated() where pad > 0 {
+                for key in 0..<Swift.min(pad, start) { valid[row * total + key] = false }
+            }
+            return model.lastLogits(ids, positions: positions, cache: cache, mask: Tensor(valid, shape: [b, 1, 1, total]))
+        }
         let columns = Tensor.arange(start, total).unsqueezed(axis: 0)  // (1, T)
         let positions = (columns - Tensor(pads.map(Int64.init), shape: [b, 1])).clamped(min: 0)  // (B, T)
         var mask: Tensor?

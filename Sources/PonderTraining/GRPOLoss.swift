@@ -183,13 +183,28 @@ public enum TokenLogProbs {
             // Logits at position p predict token p + 1: the completion tokens are predicted by positions L−T−1 ..< L−1.
             let all = forward(rows, start..<(start + n))
             let first = all.size(1) == l ? l - t - 1 : 0
-            let logits = all.narrow(axis: 1, start: first, length: t).to(.float32) / temperature
-            let logp = logits.logSoftmax(axis: -1)
+            let kept = all.narrow(axis: 1, start: first, length: t).to(.float32)
+            let logits = temperature == 1 ? kept : kept / temperature
             let targets = rows.narrow(axis: 1, start: l - t, length: t).unsqueezed(axis: -1)
-            logps.append(logp.gather(axis: -1, index: targets).squeezed(axis: -1))
-            entropies.append(withNoGrad { -(logp.exp() * logp).sum(axis: -1) })
+            // log p(token) = logit − logsumexp(logits): autograd keeps only the logits (which it needs anyway), not a
+            // second vocabulary-wide log-softmax; at 151,936 columns that tensor is 0.6 MB per token.
+            let normaliser = logits.logSumExp(axes: [-1])
+            logps.append(logits.gather(axis: -1, index: targets).squeezed(axis: -1) - normaliser)
+            entropies.append(withNoGrad { entropy(logits: logits, normaliser: normaliser) })
         }
         return (concatenated(logps), concatenated(entropies))
+    }
+
+    /// H = logsumexp(x) − Σ softmax(x)·x over the last axis of `logits` (n, T, V), a few rows at a time so the
+    /// temporaries stay near 64 MB however large the vocabulary.
+    static func entropy(logits: Tensor, normaliser: Tensor) -> Tensor {
+        let (n, t, v) = (logits.size(0), logits.size(1), logits.size(2))
+        let rows = Swift.max(1, (64 << 20) / Swift.max(1, t * v * 4))
+        guard rows < n else { return normaliser - (logits.softmax(axis: -1) * logits).sum(axis: -1) }
+        return concatenated(stride(from: 0, to: n, by: rows).map { start in
+            let x = logits.narrow(axis: 0, start: start, length: Swift.min(rows, n - start))
+            return normaliser.narrow(axis: 0, start: start, length: x.size(0)) - (x.softmax(axis: -1) * x).sum(axis: -1)
+        })
     }
 }
 
