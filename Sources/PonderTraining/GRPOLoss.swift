@@ -196,10 +196,10 @@ public enum TokenLogProbs {
     }
 
     /// H = logsumexp(x) − Σ softmax(x)·x over the last axis of `logits` (n, T, V), a few rows at a time so the
-    /// temporaries stay near 64 MB however large the vocabulary.
-    static func entropy(logits: Tensor, normaliser: Tensor) -> Tensor {
+    /// temporaries stay near `chunkBytes` however large the vocabulary. `normaliser` is logsumexp(x), (n, T).
+    static func entropy(logits: Tensor, normaliser: Tensor, chunkBytes: Int = 64 << 20) -> Tensor {
         let (n, t, v) = (logits.size(0), logits.size(1), logits.size(2))
-        let rows = Swift.max(1, (64 << 20) / Swift.max(1, t * v * 4))
+        let rows = Swift.max(1, chunkBytes / Swift.max(1, t * v * 4))
         guard rows < n else { return normaliser - (logits.softmax(axis: -1) * logits).sum(axis: -1) }
         return concatenated(stride(from: 0, to: n, by: rows).map { start in
             let x = logits.narrow(axis: 0, start: start, length: Swift.min(rows, n - start))

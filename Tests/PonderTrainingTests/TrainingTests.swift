@@ -24,6 +24,28 @@ let arithmeticCorpus = (0..<120).map { i in
 }
 
 final class TrainingTests: XCTestCase {
+    /// The entropy of completion tokens, computed a few rows at a time for large vocabularies, equals −Σ p log p of
+    /// the whole tensor at once; the log-probabilities equal log-softmax gathered at the tokens.
+    func testTokenLogProbsInBoundedChunks() {
+        let logits = Tensor.randn([5, 3, 40]) * 4
+        let normaliser = logits.logSumExp(axes: [-1])
+        let logp = logits.logSoftmax(axis: -1)
+        let direct = -(logp.exp() * logp).sum(axis: -1)
+        for chunkBytes in [1, 3 * 40 * 4 * 2, 1 << 30] {  // one row at a time, two rows, everything at once
+            let chunked = TokenLogProbs.entropy(logits: logits, normaliser: normaliser, chunkBytes: chunkBytes)
+            XCTAssertEqual(chunked.shape, [5, 3])
+            XCTAssertLessThan((chunked - direct).abs().max().item(), 1e-5, "chunk \(chunkBytes) bytes")
+        }
+        let ids = Tensor((0..<20).map { Int64($0 * 7 % 40) }, shape: [5, 4])
+        let (logps, entropies) = TokenLogProbs.compute(ids: ids, completionLength: 3, temperature: 0.7, chunkRows: 2) { rows, range in
+            concatenated([logits.narrow(axis: 0, start: range.lowerBound, length: rows.size(0)), Tensor.zeros([rows.size(0), 1, 40])], axis: 1)
+        }
+        let scaled = (logits / 0.7).logSoftmax(axis: -1)
+        let expected = scaled.gather(axis: -1, index: ids.narrow(axis: 1, start: 1, length: 3).unsqueezed(axis: -1)).squeezed(axis: -1)
+        XCTAssertLessThan((logps - expected).abs().max().item(), 1e-5)
+        XCTAssertLessThan((entropies - -(scaled.exp() * scaled).sum(axis: -1)).abs().max().item(), 1e-5)
+    }
+
     func testScheduleMatchesTransformers() {
         let s = LearningRateSchedule(peak: 1, warmupSteps: 10, totalSteps: 110, decay: .cosine)
         XCTAssertEqual(s.rate(at: 0), 0)
