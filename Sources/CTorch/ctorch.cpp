@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -449,6 +450,37 @@ int pt_bmm(pt_tensor *out, pt_tensor a, pt_tensor b) { PT_OUT(at::bmm(a->t, b->t
 int pt_linear(pt_tensor *out, pt_tensor x, pt_tensor weight, pt_tensor bias) {
   PT_OUT(at::linear(x->t, weight->t, bias ? std::optional<at::Tensor>(bias->t) : std::nullopt))
 }
+static const c10::OperatorHandle *packed_linear_operator(const char *name) {
+  auto handle = c10::Dispatcher::singleton().findSchema({name, ""});
+  return handle ? new c10::OperatorHandle(*handle) : nullptr;
+}
+static const c10::OperatorHandle *pack_operator() {
+  static const c10::OperatorHandle *op = packed_linear_operator("mkl::_mkl_reorder_linear_weight");
+  return op;
+}
+static const c10::OperatorHandle *packed_linear_op() {
+  static const c10::OperatorHandle *op = packed_linear_operator("mkl::_mkl_linear");
+  return op;
+}
+bool pt_has_packed_linear(void) { return pack_operator() && packed_linear_op(); }
+int pt_pack_linear_weight(pt_tensor *out, pt_tensor weight, int64_t batch) {
+  PT_TRY(
+    if (!pt_has_packed_linear()) throw std::runtime_error("this libtorch has no MKL packed GEMM (mkl::_mkl_linear)");
+    if (weight->t.scalar_type() != at::kFloat || weight->t.dim() != 2 || !weight->t.device().is_cpu())
+      throw std::runtime_error("a packed linear weight must be a 2-D float32 CPU tensor");
+    at::NoGradGuard no_grad;
+    *out = wrap(pack_operator()->typed<at::Tensor(const at::Tensor &, int64_t)>().call(weight->t.contiguous(), batch)))
+}
+int pt_packed_linear(pt_tensor *out, pt_tensor x, pt_tensor packed, pt_tensor weight, pt_tensor bias) {
+  PT_TRY(
+    if (!pt_has_packed_linear()) throw std::runtime_error("this libtorch has no MKL packed GEMM (mkl::_mkl_linear)");
+    // The operator runs the packed GEMM when its batch argument equals the input's rows (else plain linear).
+    const int64_t rows = x->t.numel() / x->t.size(-1);
+    auto op = packed_linear_op()->typed<at::Tensor(const at::Tensor &, const at::Tensor &, const at::Tensor &,
+                                                   const std::optional<at::Tensor> &, int64_t)>();
+    *out = wrap(op.call(x->t, packed->t, weight->t, bias ? std::optional<at::Tensor>(bias->t) : std::nullopt, rows)))
+}
+int64_t pt_version(pt_tensor t) { return static_cast<int64_t>(t->t._version()); }
 int pt_softmax(pt_tensor *out, pt_tensor t, int64_t dim) { PT_OUT(at::softmax(t->t, dim)) }
 int pt_log_softmax(pt_tensor *out, pt_tensor t, int64_t dim) { PT_OUT(at::log_softmax(t->t, dim)) }
 int pt_embedding(pt_tensor *out, pt_tensor weight, pt_tensor indices) { PT_OUT(at::embedding(weight->t, indices->t)) }
@@ -514,6 +546,9 @@ int pt_adamw_step(const pt_tensor *params, const pt_tensor *grads, const pt_tens
     if (!p.empty())
       at::_fused_adamw_(p, g, m, v, {}, s, lr, beta1, beta2, weight_decay, eps, false, false, std::nullopt,
                         std::nullopt);
+    // The fused kernel writes the parameters without moving their version counters; readers that keep derived
+    // copies (packed decode weights) rely on them, as on any in-place op's.
+    for (auto &t : p) t.unsafeGetTensorImpl()->bump_version();
   })
 }
 int pt_clip_grad_norm(double *total_norm, const pt_tensor *grads, int n, double max_norm) {

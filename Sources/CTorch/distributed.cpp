@@ -104,6 +104,9 @@ int64_t flat_buffers(const std::vector<at::Tensor> &tensors, int64_t bucket_byte
     for (auto &t : bucket) flat.push_back(t.reshape(-1));
     at::Tensor buffer = bucket.size() == 1 && bucket[0].is_contiguous() ? bucket[0].detach().reshape(-1) : at::cat(flat);
     body(buffer);
+    // A collective writes the buffer's memory directly: move the version counters as an in-place op would (readers
+    // keeping derived copies of a tensor, like packed decode weights, watch them).
+    for (auto &t : bucket) t.unsafeGetTensorImpl()->bump_version();
     if (!(bucket.size() == 1 && bucket[0].is_contiguous())) {
       int64_t offset = 0;
       for (auto &t : bucket) {

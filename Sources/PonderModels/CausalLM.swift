@@ -22,6 +22,14 @@ public final class CausalLM: @unchecked Sendable {
     private var headBias: Tensor?
     /// Low-rank adapters added to the projections, when attached (see ``LoRA``).
     public internal(set) var adapters: LoRA?
+    /// Whether float32 decode steps of 4-64 rows run their projections and output head on weights packed once
+    /// for MKL's GEMM (``PackedLinearWeight``; 1.3-2.6x faster GEMMs at those rows on this CPU kind) instead of
+    /// letting MKL repack every weight on every call. The packed copies cost about the projection weights' bytes
+    /// again; they are made on the first such step, remade when a weight has changed, and dropped by any forward
+    /// pass that records gradients (training), so a trainer never holds them beside its own memory.
+    public var packsDecodeWeights = true
+    private var packs: [ObjectIdentifier: PackedLinearWeight] = [:]
+    private let packLock = NSLock()
 
     /// One layer's tensors, read from the store through the ``LayerParameter`` table.
     struct LayerWeights {
@@ -75,6 +83,43 @@ public final class CausalLM: @unchecked Sendable {
         case .sequenceClassification, .tokenClassification: (head, headBias) = (p[ModelKey.score]!, p[ModelKey.scoreBias])
         }
         layers = (0..<configuration.layerCount).map { i in LayerWeights { p[ModelKey.layer(i) + $0.key] } }
+        releasePackedWeights()
+    }
+
+    /// Drops the packed decode weights (they are remade on the next decode step that can use them).
+    public func releasePackedWeights() {
+        packLock.lock()
+        packs = [:]
+        packLock.unlock()
+    }
+
+    /// Bytes of the packed decode weights held now.
+    public var packedWeightBytes: Int {
+        packLock.lock()
+        defer { packLock.unlock() }
+        return packs.values.reduce(0) { $0 + $1.weight.count * $1.weight.dtype.byteSize }  // about the packed copies' size
+    }
+
+    /// Whether a forward pass of `rows` × `length` tokens uses packed weights.
+    private func usesPacks(rows: Int, length: Int) -> Bool {
+        guard length == 1, (4...64).contains(rows), dtype == .float32, packsDecodeWeights, PackedLinearWeight.isAvailable else { return false }
+        return !Torch.isGradEnabled
+    }
+
+    /// x Wᵀ + b, on `weight`'s packed copy when `packed` (made or remade here when missing or out of date).
+    private func applyLinear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, packed: Bool) -> Tensor {
+        guard packed else { return linear(x, weight: weight, bias: bias) }
+        packLock.lock()
+        let key = ObjectIdentifier(weight)
+        var pack = packs[key]
+        if pack?.isCurrent != true {
+            packs[key] = nil  // the stale copy goes before its successor is made
+            pack = PackedLinearWeight(weight)
+            packs[key] = pack
+        }
+        packLock.unlock()
+        guard let pack else { return linear(x, weight: weight, bias: bias) }
+        return linear(x, packed: pack, bias: bias)
     }
 
     /// Converts the weights to `dtype` for computing (new tensors; rebinds).
@@ -99,7 +144,8 @@ public final class CausalLM: @unchecked Sendable {
     /// output head run on that position alone (what generation needs; see `hiddenStates` for the arguments).
     public func lastLogits(_ ids: Tensor, positions: Tensor? = nil, cache: KVCache? = nil, mask: Tensor? = nil) -> Tensor {
         let x = residualStream(ids, positions: positions, cache: cache, mask: mask)  // (B, T, C)
-        return logits(rmsNorm(x.select(axis: 1, index: x.size(1) - 1), weight: finalNorm, eps: configuration.rmsNormEps))
+        let last = rmsNorm(x.select(axis: 1, index: x.size(1) - 1), weight: finalNorm, eps: configuration.rmsNormEps)
+        return applyLinear(last, head, headBias, packed: usesPacks(rows: ids.size(0), length: ids.size(1)))
     }
 
     /// The decoder's output (B, T, C) before the final norm.
@@ -111,11 +157,13 @@ public final class CausalLM: @unchecked Sendable {
         let c = configuration
         var x = embedding(ids, weight: embed)  // (B, T, C)
         let blocked = t == 1 ? mask?.logicalNot() : nil  // a decode step's masked keys, once for every layer
+        let packed = usesPacks(rows: b, length: t)
+        if Torch.isGradEnabled && !packs.isEmpty { releasePackedWeights() }  // training: the weights will change
         for (i, w) in layers.enumerated() {
             let h = rmsNorm(x, weight: w.inputNorm, eps: c.rmsNormEps)
             // A projection, plus its adapter's low-rank update when one is attached.
             func project(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ p: LayerParameter) -> Tensor {
-                let y = linear(input, weight: weight, bias: bias)
+                let y = applyLinear(input, weight, bias, packed: packed)
                 guard let adapters, let delta = adapters.delta(input, layer: i, p) else { return y }
                 return y + delta
             }

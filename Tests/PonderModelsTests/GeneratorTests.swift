@@ -50,6 +50,43 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
+    /// Decode steps of 4-64 float32 rows run on weights packed for MKL's GEMM: the same tokens and
+    /// log-probabilities as the plain path; weights written in place (a training step) are repacked before the next
+    /// use, never served stale; a forward pass that records gradients drops the packed copies.
+    func testPackedDecodeWeights() throws {
+        try XCTSkipUnless(PackedLinearWeight.isAvailable, "this libtorch has no MKL packed GEMM (mkl::_mkl_linear)")
+        XCTAssertEqual(model.dtype, .float32)
+        let g = Generator(model: model, endTokens: [])
+        let rows = (0..<6).map { row([5 + $0, 17, 33, 8 * $0 + 1], maxTokens: 12, seed: 5, index: $0) }
+        func generate(packed: Bool) throws -> [GenerationOutput] {
+            model.packsDecodeWeights = packed
+            return try g.generate(rows).0
+        }
+        func assertSame(_ a: [GenerationOutput], _ b: [GenerationOutput], _ message: String) {
+            XCTAssertEqual(a.map(\.tokens), b.map(\.tokens), message)
+            for (x, y) in zip(a, b) {
+                for (p, q) in zip(x.logprobs, y.logprobs) { XCTAssertEqual(p, q, accuracy: 1e-4, message) }
+            }
+        }
+        let plain = try generate(packed: false)
+        XCTAssertEqual(model.packedWeightBytes, 0)
+        let packed = try generate(packed: true)
+        XCTAssertGreaterThan(model.packedWeightBytes, 0, "6 float32 rows decode on packed weights")
+        assertSame(packed, plain, "packed against plain")
+        // An in-place update of every projection (what an optimizer step does): packs made before it are stale.
+        withNoGrad {
+            for key in model.parameters.keys where key.hasSuffix("proj.weight") {
+                let w = model.parameters[key]!
+                w.add_(Tensor.randn(w.shape) * 0.5)
+            }
+        }
+        let plainAfter = try generate(packed: false)
+        XCTAssertNotEqual(plainAfter.map(\.tokens), plain.map(\.tokens), "the update changes what the model says")
+        assertSame(try generate(packed: true), plainAfter, "after an in-place update")
+        _ = model(Tensor([1, 2, 3] as [Int64], shape: [1, 3]))  // records gradients: training
+        XCTAssertEqual(model.packedWeightBytes, 0, "a training forward drops the packed copies")
+    }
+
     func testSeedsAndSharedPrefill() throws {
         let g = Generator(model: model, endTokens: [])
         let prompt = [4, 8, 15, 16, 23, 42]

@@ -22,6 +22,37 @@ final class AdamWTests: XCTestCase {
         assertClose(p1, f["out1"]!, tolerance: 1e-6)
     }
 
+    /// A weight packed for MKL's GEMM gives linear()'s result at any row count and input rank, and knows when an
+    /// optimizer step (or any in-place write) has made it stale.
+    func testPackedLinearMatchesLinearAndNoticesWrites() throws {
+        try XCTSkipUnless(PackedLinearWeight.isAvailable, "this libtorch has no MKL packed GEMM (mkl::_mkl_linear)")
+        let w = (Tensor.randn([48, 40]) * 0.3).requiringGrad()
+        let bias = Tensor.randn([48])
+        let packed = try XCTUnwrap(PackedLinearWeight(w))
+        withNoGrad {
+            for rows in [1, 3, 16, 32, 64, 100] {
+                let x = Tensor.randn([rows, 40])
+                assertClose(linear(x, packed: packed, bias: bias), linear(x, weight: w, bias: bias), tolerance: 1e-5)
+                assertClose(linear(x, packed: packed), linear(x, weight: w), tolerance: 1e-5)
+            }
+            let x = Tensor.randn([2, 5, 40])
+            let y = linear(x, packed: packed, bias: bias)
+            XCTAssertEqual(y.shape, [2, 5, 48])
+            assertClose(y, linear(x, weight: w, bias: bias), tolerance: 1e-5)
+            XCTAssertNil(PackedLinearWeight(Tensor.randn([4, 4]).to(.bfloat16)), "only float32 weights are packed")
+            XCTAssertNil(PackedLinearWeight(Tensor.randn([4])), "only matrices are packed")
+        }
+        XCTAssertTrue(packed.isCurrent)
+        let opt = AdamW(parameters: ["w": w], configuration: .init(learningRate: 0.1))
+        (w.square()).sum().backward()
+        opt.step()
+        XCTAssertFalse(packed.isCurrent, "an optimizer step writes the weight in place")
+        let repacked = try XCTUnwrap(PackedLinearWeight(w))
+        XCTAssertTrue(repacked.isCurrent)
+        withNoGrad { w.copy_(Tensor.zeros([48, 40])) }
+        XCTAssertFalse(repacked.isCurrent, "a copy into the weight")
+    }
+
     func testStateRoundTripsThroughSafetensors() throws {
         func run(steps: Int, restoreAt: Int?) throws -> [Float] {
             let p = Tensor([0.5, -1, 2] as [Float]).requiringGrad()

@@ -2,8 +2,9 @@
 // bench.py made, and the machine's limits the roofline is drawn against, measured through the same libtorch on the
 // same thread count: read bandwidth (a sum over a buffer much larger than the caches), copy bandwidth, and matmul
 // throughput per dtype for shapes the model runs. One JSON object per line; Benchmarks/engine/report.py reads them.
-//   engine-bench MODELS [--quick] [--reps N] [--only MODEL/DTYPE/BATCH]
-// --only runs one cell and skips the machine measurements (for profiling one cell under perf).
+//   engine-bench MODELS [--quick] [--reps N] [--only MODEL/DTYPE/BATCH] [--no-packed-weights]
+// --only runs one cell and skips the machine measurements (for profiling one cell under perf); --no-packed-weights
+// turns off the float32 decode steps' packed weights (CausalLM.packsDecodeWeights) for an A/B.
 import Foundation
 import PonderCore
 import PonderModels
@@ -37,6 +38,7 @@ let root = URL(fileURLWithPath: arguments[1])
 let quick = arguments.contains("--quick")
 let reps = arguments.firstIndex(of: "--reps").map { Int(arguments[$0 + 1])! }
 let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
+let packs = !arguments.contains("--no-packed-weights")  // A/B of CausalLM.packsDecodeWeights
 
 /// Read and copy bandwidth in bytes per second; `phase` says when (the machine is measured before and after the
 /// models, since other work on it changes what it can give).
@@ -88,6 +90,7 @@ for name in ["tiny", "qwen2.5-0.5b-shape"] {
     for dtype in [DType.bfloat16, .float32] {
         if let only, !only.hasPrefix("\(name)/\(dtype)/") { continue }
         let model = try ModelDirectory.load(root.appendingPathComponent(name), dtype: dtype)
+        model.packsDecodeWeights = packs
         let big = name != "tiny"
         let (promptLength, new) = big ? (64, 32) : (128, 64)
         for batch in [1, 32] {
@@ -101,8 +104,10 @@ for name in ["tiny", "qwen2.5-0.5b-shape"] {
                     random: SampleRandom(seed: 0, index: b))
             }
             let generator = Generator(model: model, endTokens: [])
+            // Warm-up: every row, a short prompt, two tokens (one decode step at the batch's size: a float32 model
+            // packs its decode weights here, once, as a server does on its first batch).
             _ = try generator.generate(
-                Array(rows.prefix(1)).map {
+                rows.map {
                     var r = $0
                     r.prompt = Array(r.prompt.prefix(8))
                     r.sampling.maxTokens = 2

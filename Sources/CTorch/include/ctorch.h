@@ -169,6 +169,14 @@ int pt_matmul(pt_tensor *out, pt_tensor a, pt_tensor b);
 int pt_bmm(pt_tensor *out, pt_tensor a, pt_tensor b);
 /// x W^T + b; bias may be NULL.
 int pt_linear(pt_tensor *out, pt_tensor x, pt_tensor weight, pt_tensor bias);
+/// Whether this libtorch has MKL's packed single-precision GEMM (the `mkl::_mkl_linear` operators).
+bool pt_has_packed_linear(void);
+/// A float32 weight (out, in) packed once for MKL's GEMM (an opaque tensor); `batch` is the row count it is tuned for.
+int pt_pack_linear_weight(pt_tensor *out, pt_tensor weight, int64_t batch);
+/// x W^T + b with W packed by pt_pack_linear_weight (`weight` is the same matrix unpacked); no autograd. bias may be NULL.
+int pt_packed_linear(pt_tensor *out, pt_tensor x, pt_tensor packed, pt_tensor weight, pt_tensor bias);
+/// The tensor's version counter: in-place writes (optimizer steps, copies) increase it.
+int64_t pt_version(pt_tensor t);
 int pt_softmax(pt_tensor *out, pt_tensor t, int64_t dim);
 int pt_log_softmax(pt_tensor *out, pt_tensor t, int64_t dim);
 int pt_embedding(pt_tensor *out, pt_tensor weight, pt_tensor indices);
