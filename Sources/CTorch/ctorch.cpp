@@ -320,6 +320,7 @@ int pt_split_with_sizes(pt_tensor *outs, pt_tensor t, const int64_t *sizes, int 
 int pt_narrow(pt_tensor *out, pt_tensor t, int64_t dim, int64_t start, int64_t length) {
   PT_OUT(t->t.narrow(dim, start, length))
 }
+int pt_roll(pt_tensor *out, pt_tensor t, int64_t shift, int64_t dim) { PT_OUT(at::roll(t->t, {shift}, {dim})) }
 int pt_slice(pt_tensor *out, pt_tensor t, int64_t dim, int64_t start, int64_t end, int64_t step) {
   PT_OUT(t->t.slice(dim, start, end, step))
 }

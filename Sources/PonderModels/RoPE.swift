@@ -28,18 +28,19 @@ struct RotaryEmbedding {
         inverseFrequencies = Tensor(inv)
     }
 
-    /// cos and sin of the angles for `positions` (B, T): each (B, 1, T, D/2) in `dtype`.
+    /// cos and sin of the angles for `positions` (B, T), each (B, 1, T, D) in `dtype`, laid out for `apply`:
+    /// [cos, cos] and [−sin, sin] over the two halves of a head.
     func cosSin(positions: Tensor, dtype: DType) -> (Tensor, Tensor) {
         let angles = positions.to(.float32).unsqueezed(axis: -1) * inverseFrequencies  // (B, T, D/2)
         let a = angles.unsqueezed(axis: 1)
-        return (a.cos().to(dtype), a.sin().to(dtype))
+        let (cos, sin) = (a.cos(), a.sin())
+        return (concatenated([cos, cos], axis: -1).to(dtype), concatenated([-sin, sin], axis: -1).to(dtype))
     }
 
-    /// x (B, H, T, D) rotated: [x₁ cos − x₂ sin, x₂ cos + x₁ sin] with x = [x₁, x₂] split at D/2.
+    /// x (B, H, T, D) rotated: [x₁ cos − x₂ sin, x₂ cos + x₁ sin] with x = [x₁, x₂] split at D/2, computed as
+    /// x·[cos, cos] + [x₂, x₁]·[−sin, sin] (the halves swapped by one roll): four tensor ops instead of nine, and the
+    /// same numbers (a − b and a + (−b) round alike).
     static func apply(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
-        let half = x.size(-1) / 2
-        let x1 = x.narrow(axis: -1, start: 0, length: half)
-        let x2 = x.narrow(axis: -1, start: half, length: half)
-        return concatenated([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis: -1)
+        x * cos + x.rolled(by: x.size(-1) / 2, axis: -1) * sin
     }
 }

@@ -66,7 +66,10 @@ extension Tensor {
     // MARK: - Conversion
 
     /// The tensor converted to `dtype` (no copy when it already has it).
-    public func to(_ dtype: DType) -> Tensor { Tensor.make("to(\(dtype))") { pt_to_dtype($0, handle, dtype.rawValue) } }
+    public func to(_ dtype: DType) -> Tensor {
+        // libtorch returns the tensor itself when no conversion is needed; so does this, without a dispatch.
+        dtype == self.dtype ? self : Tensor.make("to(\(dtype))") { pt_to_dtype($0, handle, dtype.rawValue) }
+    }
     /// The tensor moved to `device` (no copy when it is already there).
     public func to(_ device: Device) -> Tensor {
         Tensor.make("to(\(device))") { pt_to_device($0, handle, device.code, device.index) }

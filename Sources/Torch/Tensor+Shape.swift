@@ -58,6 +58,11 @@ extension Tensor {
         return split(size: Swift.max(1, (size(axis) + chunks - 1) / chunks), axis: axis)
     }
     /// `length` elements from `start` along `axis` (a view).
+    /// The entries shifted by `shift` along `axis`, those pushed off the end coming back at the start (torch.roll).
+    public func rolled(by shift: Int, axis: Int) -> Tensor {
+        Tensor.make("roll(by: \(shift), axis: \(axis)) of \(shape)") { pt_roll($0, handle, Int64(shift), Int64(axis)) }
+    }
+
     public func narrow(axis: Int, start: Int, length: Int) -> Tensor {
         Tensor.make("narrow(axis: \(axis), start: \(start), length: \(length)) of \(shape)") {
             pt_narrow($0, handle, Int64(axis), Int64(start), Int64(length))

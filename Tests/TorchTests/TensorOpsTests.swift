@@ -33,6 +33,17 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(Tensor([1 + 1.0 / 512] as [Double]).to(.bfloat16).toArray(Double.self), [1])
     }
 
+    /// `to` the tensor's own dtype is the tensor itself (no copy: writes through it are seen), as libtorch's is;
+    /// `rolled` wraps entries around one axis.
+    func testSameDTypeIsAliasAndRoll() {
+        let t = Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
+        withNoGrad { t.to(.float32).add_(Tensor.ones([2, 3])) }
+        XCTAssertEqual(t.toArray(Float.self), [2, 3, 4, 5, 6, 7])
+        XCTAssertEqual(t.rolled(by: 1, axis: -1).toArray(Float.self), [4, 2, 3, 7, 5, 6])
+        XCTAssertEqual(t.rolled(by: -1, axis: 1).toArray(Float.self), [3, 4, 2, 6, 7, 5])
+        XCTAssertEqual(t.rolled(by: 1, axis: 0).toArray(Float.self), [5, 6, 7, 2, 3, 4])
+    }
+
     func testRandomIsSeeded() {
         let a = Tensor.randn([5], generator: RandomGenerator(seed: 7)).toArray(Float.self)
         let b = Tensor.randn([5], generator: RandomGenerator(seed: 7)).toArray(Float.self)

@@ -125,6 +125,8 @@ int pt_stack(pt_tensor *out, const pt_tensor *ts, int n, int64_t dim);
 /// Splits into pieces of the given sizes along dim; `outs` must hold `n` handles.
 int pt_split_with_sizes(pt_tensor *outs, pt_tensor t, const int64_t *sizes, int n, int64_t dim);
 int pt_narrow(pt_tensor *out, pt_tensor t, int64_t dim, int64_t start, int64_t length);
+/// The tensor's entries shifted by `shift` along `dim`, wrapping around (torch.roll).
+int pt_roll(pt_tensor *out, pt_tensor t, int64_t shift, int64_t dim);
 int pt_slice(pt_tensor *out, pt_tensor t, int64_t dim, int64_t start, int64_t end, int64_t step);
 int pt_select(pt_tensor *out, pt_tensor t, int64_t dim, int64_t index);
 int pt_index_select(pt_tensor *out, pt_tensor t, int64_t dim, pt_tensor index);
