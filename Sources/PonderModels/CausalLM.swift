@@ -89,7 +89,7 @@ public final class CausalLM: @unchecked Sendable {
     /// Drops the packed decode weights (they are remade on the next decode step that can use them).
     public func releasePackedWeights() {
         packLock.lock()
-        packs = [:]
+        if !packs.isEmpty { packs = [:] }
         packLock.unlock()
     }
 
@@ -158,7 +158,7 @@ public final class CausalLM: @unchecked Sendable {
         var x = embedding(ids, weight: embed)  // (B, T, C)
         let blocked = t == 1 ? mask?.logicalNot() : nil  // a decode step's masked keys, once for every layer
         let packed = usesPacks(rows: b, length: t)
-        if Torch.isGradEnabled && !packs.isEmpty { releasePackedWeights() }  // training: the weights will change
+        if Torch.isGradEnabled { releasePackedWeights() }  // training: the weights will change
         for (i, w) in layers.enumerated() {
             let h = rmsNorm(x, weight: w.inputNorm, eps: c.rmsNormEps)
             // A projection, plus its adapter's low-rank update when one is attached.
