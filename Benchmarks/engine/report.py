@@ -58,6 +58,13 @@ def flops(s, r):
 def main(swift_path, python_path, models):
     s, p = load(swift_path), load(python_path)
     bandwidth = [r for r in s if r.get("bench") == "bandwidth"]
+    if not bandwidth:  # --only: one cell without the machine's measurements, so ratios only
+        for r in (r for r in s if "model" in r):
+            q = next(x for x in p if (x["model"], x["dtype"], x["batch"]) == (r["model"], r["dtype"], r["batch"]))
+            for phase in ("prefill", "decode"):
+                print(f"{r['model']} {r['dtype']} batch {r['batch']} {phase}: Ponder {r[phase + '_tps']:.1f} tok/s, "
+                      f"transformers {q[phase + '_tps']:.1f}, {r[phase + '_tps'] / q[phase + '_tps']:.2f}x (no roofline with --only)")
+        return
     read = max(r["read_bytes_per_second"] for r in bandwidth)
     copy = max(r["copy_bytes_per_second"] for r in bandwidth)
     threads = {r["threads"] for r in s if "threads" in r} | {r["threads"] for r in p if "threads" in r}

@@ -65,7 +65,8 @@ for mode, beta, speed, pm, pp, prss, trss in goals:
     met = lambda ok: "met" if ok else "NOT met"
     print(f"  {mode} beta {beta}: >= 1.5x TRL per step: {speed:.2f}x {met(speed >= 1.5)}; "
           f"training MFU >= 60% of the measured peak ({pp / 1e9:.0f} GFLOP/s): {pm:.0%} {met(pm >= 0.6)}; "
-          f"peak memory <= TRL's: {prss / 2**30:.1f} vs {trss / 2**30:.1f} GiB {met(prss <= trss)}")
+          f"peak memory <= TRL's: {prss / 2**30:.1f} vs {trss / 2**30:.1f} GiB "
+          f"{met(prss <= trss) if prss > 0 and trss > 0 else 'not measured (a side read no VmHWM)'}")
 short = [f"{r['side']} {r['mode']} {r['beta']} ({r['mean_length']:.1f})" for r in rows if r["mean_length"] < 127.5]
 if short:
     print("  NOTE: not every completion is 128 tokens long, so those cases do not compare like with like: " + ", ".join(short))

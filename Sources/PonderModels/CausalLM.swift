@@ -28,7 +28,14 @@ public final class CausalLM: @unchecked Sendable {
     /// again; they are made on the first such step, remade when a weight has changed, and dropped by any forward
     /// pass that records gradients (training), so a trainer never holds them beside its own memory.
     public var packsDecodeWeights = true
+    /// Most bytes the packed decode weights may take (default: `defaultMaxPackedBytes`). Weights past it run
+    /// unpacked, so a model too large to pack whole is packed in part (the first layers), never out of memory.
+    public var maxPackedBytes = CausalLM.defaultMaxPackedBytes
+    /// `maxPackedBytes` of models made from now on: a quarter of physical memory; 0 turns packing off process-wide
+    /// (a process that needs the memory more than the faster decode steps, e.g. LoRA training on a small machine).
+    nonisolated(unsafe) public static var defaultMaxPackedBytes = Int(Swift.min(ProcessInfo.processInfo.physicalMemory / 4, UInt64(Int.max)))
     private var packs: [ObjectIdentifier: PackedLinearWeight] = [:]
+    private var packedBytes = 0
     private let packLock = NSLock()
 
     /// One layer's tensors, read from the store through the ``LayerParameter`` table.
@@ -89,15 +96,15 @@ public final class CausalLM: @unchecked Sendable {
     /// Drops the packed decode weights (they are remade on the next decode step that can use them).
     public func releasePackedWeights() {
         packLock.lock()
-        if !packs.isEmpty { packs = [:] }
+        if !packs.isEmpty { (packs, packedBytes) = ([:], 0) }
         packLock.unlock()
     }
 
-    /// Bytes of the packed decode weights held now.
+    /// Bytes of the packed decode weights held now (their weights' size, about what the packed copies take).
     public var packedWeightBytes: Int {
         packLock.lock()
         defer { packLock.unlock() }
-        return packs.values.reduce(0) { $0 + $1.weight.count * $1.weight.dtype.byteSize }  // about the packed copies' size
+        return packedBytes
     }
 
     /// Whether a forward pass of `rows` × `length` tokens uses packed weights.
@@ -113,9 +120,13 @@ public final class CausalLM: @unchecked Sendable {
         let key = ObjectIdentifier(weight)
         var pack = packs[key]
         if pack?.isCurrent != true {
-            packs[key] = nil  // the stale copy goes before its successor is made
-            pack = PackedLinearWeight(weight)
-            packs[key] = pack
+            let bytes = weight.count * weight.dtype.byteSize
+            if packs.removeValue(forKey: key) != nil { packedBytes -= bytes }  // the stale copy goes first
+            pack = packedBytes + bytes <= maxPackedBytes ? PackedLinearWeight(weight) : nil
+            if let pack {
+                packs[key] = pack
+                packedBytes += bytes
+            }
         }
         packLock.unlock()
         guard let pack else { return linear(x, weight: weight, bias: bias) }

@@ -73,6 +73,14 @@ final class GeneratorTests: XCTestCase {
         let packed = try generate(packed: true)
         XCTAssertGreaterThan(model.packedWeightBytes, 0, "6 float32 rows decode on packed weights")
         assertSame(packed, plain, "packed against plain")
+        // A budget smaller than the projections: some are packed, the rest run plain, the answer is the same.
+        let all = model.packedWeightBytes
+        model.releasePackedWeights()
+        model.maxPackedBytes = all / 3
+        assertSame(try generate(packed: true), plain, "packed in part")
+        XCTAssertGreaterThan(model.packedWeightBytes, 0)
+        XCTAssertLessThanOrEqual(model.packedWeightBytes, all / 3)
+        model.maxPackedBytes = .max
         // An in-place update of every projection (what an optimizer step does): packs made before it are stale.
         withNoGrad {
             for key in model.parameters.keys where key.hasSuffix("proj.weight") {

@@ -32,7 +32,9 @@ func peakResidentBytes() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
         let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
     else { return 0 }
-    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    // "VmHWM:\t 5331620 kB", or with no space at all past 9,999,999 kB ("VmHWM:\t11767708 kB"): split on any blank.
+    let fields = line.dropFirst("VmHWM:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+    return (Double(fields.first ?? "0") ?? 0) * 1024
 }
 
 /// GFLOP/s of `x (m × k) · w (k × n)` in float32, best of a few timed repetitions after a warm-up.
@@ -79,6 +81,9 @@ func runGRPO(root: URL, beta: Double, flags: [String], warmup: Int, reference: B
 }
 
 let arguments = CommandLine.arguments
+// PONDER_BENCH_NO_PACKED_WEIGHTS=1: decode without packed weights (CausalLM.defaultMaxPackedBytes 0), an A/B of
+// their speed and memory.
+if ProcessInfo.processInfo.environment["PONDER_BENCH_NO_PACKED_WEIGHTS"] == "1" { CausalLM.defaultMaxPackedBytes = 0 }
 if arguments.count > 1 && arguments[1] == "--realistic" {
     guard arguments.count == 8, let beta = Double(arguments[3]), ["full", "lora"].contains(arguments[4]), let steps = Int(arguments[5]),
         let warmup = Int(arguments[6]), let threads = Int(arguments[7])

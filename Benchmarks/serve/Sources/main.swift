@@ -48,7 +48,9 @@ func memory(pid: Int32) -> (rss: Double, peak: Double) {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
     func field(_ name: String) -> Double {
         let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
-        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+        // "VmHWM:\t 5331620 kB", with no blank but the tab past 9,999,999 kB: split on any blank.
+        let fields = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" })
+        return (Double(fields.first ?? "0") ?? 0) / 1024
     }
     return (field("VmRSS"), field("VmHWM"))
 }
