@@ -251,8 +251,10 @@ struct ServerTests {
 
     /// A full queue answers 429; shutdown answers 503 to new requests while the one in flight finishes.
     @Test func queueFullAndGracefulDrain() async throws {
-        let s = try await RunningServer.start(ServerConfiguration(port: 0, maxQueuedRequests: 1))
-        let long: [String: Any] = ["model": Self.model, "prompt": question, "max_tokens": 160, "n": 8, "temperature": 1, "seed": 3]
+        // The first request must still be running when the second arrives: 256 samples of 160 tokens (8 samples
+        // finished first once decode steps got faster).
+        let s = try await RunningServer.start(ServerConfiguration(port: 0, maxQueuedRequests: 1, maxN: 256))
+        let long: [String: Any] = ["model": Self.model, "prompt": question, "max_tokens": 160, "n": 256, "temperature": 1, "seed": 3]
         let first = Task { try await http(.POST, s.base + "/v1/completions", json: long) }
         while s.server.inFlight == 0 { try await Task.sleep(for: .milliseconds(2)) }
         let refused = try await http(.POST, s.base + "/v1/completions", json: ["model": Self.model, "prompt": "x", "max_tokens": 1])
@@ -266,7 +268,7 @@ struct ServerTests {
         }
         let answered = try await first.value
         #expect(answered.status == 200)
-        #expect((answered.json["choices"] as? [Any])?.count == 8)
+        #expect((answered.json["choices"] as? [Any])?.count == 256)
         await stopping.value
         #expect(s.server.inFlight == 0)
     }
