@@ -64,6 +64,8 @@ import Testing
                     n += 1
             except OSError:
                 print("LIMIT", n, flush=True)
+                import time
+                time.sleep(1)  # the children outlive the loop for a moment, so the host can see them
             """
         let run = Task { try await s.run(program) }
         let seen = await Self.waitForProcess(withArgument: token, seconds: 4)
