@@ -5,6 +5,8 @@ import PonderCore
 /// ``GenerationDefaults``: the model's `generation_config.json`, else temperature 1, top-p 1, 256 new tokens.
 public struct SamplingOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Most new tokens per completion (default: the model's, else 256).") public var maxTokens: Int?
+    @Option(name: .long, help: "Fewest new tokens per completion: end-of-sequence is not sampled before (default: none).")
+    public var minTokens: Int?
     @Option(name: .long, help: "Sampling temperature, 0 = greedy (default: the model's generation config, else 1).")
     public var temperature: Double?
     @Option(name: .long, help: "Keep the k most likely tokens (default: the model's, else all).") public var topK: Int?
@@ -30,7 +32,8 @@ public struct SamplingOptions: ParsableArguments, Sendable {
         }
         return SamplingParameters(
             maxTokens: maxTokens ?? defaults.maxTokens, temperature: temperature ?? defaults.temperature, topK: topK ?? defaults.topK,
-            topP: topP ?? defaults.topP, minP: minP ?? defaults.minP, stop: stop, seed: seed, n: n, thinking: budget)
+            topP: topP ?? defaults.topP, minP: minP ?? defaults.minP, stop: stop, seed: seed, n: n, thinking: budget,
+            minTokens: minTokens)
     }
 
     public func validate() throws {

@@ -36,6 +36,9 @@ public struct ThinkingBudget: Sendable, Hashable, Codable {
 public struct SamplingParameters: Sendable, Hashable, Codable {
     /// Most new tokens per completion (thinking included).
     public var maxTokens: Int
+    /// Fewest new tokens per completion: until a completion has this many, its end-of-sequence tokens are never
+    /// sampled (vLLM's `min_tokens`). `nil` or 0 for no minimum. Stop strings cannot be combined with a minimum.
+    public var minTokens: Int?
     /// Softmax temperature; 0 means greedy.
     public var temperature: Double
     /// Keep only the `topK` most likely tokens; `nil` or 0 keeps all.
@@ -65,8 +68,9 @@ public struct SamplingParameters: Sendable, Hashable, Codable {
     public init(
         maxTokens: Int = 256, temperature: Double = 1, topK: Int? = nil, topP: Double = 1, minP: Double = 0, stop: [String] = [],
         seed: UInt64? = nil, n: Int = 1, logprobs: Bool = false, thinking: ThinkingBudget? = nil, confidence: ConfidenceStop? = nil,
-        topLogprobs: Int? = nil
+        topLogprobs: Int? = nil, minTokens: Int? = nil
     ) {
+        self.minTokens = minTokens
         self.topLogprobs = topLogprobs
         self.confidence = confidence
         self.maxTokens = maxTokens
@@ -90,6 +94,10 @@ public struct SamplingParameters: Sendable, Hashable, Codable {
             .invalidArgument("\(field) = \(value): \(rule)")
         }
         if maxTokens < 1 { throw fail("maxTokens", maxTokens, "must be at least 1") }
+        if let m = minTokens {
+            if m < 0 || m > maxTokens { throw fail("minTokens", m, "must be between 0 and maxTokens (\(maxTokens))") }
+            if m > 0 && !stop.isEmpty { throw fail("minTokens", m, "cannot be combined with stop strings") }
+        }
         if !(temperature >= 0) || !temperature.isFinite { throw fail("temperature", temperature, "must be a finite number >= 0") }
         if let k = topK, k < 0 { throw fail("topK", k, "must be >= 0") }
         if !(topP > 0 && topP <= 1) { throw fail("topP", topP, "must be in (0, 1]") }

@@ -441,6 +441,20 @@ public final class DecodeBatch {
         return order
     }
 
+    /// `logits` with the end tokens of every row still short of its `minTokens` set to −∞, so they cannot be
+    /// sampled; `logits` itself when no row has a minimum left to reach. A sampled token's log-probability is then that
+    /// of the distribution it was drawn from (end tokens excluded); top log-probabilities and confidences still read
+    /// the model's own.
+    private func withoutEndTokensBelowMinimum(_ logits: Tensor) -> Tensor {
+        let short = slots.map { ($0.row.sampling.minTokens ?? 0) > $0.output.tokens.count }
+        let ends = generator.endTokens.sorted()
+        guard short.contains(true), !ends.isEmpty else { return logits }
+        let index = Tensor(Array(repeating: ends.map(Int64.init), count: short.count).flatMap { $0 }, shape: [short.count, ends.count])
+        let blocked = short.flatMap { Array(repeating: $0 ? -Float.infinity : 0, count: ends.count) }
+        let add = Tensor(blocked, shape: [short.count, ends.count]).to(logits.dtype)
+        return logits.scatterAdd(axis: 1, index: index, source: add)
+    }
+
     /// Emits one token for every row, then runs the model once for the rows that go on.
     ///
     /// A finished row leaves at once: it is reported, emits nothing more, and its buffer row is taken over by the
@@ -454,7 +468,8 @@ public final class DecodeBatch {
             let began = DispatchTime.now().uptimeNanoseconds
             let forced = slots.map { $0.row.controller?.forcedToken() }
             let uniforms = slots.indices.map { slots[$0].random.uniform() }
-            let (tokens, logprobs) = Sampler.sample(logits: logits, rows: slots.map(\.row.sampling), uniforms: uniforms, forced: forced)
+            let (tokens, logprobs) = Sampler.sample(
+                logits: withoutEndTokensBelowMinimum(logits), rows: slots.map(\.row.sampling), uniforms: uniforms, forced: forced)
             let confidences = Sampler.tokenConfidences(logits: logits, rows: slots.map(\.row.sampling))
             var alternatives = Sampler.topLogprobs(logits: logits, rows: slots.map(\.row.sampling), tokens: tokens)
             var finished: [(id: Int, output: GenerationOutput)] = []

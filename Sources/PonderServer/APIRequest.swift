@@ -52,7 +52,7 @@ public struct APIRequest: Sendable {
     public static let maxTopLogprobs = 20
 
     static let commonFields: Set<String> = [
-        "model", "stream", "stream_options", "n", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "logprobs",
+        "model", "stream", "stream_options", "n", "max_tokens", "min_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "logprobs",
         "user", "frequency_penalty", "presence_penalty", "logit_bias", "ponder", "return_token_ids", "best_of", "metadata", "store",
         "service_tier",
     ]
@@ -154,6 +154,12 @@ public struct APIRequest: Sendable {
             }
             p.maxTokens = m
         }
+        if let m = try f.int("min_tokens") {
+            guard m >= 0, m <= p.maxTokens else {
+                throw APIError.invalid("min_tokens", "min_tokens = \(m): must be between 0 and \(maxTokensField) (\(p.maxTokens))")
+            }
+            p.minTokens = m
+        }
         if let n = try f.int("n") {
             guard n >= 1, n <= limits.maxN else { throw APIError.invalid("n", "n = \(n): must be between 1 and \(limits.maxN)") }
             p.n = n
@@ -189,6 +195,7 @@ public struct APIRequest: Sendable {
             }
             if p.stop.count > 4 { throw APIError.invalid("stop", "stop takes at most 4 strings") }
             if p.stop.contains("") { throw APIError.invalid("stop", "stop strings must not be empty") }
+            if !p.stop.isEmpty, (p.minTokens ?? 0) > 0 { throw APIError.invalid("min_tokens", "min_tokens cannot be combined with stop") }
         }
         for penalty in ["frequency_penalty", "presence_penalty"] {
             if let v = try f.number(penalty), v != 0 { throw APIError.invalid(penalty, "\(penalty) is not supported (only 0)") }

@@ -125,6 +125,35 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(greedy[0].tokens.count, 8)
     }
 
+    /// `minTokens` keeps end tokens from being sampled until a completion is that long, and only in its own row.
+    func testMinTokensHoldsOffEndTokens() throws {
+        let (greedy, _) = try Generator(model: model, endTokens: []).generate([row([1, 2, 3], maxTokens: 12)])
+        let end = greedy[0].tokens[3]
+        let k = greedy[0].tokens.firstIndex(of: end)!
+        var held = row([1, 2, 3], maxTokens: 12)
+        held.sampling.minTokens = 6
+        let g = Generator(model: model, endTokens: [end])
+        let (out, _) = try g.generate([held, row([1, 2, 3], maxTokens: 12)])
+        XCTAssertFalse(out[0].tokens.prefix(6).contains(end), "no end token among the first six: \(out[0].tokens)")
+        XCTAssertGreaterThanOrEqual(out[0].tokens.count, 6)
+        XCTAssertEqual(Array(out[0].tokens.prefix(k)), Array(greedy[0].tokens.prefix(k)), "the same greedy path up to the end token")
+        XCTAssertEqual(out[1].tokens, Array(greedy[0].tokens.prefix(through: k)), "the row without a minimum still stops at the end token")
+        XCTAssertEqual(out[1].stop, .endOfSequence(token: end))
+        // The reported log-probability is that of the distribution drawn from, which excludes the end token.
+        let ids = Tensor(([1, 2, 3] + out[0].tokens.prefix(k)).map(Int64.init), shape: [1, 3 + k])
+        let logits = withNoGrad { model(ids) }[0][2 + k].toArray(Float.self).map { Double($0) }
+        let others = logits.indices.filter { $0 != end }
+        let top = others.map { logits[$0] }.max()!
+        let logSum = top + log(others.map { exp(logits[$0] - top) }.reduce(0, +))
+        XCTAssertEqual(out[0].logprobs[k], logits[out[0].tokens[k]] - logSum, accuracy: 1e-4)
+        var invalid = held.sampling
+        invalid.minTokens = 13
+        XCTAssertThrowsError(try invalid.validate())
+        invalid.minTokens = 2
+        invalid.stop = ["x"]
+        XCTAssertThrowsError(try invalid.validate())
+    }
+
     /// A forked cache continues exactly as the original; a prompt extending a cached sequence reuses it and
     /// continues exactly as a full recomputation does.
     func testKVForkAndPrefixReuse() throws {

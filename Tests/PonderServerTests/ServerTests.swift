@@ -218,6 +218,12 @@ struct ServerTests {
         expectError(try await http(.POST, chat, json: ["model": Self.model, "messages": messages, "n": 1_000_000]), 400, param: "n")
         expectError(try await http(.POST, chat, json: ["model": Self.model, "messages": messages, "max_tokens": 1 << 40]), 400, param: "max_tokens")
         expectError(try await http(.POST, chat, json: ["model": Self.model, "messages": messages, "temperature": 9]), 400, param: "temperature")
+        expectError(
+            try await http(.POST, chat, json: ["model": Self.model, "messages": messages, "max_tokens": 4, "min_tokens": 5]), 400,
+            param: "min_tokens")
+        expectError(
+            try await http(.POST, chat, json: ["model": Self.model, "messages": messages, "min_tokens": 2, "stop": "x"]), 400,
+            param: "min_tokens")
         expectError(try await http(.POST, chat, json: ["model": Self.model, "messages": messages, "max_token": 5]), 400, param: "max_token")
         expectError(
             try await http(.POST, chat, json: ["model": Self.model, "messages": messages, "reasoning_effort": "extreme"]), 400,
@@ -251,10 +257,11 @@ struct ServerTests {
 
     /// A full queue answers 429; shutdown answers 503 to new requests while the one in flight finishes.
     @Test func queueFullAndGracefulDrain() async throws {
-        // The first request must still be running when the second arrives: 256 samples of 160 tokens (8 samples
-        // finished first once decode steps got faster).
+        // The first request must still be running when the second arrives: 256 samples of exactly 160 tokens
+        // (`min_tokens` holds off the end token; 8 samples ending on their own finished first once decode steps got
+        // faster).
         let s = try await RunningServer.start(ServerConfiguration(port: 0, maxQueuedRequests: 1, maxN: 256))
-        let long: [String: Any] = ["model": Self.model, "prompt": question, "max_tokens": 160, "n": 256, "temperature": 1, "seed": 3]
+        let long: [String: Any] = ["model": Self.model, "prompt": question, "max_tokens": 160, "min_tokens": 160, "n": 256, "temperature": 1, "seed": 3]
         let first = Task { try await http(.POST, s.base + "/v1/completions", json: long) }
         while s.server.inFlight == 0 { try await Task.sleep(for: .milliseconds(2)) }
         let refused = try await http(.POST, s.base + "/v1/completions", json: ["model": Self.model, "prompt": "x", "max_tokens": 1])
@@ -269,6 +276,7 @@ struct ServerTests {
         let answered = try await first.value
         #expect(answered.status == 200)
         #expect((answered.json["choices"] as? [Any])?.count == 256)
+        #expect((answered.json["usage"] as? [String: Any])?["completion_tokens"] as? Int == 256 * 160, "every sample ran its 160 tokens")
         await stopping.value
         #expect(s.server.inFlight == 0)
     }

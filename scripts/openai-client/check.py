@@ -285,7 +285,10 @@ def queue_depth():
 def long_requests(count, out):
     def one(i):
         try:
-            out[i] = client.completions.create(model=MODEL, prompt=QUESTION, max_tokens=200, n=16, temperature=1, seed=i)
+            # min_tokens (vLLM's field) holds off the end token: every sample runs its 200 tokens, so the request is
+            # still in flight when the next check's request arrives, however fast the decode steps are.
+            out[i] = client.completions.create(
+                model=MODEL, prompt=QUESTION, max_tokens=200, n=16, temperature=1, seed=i, extra_body={"min_tokens": 200})
         except Exception as e:  # noqa: BLE001
             out[i] = e
     threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
@@ -318,6 +321,8 @@ def _():
     assert e.body.get("code") == "shutting_down"
     threads[0].join()
     assert isinstance(out[0], openai.types.Completion) and len(out[0].choices) == 16, out[0]
+    assert out[0].usage.completion_tokens == 16 * 200, out[0].usage
+    assert all(c.finish_reason == "length" for c in out[0].choices), [c.finish_reason for c in out[0].choices]
 
 
 failed = [n for n, e in results if e is not None]
