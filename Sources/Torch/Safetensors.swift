@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import OrderedCollections
 
 /// A problem reading or writing a safetensors file. Each case names the file and what is wrong with it.
@@ -53,22 +56,47 @@ public struct SafetensorsFile: @unchecked Sendable {
     public let entries: OrderedDictionary<String, Entry>
     private let data: Data
     private let dataStart: Int
+    /// Whether `data` is a read-only private mapping of the file made here: then the pages a tensor was copied from
+    /// can be handed back (they are read again from the file if touched again).
+    private let mappedFromFile: Bool
 
     /// Opens and validates the file at `url`, memory-mapping its contents.
+    ///
+    /// Reading a tensor copies it out of the mapping and then releases the mapped pages it touched, so loading a
+    /// model holds its weights once, not twice (the file's pages stay in the page cache, outside the process).
     public init(url: URL) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw SafetensorsError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        try self.init(data: data, path: url.path)
+        let (data, mapped) = try Self.map(url)
+        try self.init(data: data, path: url.path, mappedFromFile: mapped)
     }
 
     /// Validates a safetensors image held in memory; `path` names it in errors.
     public init(data: Data, path: String) throws {
+        try self.init(data: data, path: path, mappedFromFile: false)
+    }
+
+    /// The file's bytes as a private read-only mapping (an empty file as empty data, which the checks then refuse).
+    private static func map(_ url: URL) throws -> (Data, mapped: Bool) {
+        func failure(_ what: String) -> SafetensorsError {
+            .unreadable(path: url.path, reason: "\(what): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw failure("fstat") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw SafetensorsError.unreadable(path: url.path, reason: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        if size == 0 { return (Data(), false) }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { throw failure("mmap") }
+        return (Data(bytesNoCopy: base, count: size, deallocator: .custom { p, n in munmap(p, n) }), true)
+    }
+
+    private init(data: Data, path: String, mappedFromFile: Bool) throws {
         self.path = path
         self.data = data
+        self.mappedFromFile = mappedFromFile
         guard data.count >= 8 else { throw SafetensorsError.truncated(path: path, size: data.count) }
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard headerLength <= UInt64(data.count - 8) else {
@@ -170,10 +198,18 @@ public struct SafetensorsFile: @unchecked Sendable {
     /// The tensor named `name`, copied out of the mapped file onto the CPU.
     public func tensor(_ name: String) throws -> Tensor {
         guard let entry = entries[name] else { throw SafetensorsError.missingTensor(path: path, tensor: name) }
+        let range = (dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)
         return data.withUnsafeBytes { raw in
-            Tensor(
-                bytes: UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)]),
-                shape: entry.shape, dtype: entry.dtype)
+            let tensor = Tensor(bytes: UnsafeRawBufferPointer(rebasing: raw[range]), shape: entry.shape, dtype: entry.dtype)
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            if mappedFromFile, let base = raw.baseAddress, Int(bitPattern: base) % page == 0, !range.isEmpty {
+                // Hand back the whole pages the copy touched. The mapping is private, read-only and never written, so
+                // a page touched again (a neighbour sharing a boundary page, a second read) is read from the file.
+                let first = range.lowerBound / page * page
+                let end = (range.upperBound + page - 1) / page * page
+                _ = madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, MADV_DONTNEED)
+            }
+            return tensor
         }
     }
 

@@ -86,6 +86,43 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try Safetensors.write(["x": Tensor.zeros([1])], to: dir.appendingPathComponent("missing/dir/x.safetensors")))
     }
 
+    /// Reading a tensor from a file releases the mapped pages it was copied from: the process does not hold a
+    /// model's file and its weights at once. Pages touched again (a boundary page shared with the next tensor, a
+    /// second read of the same tensor) come back from the file unchanged.
+    func testReadingHandsBackTheMappedPages() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-st-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("model.safetensors")
+        // Odd sizes, so that tensors share boundary pages; a 64 MiB one to see in the resident file pages.
+        let tensors: OrderedDictionary<String, Tensor> = [
+            "a": Tensor.randn([1001]), "big": Tensor.randn([4096, 4096]), "c": Tensor.randn([3, 333]).to(.bfloat16),
+            "d": Tensor([1, 2, 3] as [Int64]),
+        ]
+        try Safetensors.write(tensors, to: url)
+        func residentFileKiB() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            let line = status.split(separator: "\n").first { $0.hasPrefix("RssFile:") }!
+            return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" })[1])!
+        }
+        let file = try SafetensorsFile(url: url)
+        let before = try residentFileKiB()
+        var read: [String: Tensor] = [:]
+        for name in ["c", "big", "a", "d", "c", "a"] {
+            let t = try file.tensor(name)
+            XCTAssertEqual(t.bytes(), tensors[name]!.bytes(), "\(name) reads back unchanged")
+            if let first = read[name] { XCTAssertEqual(t.bytes(), first.bytes(), "\(name) read twice") }
+            read[name] = t
+        }
+        let grown = try residentFileKiB() - before
+        XCTAssertLessThan(grown, 16 << 10, "resident file pages grew \(grown) KiB after copying a 64 MiB tensor out")
+        // Not a regular file: a clear error, not a mapping of something else.
+        XCTAssertThrowsError(try SafetensorsFile(url: dir)) { XCTAssertTrue($0.localizedDescription.contains("not a regular file")) }
+        let empty = dir.appendingPathComponent("empty.safetensors")
+        FileManager.default.createFile(atPath: empty.path, contents: Data())
+        XCTAssertThrowsError(try SafetensorsFile(url: empty)) { XCTAssertTrue($0.localizedDescription.contains("too short")) }
+    }
+
     // MARK: - Corrupt files: each a clear error, never a crash
 
     func header(_ json: String, data: [UInt8]) -> Data {
