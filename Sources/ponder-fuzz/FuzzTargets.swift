@@ -44,8 +44,18 @@ enum FuzzTarget: String, CaseIterable {
             precondition(ids.allSatisfy { $0 >= 0 && $0 < size }, "id outside the vocabulary for \(text.debugDescription)")
             _ = tokenizer.decode(ids)
         case .safetensors:
-            guard let file = try? SafetensorsFile(data: data, path: "fuzz.safetensors") else { return }
-            _ = try? file.tensors()
+            // The same bytes in memory and through a file (mapped, each tensor's pages handed back once copied): both
+            // readers must accept the same inputs and read the same tensors.
+            let memory = try? SafetensorsFile(data: data, path: "fuzz.safetensors")
+            let scratch = FuzzState.scratchFile
+            do { try data.write(to: scratch) } catch { fatalError("ponder-fuzz: cannot write \(scratch.path): \(error)") }
+            let mapped = try? SafetensorsFile(url: scratch)
+            precondition((memory == nil) == (mapped == nil), "one reader accepts what the other refuses")
+            guard let memory, let mapped else { return }
+            let a = try? memory.tensors()
+            let b = try? mapped.tensors()
+            precondition(a?.keys == b?.keys, "the readers list different tensors")
+            for (name, t) in a ?? [:] { precondition(t.bytes() == b![name]!.bytes(), "tensor \(name) differs between the readers") }
         case .config:
             _ = try? ModelConfiguration(json: data, path: "config.json")
         }
@@ -53,6 +63,9 @@ enum FuzzTarget: String, CaseIterable {
 }
 
 enum FuzzState {
+    /// A file of this process's own for the safetensors target's file path.
+    static let scratchFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "ponder-fuzz-\(ProcessInfo.processInfo.processIdentifier).safetensors")
     // No memo in the verifiers fuzzed (each input runs the real code, and coverage does not depend on earlier
     // inputs); `cached` checks the memo against them.
     static let strict = MathVerifier(equivalence: MathEquivalence(cache: nil))
