@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -482,6 +483,17 @@ int pt_packed_linear(pt_tensor *out, pt_tensor x, pt_tensor packed, pt_tensor we
     *out = wrap(op.call(x->t, packed->t, weight->t, bias ? std::optional<at::Tensor>(bias->t) : std::nullopt, rows)))
 }
 int64_t pt_version(pt_tensor t) { return static_cast<int64_t>(t->t._version()); }
+int64_t pt_trim_heap(int64_t min_free_bytes) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 info = mallinfo2();
+  const int64_t free_bytes = static_cast<int64_t>(info.fordblks);
+  if (free_bytes >= min_free_bytes) malloc_trim(0);
+  return free_bytes;
+#else
+  (void)min_free_bytes;
+  return -1;
+#endif
+}
 int pt_softmax(pt_tensor *out, pt_tensor t, int64_t dim) { PT_OUT(at::softmax(t->t, dim)) }
 int pt_log_softmax(pt_tensor *out, pt_tensor t, int64_t dim) { PT_OUT(at::log_softmax(t->t, dim)) }
 int pt_embedding(pt_tensor *out, pt_tensor weight, pt_tensor indices) { PT_OUT(at::embedding(weight->t, indices->t)) }

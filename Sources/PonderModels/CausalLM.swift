@@ -96,8 +96,14 @@ public final class CausalLM: @unchecked Sendable {
     /// Drops the packed decode weights (they are remade on the next decode step that can use them).
     public func releasePackedWeights() {
         packLock.lock()
+        var held = packs
         if !packs.isEmpty { (packs, packedBytes) = ([:], 0) }
         packLock.unlock()
+        guard !held.isEmpty else { return }
+        // Free the copies here (not under the lock) and hand their memory back: the training pass that drops them
+        // allocates activations in other sizes, which would otherwise come on top of the freed copies.
+        held = [:]
+        HostMemory.trim()
     }
 
     /// Bytes of the packed decode weights held now (their weights' size, about what the packed copies take).

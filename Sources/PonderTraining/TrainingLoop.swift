@@ -305,6 +305,9 @@ struct TrainingLoop {
             optimizer.configuration.learningRate = lr
             optimizer.step()
             optimizer.zeroGrad()
+            // The step's freed activations go back to the system before the next phase allocates (GRPO's sampler
+            // repacks its decode weights there): without it the resident peak grows by them from the second step on.
+            HostMemory.trim()
             step += 1
             try await hooks.afterUpdate(step)
             metrics["learning_rate"] = lr

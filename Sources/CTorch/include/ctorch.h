@@ -179,6 +179,9 @@ int pt_pack_linear_weight(pt_tensor *out, pt_tensor weight, int64_t batch);
 int pt_packed_linear(pt_tensor *out, pt_tensor x, pt_tensor packed, pt_tensor weight, pt_tensor bias);
 /// The tensor's version counter: in-place writes (optimizer steps, copies) increase it.
 int64_t pt_version(pt_tensor t);
+/// Returns memory the C heap holds free to the operating system (glibc's malloc_trim) when at least `min_free_bytes`
+/// are free in it. Returns the free bytes found, or -1 where the C library cannot tell (then nothing is done).
+int64_t pt_trim_heap(int64_t min_free_bytes);
 int pt_softmax(pt_tensor *out, pt_tensor t, int64_t dim);
 int pt_log_softmax(pt_tensor *out, pt_tensor t, int64_t dim);
 int pt_embedding(pt_tensor *out, pt_tensor weight, pt_tensor indices);
