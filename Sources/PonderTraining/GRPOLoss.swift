@@ -173,6 +173,23 @@ public enum TokenLogProbs {
     public static func compute(
         ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor, Range<Int>) -> Tensor
     ) -> (logps: Tensor, entropies: Tensor) {
+        let (logps, entropies) = compute(
+            ids: ids, completionLength: t, temperature: temperature, chunkRows: chunkRows, entropies: true, forward: forward)
+        return (logps, entropies!)
+    }
+
+    /// The log-probabilities alone (a reference model's: no entropies, which cost two more vocabulary-wide passes
+    /// per token; TRL skips them there too).
+    public static func logProbabilities(
+        ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int = 8, forward: (Tensor, Range<Int>) -> Tensor
+    ) -> Tensor {
+        compute(ids: ids, completionLength: t, temperature: temperature, chunkRows: chunkRows, entropies: false, forward: forward).logps
+    }
+
+    private static func compute(
+        ids: Tensor, completionLength t: Int, temperature: Double, chunkRows: Int, entropies wanted: Bool,
+        forward: (Tensor, Range<Int>) -> Tensor
+    ) -> (logps: Tensor, entropies: Tensor?) {
         let b = ids.size(0)
         let l = ids.size(1)
         var logps: [Tensor] = []
@@ -190,9 +207,9 @@ public enum TokenLogProbs {
             // second vocabulary-wide log-softmax; at 151,936 columns that tensor is 0.6 MB per token.
             let normaliser = logits.logSumExp(axes: [-1])
             logps.append(logits.gather(axis: -1, index: targets).squeezed(axis: -1) - normaliser)
-            entropies.append(withNoGrad { entropy(logits: logits, normaliser: normaliser) })
+            if wanted { entropies.append(withNoGrad { entropy(logits: logits, normaliser: normaliser) }) }
         }
-        return (concatenated(logps), concatenated(entropies))
+        return (concatenated(logps), wanted ? concatenated(entropies) : nil)
     }
 
     /// H = logsumexp(x) − Σ softmax(x)·x over the last axis of `logits` (n, T, V), a few rows at a time so the

@@ -456,10 +456,10 @@ extension GRPOTrainer {
             let t2 = Date()
             defer { timings["time/reference"] = Date().timeIntervalSince(t2) }
             if let reference {
-                batch.refLogps = withNoGrad { logps(reference, batch).0 }
+                batch.refLogps = withNoGrad { referenceLogps(reference, batch) }
             } else if policy.adapters != nil {
                 // LoRA: the frozen base is the reference; no second copy of the model is needed.
-                batch.refLogps = withNoGrad { policy.withoutAdapters { logps(policy, batch).0 } }
+                batch.refLogps = withNoGrad { policy.withoutAdapters { referenceLogps(policy, batch) } }
             }
         }
         var m = metrics(kept, all: all)
@@ -605,11 +605,22 @@ extension GRPOTrainer {
     /// Per-token log-probabilities and entropies of the batch's completions under `model`, in row chunks. Only the
     /// last `T + 1` positions go through the output layer (TRL's `logits_to_keep`).
     func logps(_ model: CausalLM, _ batch: Batch) -> (Tensor, Tensor) {
-        let keep = batch.completionLength + 1
-        return TokenLogProbs.compute(
+        TokenLogProbs.compute(
             ids: batch.ids, completionLength: batch.completionLength, temperature: configuration.temperature,
-            chunkRows: configuration.chunkRows
-        ) { rows, range in
+            chunkRows: configuration.chunkRows, forward: forward(model, batch))
+    }
+
+    /// The log-probabilities alone (the reference's: no entropies).
+    func referenceLogps(_ model: CausalLM, _ batch: Batch) -> Tensor {
+        TokenLogProbs.logProbabilities(
+            ids: batch.ids, completionLength: batch.completionLength, temperature: configuration.temperature,
+            chunkRows: configuration.chunkRows, forward: forward(model, batch))
+    }
+
+    /// `model`'s logits for a chunk of `batch`'s rows, from the last prompt token on (TRL's `logits_to_keep`).
+    private func forward(_ model: CausalLM, _ batch: Batch) -> (Tensor, Range<Int>) -> Tensor {
+        let keep = batch.completionLength + 1
+        return { rows, range in
             let pads = Array(batch.padding[range])
             let (n, l) = (rows.size(0), rows.size(1))
             var hidden: Tensor

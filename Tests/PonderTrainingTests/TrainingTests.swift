@@ -44,6 +44,11 @@ final class TrainingTests: XCTestCase {
         let expected = scaled.gather(axis: -1, index: ids.narrow(axis: 1, start: 1, length: 3).unsqueezed(axis: -1)).squeezed(axis: -1)
         XCTAssertLessThan((logps - expected).abs().max().item(), 1e-5)
         XCTAssertLessThan((entropies - -(scaled.exp() * scaled).sum(axis: -1)).abs().max().item(), 1e-5)
+        // The reference's path: the same log-probabilities without the entropies.
+        let alone = TokenLogProbs.logProbabilities(ids: ids, completionLength: 3, temperature: 0.7, chunkRows: 2) { rows, range in
+            concatenated([logits.narrow(axis: 0, start: range.lowerBound, length: rows.size(0)), Tensor.zeros([rows.size(0), 1, 40])], axis: 1)
+        }
+        XCTAssertEqual(alone.toArray(Float.self), logps.toArray(Float.self))
     }
 
     func testScheduleMatchesTransformers() {
