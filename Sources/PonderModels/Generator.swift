@@ -446,9 +446,10 @@ public final class DecodeBatch {
     /// of the distribution it was drawn from (end tokens excluded); top log-probabilities and confidences still read
     /// the model's own.
     private func withoutEndTokensBelowMinimum(_ logits: Tensor) -> Tensor {
-        let short = slots.map { ($0.row.sampling.minTokens ?? 0) > $0.output.tokens.count }
+        func isShort(_ slot: Slot) -> Bool { (slot.row.sampling.minTokens ?? 0) > slot.output.tokens.count }
+        guard !generator.endTokens.isEmpty, slots.contains(where: isShort) else { return logits }
+        let short = slots.map(isShort)
         let ends = generator.endTokens.sorted()
-        guard short.contains(true), !ends.isEmpty else { return logits }
         let index = Tensor(Array(repeating: ends.map(Int64.init), count: short.count).flatMap { $0 }, shape: [short.count, ends.count])
         let blocked = short.flatMap { Array(repeating: $0 ? -Float.infinity : 0, count: ends.count) }
         let add = Tensor(blocked, shape: [short.count, ends.count]).to(logits.dtype)

@@ -7,8 +7,9 @@ public enum HostMemory {
     /// glibc keeps freed blocks below its adaptive mmap threshold (up to 32 MiB: most activation and weight-sized
     /// buffers) in its arenas, resident. After a training step, its freed activations would stay resident while the
     /// next phase allocates in other sizes (a sampler's packed weights, the next batch's activations), and the peak
-    /// grows step after step. Trimming between phases keeps the resident set to what is live. Checking costs
-    /// microseconds; trimming only happens past the threshold, so small models never pay for faulting pages back in.
+    /// grows step after step. Trimming between phases keeps the resident set to what is live. Checking is one
+    /// `mallinfo2` call; trimming only happens past the threshold, so small models never pay for faulting pages back
+    /// in.
     /// - Returns: the free bytes the heap held before, `nil` where the C library cannot tell (nothing is done).
     @discardableResult
     public static func trim(ifFreeAtLeast minimumFreeBytes: Int = 64 << 20) -> Int? {

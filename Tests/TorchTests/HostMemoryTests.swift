@@ -9,9 +9,9 @@ final class HostMemoryTests: XCTestCase {
         return try XCTUnwrap(Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]))
     }
 
-    /// Tensors freed between live ones leave free memory inside the heap that stays resident; `trim` hands it back,
-    /// and does nothing below its threshold.
+    /// Tensors freed between live ones leave free memory inside the heap, resident until `trim` hands it back.
     func testTrimReturnsFreedTensorMemory() throws {
+        let base = try residentAnonymousKiB()
         // Raise glibc's adaptive mmap threshold the way a training step does (a large block freed), so the 4 MiB
         // tensors below come from the heap, each followed by a small one that stays alive.
         _ = Tensor.zeros([6 << 20])
@@ -29,7 +29,9 @@ final class HostMemoryTests: XCTestCase {
         let before = try residentAnonymousKiB()
         XCTAssertGreaterThanOrEqual(HostMemory.trim() ?? 0, 200 << 20, "the free bytes it found, then trimmed")
         let after = try residentAnonymousKiB()
-        XCTAssertGreaterThan(before - after, 128 << 10, "resident anonymous memory \(before) -> \(after) KiB")
+        // Whatever the heap's history in this process, none of the 256 MiB freed stays resident after the trim (run
+        // alone, without the trim, all of it does).
+        XCTAssertLessThan(after - base, 64 << 10, "resident anonymous memory \(base) -> \(before) -> \(after) KiB")
         XCTAssertEqual(kept.count, 64)
     }
 }
